@@ -1,0 +1,154 @@
+"""Settings from the environment (or a ``.env`` file), as DESIGN.md's table states."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+DEFAULT_DATA_URL_HOSTS = (
+    "*.blob.core.windows.net",
+    "files.slack.com",
+    "*.slack-edge.com",
+)
+
+
+def _split_csv(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    # Slack
+    slack_bot_token: SecretStr | None = Field(default=None, alias="SLACK_BOT_TOKEN")
+    slack_signing_secret: SecretStr | None = Field(default=None, alias="SLACK_SIGNING_SECRET")
+    slack_app_token: SecretStr | None = Field(default=None, alias="SLACK_APP_TOKEN")
+    slack_api_url: str = Field(default=DEFAULT_SLACK_API_URL, alias="SLACK_API_URL")
+
+    # ftbot
+    backend: Literal["local", "azure"] = Field(default="local", alias="FTBOT_BACKEND")
+    data_dir: Path = Field(default=Path("./ftbot-data"), alias="FTBOT_DATA_DIR")
+    database_url: str | None = Field(default=None, alias="FTBOT_DATABASE_URL")
+    approvers: Annotated[list[str], NoDecode] = Field(default_factory=list, alias="FTBOT_APPROVERS")
+    allowed_channels: Annotated[list[str], NoDecode] = Field(default_factory=list, alias="FTBOT_ALLOWED_CHANNELS")
+    poll_seconds: float = Field(default=30, gt=0, le=3600, alias="FTBOT_POLL_SECONDS")
+    data_url_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: list(DEFAULT_DATA_URL_HOSTS), alias="FTBOT_DATA_URL_HOSTS"
+    )
+    endpoint_idle_hours: float = Field(default=24, gt=0, alias="FTBOT_ENDPOINT_IDLE_HOURS")
+    endpoint_ttl_hours: float | None = Field(default=None, gt=0, alias="FTBOT_ENDPOINT_TTL_HOURS")
+    log_level: str = Field(default="INFO", alias="FTBOT_LOG_LEVEL")
+
+    # local backend
+    local_models: Annotated[dict[str, Path], NoDecode] = Field(default_factory=dict, alias="FTBOT_LOCAL_MODELS")
+    local_tokens_per_minute: int = Field(default=200_000, ge=1, alias="FTBOT_LOCAL_TOKENS_PER_MINUTE")
+    local_requests_per_minute: int = Field(default=1_000, ge=1, alias="FTBOT_LOCAL_REQUESTS_PER_MINUTE")
+
+    # Azure backend
+    azure_subscription_id: str | None = Field(default=None, alias="AZURE_SUBSCRIPTION_ID")
+    azure_resource_group: str | None = Field(default=None, alias="AZURE_RESOURCE_GROUP")
+    azure_ai_project: str | None = Field(default=None, alias="AZURE_AI_PROJECT")
+    azure_registry: str = Field(default="azureml", alias="AZURE_REGISTRY")
+    azure_models: Annotated[list[str], NoDecode] = Field(default_factory=list, alias="FTBOT_AZURE_MODELS")
+
+    @field_validator("approvers", "allowed_channels", "data_url_hosts", "azure_models", mode="before")
+    @classmethod
+    def _csv(cls, value: object) -> object:
+        return _split_csv(value)
+
+    @field_validator("approvers")
+    @classmethod
+    def _slack_ids(cls, value: list[str]) -> list[str]:
+        bad = [v for v in value if not (v[:1] in ("U", "W", "S") and v[1:].isalnum() and v.isupper())]
+        if bad:
+            raise ValueError(f"expected Slack user ids (U…/W…) or user-group ids (S…), got {', '.join(bad)}")
+        return value
+
+    @field_validator("local_models", mode="before")
+    @classmethod
+    def _name_paths(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        out: dict[str, str] = {}
+        for item in _split_csv(value):  # type: ignore[union-attr]
+            name, sep, path = item.partition("=")
+            if not sep or not name.strip() or not path.strip():
+                raise ValueError(f"expected name=/path/to/model, got {item!r}")
+            out[name.strip()] = path.strip()
+        return out
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _api_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http(s) URL such as https://slack.com/api/")
+        return value if value.endswith("/") else value + "/"  # slack_sdk joins method names onto it
+
+    @model_validator(mode="after")
+    def _azure_complete(self) -> Settings:
+        if self.backend == "azure":
+            missing = [
+                name
+                for name, val in (
+                    ("AZURE_SUBSCRIPTION_ID", self.azure_subscription_id),
+                    ("AZURE_RESOURCE_GROUP", self.azure_resource_group),
+                    ("AZURE_AI_PROJECT", self.azure_ai_project),
+                )
+                if not val
+            ]
+            if missing:
+                raise ValueError(f"FTBOT_BACKEND=azure needs {', '.join(missing)}")
+        return self
+
+    @property
+    def socket_mode(self) -> bool:
+        return self.slack_app_token is not None
+
+    @property
+    def slack_api_host(self) -> str:
+        return urlsplit(self.slack_api_url).hostname or "slack.com"
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'ftbot.db').resolve()}"
+
+    def serve_problems(self) -> list[str]:
+        """What `ftbot serve` still needs, one line per problem, naming the variable."""
+        problems: list[str] = []
+        if self.slack_bot_token is None:
+            problems.append("SLACK_BOT_TOKEN is not set: the bot token (xoxb-…) from your Slack app's OAuth page")
+        elif not self.slack_bot_token.get_secret_value().startswith("xoxb-"):
+            problems.append("SLACK_BOT_TOKEN must be a bot token starting with xoxb-")
+        if self.slack_signing_secret is None and not self.socket_mode:
+            problems.append(
+                "SLACK_SIGNING_SECRET is not set: the signing secret from your Slack app's Basic Information "
+                "page (or set SLACK_APP_TOKEN for Socket Mode)"
+            )
+        if self.slack_app_token is not None and not self.slack_app_token.get_secret_value().startswith("xapp-"):
+            problems.append("SLACK_APP_TOKEN must be an app-level token starting with xapp- (scope connections:write)")
+        return problems
+
+
+def describe_validation_error(err: ValidationError) -> list[str]:
+    """One line per problem, naming the environment variable, never echoing the value."""
+    lines = []
+    for e in err.errors():
+        loc = e.get("loc") or ()
+        name = str(loc[0]) if loc else "settings"
+        msg = e.get("msg", "invalid").removeprefix("Value error, ")
+        lines.append(f"{name}: {msg}" if loc else msg)
+    return lines
+
+
+def load_settings(**overrides: object) -> Settings:
+    return Settings(**overrides)  # type: ignore[arg-type]
