@@ -1,0 +1,66 @@
+"""The serve process: Bolt app, scheduler, HTTP server (and Socket Mode), shut down cleanly on SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from bot.app import create_app
+from bot.scheduler import Scheduler, ScheduledJob
+from bot.server import HealthState, build_asgi, uvicorn_server
+from bot.services import Services
+
+log = logging.getLogger("ftbot.serve")
+
+
+def scheduled_jobs(services: Services) -> list[ScheduledJob]:
+    """Everything the scheduler runs, registered in one place."""
+    return []
+
+
+async def _keep_socket_mode_connected(handler, stop: asyncio.Event) -> None:  # type: ignore[no-untyped-def]
+    delay = 1.0
+    while not stop.is_set():
+        try:
+            await handler.connect_async()
+            log.info("Socket Mode connected")
+            return
+        except Exception as e:
+            log.warning("Socket Mode connection failed (%s); retrying in %.0fs", type(e).__name__, delay)
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=delay)
+            except TimeoutError:
+                delay = min(delay * 2, 60)
+
+
+async def run_serve(services: Services, host: str, port: int) -> None:
+    settings = services.settings
+    bolt = create_app(services)
+    scheduler = Scheduler(scheduled_jobs(services))
+    scheduler.start()
+    health = HealthState(services.database.ping, lambda: scheduler.running, "socket" if settings.socket_mode else "http")
+    secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
+    server = uvicorn_server(build_asgi(bolt, health, None if settings.socket_mode else secret), host, port)
+
+    socket_handler = None
+    stop = asyncio.Event()
+    connector: asyncio.Task[None] | None = None
+    if settings.socket_mode and settings.slack_app_token is not None:
+        from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+        socket_handler = AsyncSocketModeHandler(bolt, settings.slack_app_token.get_secret_value())
+        health.socket_connected = lambda: bool(socket_handler and socket_handler.client.is_connected())
+        connector = asyncio.create_task(_keep_socket_mode_connected(socket_handler, stop))
+
+    log.info("ftbot serving on http://%s:%d (%s mode, %s backend)", host, port, health.mode, settings.backend)
+    try:
+        await server.serve()  # returns on SIGTERM / SIGINT (uvicorn installs the handlers)
+    finally:
+        stop.set()
+        if connector is not None:
+            connector.cancel()
+        if socket_handler is not None:
+            await socket_handler.close_async()
+        await asyncio.to_thread(scheduler.shutdown)
+        services.database.dispose()
+        log.info("ftbot stopped")

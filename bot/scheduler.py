@@ -1,0 +1,73 @@
+"""The scheduler: APScheduler 3 in a background thread of the serve process.
+
+Jobs are registered here, in one place, with stable ids, ``replace_existing``, ``coalesce`` and
+``max_instances=1``; each runs inside an error boundary so one failure never stops the schedule.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import wraps
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+log = logging.getLogger("ftbot.scheduler")
+
+
+@dataclass(frozen=True)
+class ScheduledJob:
+    id: str
+    func: Callable[[], object]
+    seconds: float
+
+
+def error_boundary(job_id: str, func: Callable[[], object]) -> Callable[[], None]:
+    @wraps(func)
+    def run() -> None:
+        try:
+            func()
+        except Exception:
+            log.exception("scheduled job %s failed; it will run again at its next tick", job_id)
+
+    return run
+
+
+class Scheduler:
+    def __init__(self, jobs: list[ScheduledJob]) -> None:
+        self._scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"misfire_grace_time": 30})
+        self.last_tick: float | None = None
+        self._register(ScheduledJob("heartbeat", self._heartbeat, 5))
+        for job in jobs:
+            self._register(job)
+
+    def _heartbeat(self) -> None:
+        self.last_tick = time.monotonic()
+
+    def _register(self, job: ScheduledJob) -> None:
+        self._scheduler.add_job(
+            error_boundary(job.id, job.func),
+            "interval",
+            seconds=job.seconds,
+            id=job.id,
+            replace_existing=True,
+            coalesce=True,
+            max_instances=1,
+            next_run_time=datetime.now(UTC),  # first run at start, then every `seconds`
+        )
+
+    @property
+    def running(self) -> bool:
+        return bool(self._scheduler.running)
+
+    def start(self) -> None:
+        self._scheduler.start()
+        self._heartbeat()
+
+    def shutdown(self) -> None:
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=True)
+

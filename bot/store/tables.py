@@ -1,0 +1,169 @@
+"""SQLAlchemy 2 tables. Alembic migrations under ``bot/store/migrations`` create them; keep both in step
+(``tests/bot/store/test_migrations.py`` checks that the migrated schema matches these models)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every database (SQLite stores them naive)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; use datetime.now(UTC)")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime()}
+
+
+class JobRow(Base):
+    """One fine-tuning job as ftbot tracks it. ``id`` is the backend job name (the idempotency key)."""
+
+    __tablename__ = "jobs"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32), default="")
+    channel_id: Mapped[str] = mapped_column(String(32), index=True)
+    user_id: Mapped[str] = mapped_column(String(32), index=True)
+    base_model: Mapped[str] = mapped_column(String(200))
+    task: Mapped[str] = mapped_column(String(32))
+    spec: Mapped[dict] = mapped_column(JSON)  # the JobSpec, as submitted
+    summary: Mapped[dict] = mapped_column(JSON, default=dict)  # dataset summary shown on the card
+    state: Mapped[str] = mapped_column(String(32), index=True)
+    service_status: Mapped[str] = mapped_column(String(64), default="")
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    output_model: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    studio_url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    # delivery bookkeeping: the card shows `version`; Slack has seen `delivered_version`
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    delivered_version: Mapped[int] = mapped_column(Integer, default=0)
+    events_seen: Mapped[int] = mapped_column(Integer, default=0)  # backend events already turned into thread posts
+    metrics_seen: Mapped[int] = mapped_column(Integer, default=0)
+    # row lease: which replica polls this job, until when
+    lease_owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    next_poll_at: Mapped[datetime | None] = mapped_column(nullable=True, index=True)
+
+    __table_args__ = (Index("ix_jobs_live", "state", "next_poll_at"),)
+
+
+class StatusMessageRow(Base):
+    """The job card: one parent message per job, edited in place. Stored, never read back from Slack."""
+
+    __tablename__ = "status_messages"
+
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
+    channel_id: Mapped[str] = mapped_column(String(32))
+    ts: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime]
+
+
+class EndpointRow(Base):
+    """A deployment of a fine-tuned model. One live endpoint per model, enforced by ``model_slot``:
+    it holds the model name while the endpoint is live and NULL once deleted/failed (unique)."""
+
+    __tablename__ = "endpoints"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    model: Mapped[str] = mapped_column(String(200))
+    model_slot: Mapped[str | None] = mapped_column(String(200), nullable=True, unique=True)
+    state: Mapped[str] = mapped_column(String(32), index=True)
+    scoring_uri: Mapped[str | None] = mapped_column(Text, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    requested_by: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    ready_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    deleted_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    last_used_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    idle_reminder_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    lease_owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class ApprovalRow(Base):
+    """A request for an approver's decision (deploy). ``pending_key`` is unique while pending, so a job
+    has at most one open request per action."""
+
+    __tablename__ = "approvals"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    action: Mapped[str] = mapped_column(String(32))
+    pending_key: Mapped[str | None] = mapped_column(String(120), nullable=True, unique=True)
+    state: Mapped[str] = mapped_column(String(16))  # pending, approved, rejected
+    requested_by: Mapped[str] = mapped_column(String(32))
+    decided_by: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    created_at: Mapped[datetime]
+    decided_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    channel_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    ts: Mapped[str | None] = mapped_column(String(32), nullable=True)
+
+
+class AuditRow(Base):
+    """Who did what, when, from which surface, with what result. Never holds secrets."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    actor: Mapped[str] = mapped_column(String(32))
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(String(200), default="")
+    surface: Mapped[str] = mapped_column(String(32))  # slash, button, modal, scheduler, cli, home
+    result: Mapped[str] = mapped_column(String(16))  # ok, denied, error
+    detail: Mapped[str] = mapped_column(Text, default="")
+    channel_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+
+
+class OutboxRow(Base):
+    """Slack messages owed to a thread, written in the same transaction as the state change that
+    caused them and delivered (with retries) by the scheduler. ``dedupe_key`` makes a message
+    impossible to enqueue twice."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    dedupe_key: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(32))  # thread_message, loss_chart
+    payload: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None] = mapped_column(nullable=True, index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    __table_args__ = (UniqueConstraint("dedupe_key", name="uq_outbox_dedupe"),)
+
+
+class LeaseRow(Base):
+    """Named singleton leases (e.g. the idle-endpoint sweep) shared by replicas."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime]

@@ -1,0 +1,29 @@
+"""The `/finetune help` message."""
+
+from __future__ import annotations
+
+from slack_sdk.models.blocks import Block, ContextBlock, HeaderBlock, MarkdownTextObject, SectionBlock
+
+from bot.ui.ids import Block as B
+from bot.ui.text import escape
+from commands.grammar import SUBCOMMANDS
+
+
+def help_blocks(backend_kind: str) -> list[Block]:
+    lines = [f"`{escape(s.usage)}`\n{escape(s.summary)}" for s in SUBCOMMANDS]
+    return [
+        HeaderBlock(text="ftbot: fine-tuning from Slack"),
+        SectionBlock(block_id=B.HELP, text=MarkdownTextObject(text="\n\n".join(lines))),
+        ContextBlock(
+            elements=[
+                MarkdownTextObject(
+                    text=f"Backend: *{escape(backend_kind)}*. Deploy and tear down need an approver; "
+                    "anyone can request a deploy."
+                )
+            ]
+        ),
+    ]
+
+
+def help_text() -> str:
+    return "ftbot commands:\n" + "\n".join(f"{s.usage}: {s.summary}" for s in SUBCOMMANDS)

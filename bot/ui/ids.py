@@ -1,0 +1,79 @@
+"""Every block, action and callback id ftbot registers or renders, in one place.
+
+``tests/bot/test_manifest.py`` checks manifest.yaml against what the app registers.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+SLASH_COMMAND = "/finetune"
+
+
+class Action(StrEnum):
+    CANCEL = "job_cancel"
+    DEPLOY = "job_deploy"
+    TEST_CHAT = "endpoint_test_chat"
+    TEAR_DOWN = "endpoint_tear_down"
+    APPROVE = "approval_approve"
+    REJECT = "approval_reject"
+    # wizard inputs
+    BASE_MODEL = "wizard_base_model"
+    TRAINING_FILE = "wizard_training_file"
+    TRAINING_URL = "wizard_training_url"
+    TRAINING_EXISTING = "wizard_training_existing"
+    VALIDATION_MODE = "wizard_validation_mode"
+    VALIDATION_SPLIT = "wizard_validation_split"
+    VALIDATION_FILE = "wizard_validation_file"
+    VALIDATION_URL = "wizard_validation_url"
+    VALIDATION_EXISTING = "wizard_validation_existing"
+    PARAMS_MODE = "wizard_params_mode"
+    EPOCHS = "wizard_epochs"
+    BATCH_SIZE = "wizard_batch_size"
+    LR_MULTIPLIER = "wizard_lr_multiplier"
+    SUFFIX = "wizard_suffix"
+    # test chat modal inputs
+    CHAT_PROMPT = "chat_prompt"
+    CHAT_SYSTEM = "chat_system"
+    CHAT_TEMPERATURE = "chat_temperature"
+    CHAT_MAX_TOKENS = "chat_max_tokens"
+
+
+class Block(StrEnum):
+    HELP = "help"
+    ERROR = "error"
+    CARD_HEADER = "card_header"
+    CARD_FIELDS = "card_fields"
+    CARD_STATE = "card_state"
+    CARD_ACTIONS = "card_actions"
+    CARD_CONTEXT = "card_context"
+    APPROVAL_TEXT = "approval_text"
+    APPROVAL_ACTIONS = "approval_actions"
+    # wizard
+    BASE_MODEL = "base_model"
+    TRAINING_FILE = "training_file"
+    TRAINING_URL = "training_url"
+    TRAINING_EXISTING = "training_existing"
+    VALIDATION_MODE = "validation_mode"
+    VALIDATION_SPLIT = "validation_split"
+    VALIDATION_FILE = "validation_file"
+    VALIDATION_URL = "validation_url"
+    VALIDATION_EXISTING = "validation_existing"
+    PARAMS_MODE = "params_mode"
+    EPOCHS = "epochs"
+    BATCH_SIZE = "batch_size"
+    LR_MULTIPLIER = "lr_multiplier"
+    SUFFIX = "suffix"
+    REVIEW = "review"
+    # chat modal
+    CHAT_PROMPT = "chat_prompt"
+    CHAT_SYSTEM = "chat_system"
+    CHAT_TEMPERATURE = "chat_temperature"
+    CHAT_MAX_TOKENS = "chat_max_tokens"
+
+
+class Callback(StrEnum):
+    WIZARD = "finetune_wizard"
+    REVIEW = "finetune_review"
+    TEST_CHAT = "endpoint_test_chat_modal"
+    LOADING = "finetune_loading"

@@ -1,0 +1,338 @@
+"""The `/finetune` text grammar, parsed into typed commands.
+
+    /finetune                       open the wizard
+    /finetune help
+    /finetune submit --model M --data URL [--validation URL | --split F] [--epochs N]
+                     [--batch-size N] [--learning-rate-multiplier X] [--suffix S] [--task T]
+    /finetune validate URL
+    /finetune status [JOB]
+    /finetune list | models | endpoints
+    /finetune deploy JOB | cancel JOB | teardown ENDPOINT
+    /finetune chat ENDPOINT PROMPT...
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import shlex
+from dataclasses import dataclass, field
+from typing import Final, TypeVar
+
+from pydantic import ValidationError
+
+from commands.errors import UsageError
+from commands.models import Hyperparameters, Task
+
+MAX_TEXT = 4000  # Slack slash-command text is at most 4,000 characters
+
+
+@dataclass(frozen=True)
+class Subcommand:
+    name: str
+    usage: str
+    summary: str
+
+
+SUBCOMMANDS: Final[tuple[Subcommand, ...]] = (
+    Subcommand("help", "/finetune help", "Show this help."),
+    Subcommand("", "/finetune", "Open the fine-tuning wizard: base model, data, parameters, review, start."),
+    Subcommand(
+        "submit",
+        "/finetune submit --model M --data URL [--validation URL | --split F] [--epochs N] "
+        "[--batch-size N] [--learning-rate-multiplier X] [--suffix S]",
+        "Validate a dataset and start a fine-tuning job in one line.",
+    ),
+    Subcommand("validate", "/finetune validate URL", "Check a JSONL dataset and estimate tokens and cost."),
+    Subcommand("status", "/finetune status [JOB]", "Show a job's state, or your recent jobs."),
+    Subcommand("list", "/finetune list", "List this channel's jobs."),
+    Subcommand("models", "/finetune models", "List the base models you can fine-tune."),
+    Subcommand("endpoints", "/finetune endpoints", "List live endpoints and how long they have been up."),
+    Subcommand("deploy", "/finetune deploy JOB", "Deploy a succeeded job's model (approvers; others request approval)."),
+    Subcommand("chat", "/finetune chat ENDPOINT PROMPT", "Send a prompt to a deployed endpoint."),
+    Subcommand("teardown", "/finetune teardown ENDPOINT", "Delete an endpoint (approvers). The model stays."),
+    Subcommand("cancel", "/finetune cancel JOB", "Cancel a queued or running job."),
+)
+NAMES: Final[tuple[str, ...]] = tuple(s.name for s in SUBCOMMANDS if s.name)
+
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+
+# --- typed commands -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OpenWizard:
+    pass
+
+
+@dataclass(frozen=True)
+class Help:
+    pass
+
+
+@dataclass(frozen=True)
+class Submit:
+    model: str
+    data: str
+    validation: str | None = None
+    split: float | None = None
+    hyperparameters: Hyperparameters = field(default_factory=Hyperparameters)
+    suffix: str | None = None
+    task: Task = Task.CHAT_COMPLETION
+
+
+@dataclass(frozen=True)
+class Validate:
+    url: str
+
+
+@dataclass(frozen=True)
+class Status:
+    job: str | None = None
+
+
+@dataclass(frozen=True)
+class ListJobs:
+    pass
+
+
+@dataclass(frozen=True)
+class ListModels:
+    pass
+
+
+@dataclass(frozen=True)
+class ListEndpoints:
+    pass
+
+
+@dataclass(frozen=True)
+class Deploy:
+    job: str
+
+
+@dataclass(frozen=True)
+class Chat:
+    endpoint: str
+    prompt: str
+
+
+@dataclass(frozen=True)
+class Teardown:
+    endpoint: str
+
+
+@dataclass(frozen=True)
+class Cancel:
+    job: str
+
+
+Command = (
+    OpenWizard | Help | Submit | Validate | Status | ListJobs | ListModels | ListEndpoints | Deploy | Chat | Teardown | Cancel
+)
+
+
+# --- parsing ------------------------------------------------------------------------------------
+
+
+def closest_subcommand(word: str) -> str | None:
+    match = difflib.get_close_matches(word.lower(), NAMES, n=1, cutoff=0.5)
+    return match[0] if match else None
+
+
+def _tokens(text: str) -> list[str]:
+    try:
+        return shlex.split(text)
+    except ValueError as e:  # unbalanced quotes
+        raise UsageError(f"Could not read the command: {e}. Check your quotes.", hint="/finetune help") from e
+
+
+def _identifier(value: str, what: str, usage: str) -> str:
+    if not _ID.match(value):
+        raise UsageError(
+            f"`{_clip(value)}` is not a valid {what} name: use letters, digits, `.`, `_` and `-`.",
+            field=what,
+            hint=usage,
+        )
+    return value
+
+
+def _clip(value: str, limit: int = 60) -> str:
+    return value if len(value) <= limit else value[: limit - 1] + "…"
+
+
+def _one_arg(name: str, args: list[str], what: str) -> str:
+    usage = next(s.usage for s in SUBCOMMANDS if s.name == name)
+    if len(args) != 1:
+        raise UsageError(
+            f"`{name}` takes exactly one {what}" + (f", got {len(args)}." if args else "."),
+            field=what,
+            hint=usage,
+        )
+    return _identifier(args[0], what, usage)
+
+
+_SUBMIT_FLAGS: Final[dict[str, str]] = {
+    "--model": "model",
+    "--data": "data",
+    "--validation": "validation",
+    "--split": "split",
+    "--epochs": "n_epochs",
+    "--batch-size": "batch_size",
+    "--learning-rate-multiplier": "learning_rate_multiplier",
+    "--suffix": "suffix",
+    "--task": "task",
+}
+_SUBMIT_USAGE = next(s.usage for s in SUBCOMMANDS if s.name == "submit")
+
+
+def _parse_submit(args: list[str]) -> Submit:
+    values: dict[str, str] = {}
+    i = 0
+    while i < len(args):
+        raw = args[i]
+        flag, eq, inline = raw.partition("=")
+        if not flag.startswith("--"):
+            raise UsageError(f"Unexpected `{_clip(raw)}`: every value follows a flag.", hint=_SUBMIT_USAGE)
+        if flag not in _SUBMIT_FLAGS:
+            close = difflib.get_close_matches(flag, list(_SUBMIT_FLAGS), n=1, cutoff=0.6)
+            maybe = f" Did you mean `{close[0]}`?" if close else ""
+            raise UsageError(f"Unknown flag `{_clip(flag)}`.{maybe}", field=flag, hint=_SUBMIT_USAGE)
+        if eq:
+            value = inline
+            i += 1
+        else:
+            if i + 1 >= len(args) or args[i + 1].startswith("--"):
+                raise UsageError(f"`{flag}` needs a value.", field=flag, hint=_SUBMIT_USAGE)
+            value = args[i + 1]
+            i += 2
+        if flag in values:
+            raise UsageError(f"`{flag}` is given twice.", field=flag, hint=_SUBMIT_USAGE)
+        values[flag] = value
+
+    for required in ("--model", "--data"):
+        if required not in values:
+            raise UsageError(f"`{required}` is required.", field=required, hint=_SUBMIT_USAGE)
+    if "--validation" in values and "--split" in values:
+        raise UsageError(
+            "Give either `--validation URL` or `--split F`, not both.", field="--split", hint=_SUBMIT_USAGE
+        )
+
+    split = None
+    if "--split" in values:
+        split = _number(values["--split"], "--split", float)
+        if not 0 < split < 1:
+            raise UsageError(
+                "`--split` is the fraction held out for validation, between 0 and 1 (e.g. 0.1).",
+                field="--split",
+                hint=_SUBMIT_USAGE,
+            )
+
+    hp: dict[str, float | int] = {}
+    if "--epochs" in values:
+        hp["n_epochs"] = _number(values["--epochs"], "--epochs", int)
+    if "--batch-size" in values:
+        hp["batch_size"] = _number(values["--batch-size"], "--batch-size", int)
+    if "--learning-rate-multiplier" in values:
+        hp["learning_rate_multiplier"] = _number(
+            values["--learning-rate-multiplier"], "--learning-rate-multiplier", float
+        )
+    try:
+        hyperparameters = Hyperparameters(**hp)  # type: ignore[arg-type]
+    except ValidationError as e:
+        err = e.errors()[0]
+        name = str(err["loc"][0])
+        flag = next(f for f, n in _SUBMIT_FLAGS.items() if n == name)
+        raise UsageError(f"`{flag}`: {err['msg'].lower()}.", field=flag, hint=_SUBMIT_USAGE) from e
+
+    task = Task.CHAT_COMPLETION
+    if "--task" in values:
+        try:
+            task = Task(values["--task"])
+        except ValueError as e:
+            raise UsageError(
+                f"`--task` is `chat_completion` or `text_completion`, not `{_clip(values['--task'])}`.",
+                field="--task",
+                hint=_SUBMIT_USAGE,
+            ) from e
+
+    suffix = values.get("--suffix")
+    if suffix is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9-]{0,39}", suffix):
+        raise UsageError(
+            "`--suffix` is up to 40 letters, digits and dashes, starting with a letter or digit.",
+            field="--suffix",
+            hint=_SUBMIT_USAGE,
+        )
+    model = _identifier(values["--model"], "--model", _SUBMIT_USAGE)
+    return Submit(
+        model=model,
+        data=values["--data"],
+        validation=values.get("--validation"),
+        split=split,
+        hyperparameters=hyperparameters,
+        suffix=suffix,
+        task=task,
+    )
+
+
+_Num = TypeVar("_Num", int, float)
+
+
+def _number(raw: str, flag: str, kind: type[_Num]) -> _Num:
+    try:
+        value = kind(raw)
+    except ValueError:
+        word = "a whole number" if kind is int else "a number"
+        raise UsageError(f"`{flag}` must be {word}, got `{_clip(raw)}`.", field=flag, hint=_SUBMIT_USAGE) from None
+    if isinstance(value, float) and not (value == value and abs(value) != float("inf")):
+        raise UsageError(f"`{flag}` must be a finite number.", field=flag, hint=_SUBMIT_USAGE)
+    return value
+
+
+def parse(text: str) -> Command:
+    """Parse the text after `/finetune`. Raises ``UsageError`` with a hint on anything it cannot read."""
+    if len(text) > MAX_TEXT:
+        raise UsageError(f"The command is too long ({len(text)} characters; at most {MAX_TEXT}).")
+    text = text.strip()
+    head_raw, _, rest = text.partition(" ")
+    if head_raw.lower() == "chat":  # a prompt is free text: apostrophes are not shell quotes
+        parts = rest.strip().split(None, 1)
+        if len(parts) < 2:
+            raise UsageError("`chat` needs an endpoint and a prompt.", hint="/finetune chat ENDPOINT PROMPT")
+        endpoint = _identifier(parts[0], "endpoint", "/finetune chat ENDPOINT PROMPT")
+        return Chat(endpoint=endpoint, prompt=parts[1].strip())
+    tokens = _tokens(text)
+    if not tokens:
+        return OpenWizard()
+    head, args = tokens[0].lower(), tokens[1:]
+    match head:
+        case "help" | "-h" | "--help":
+            return Help()
+        case "submit":
+            return _parse_submit(args)
+        case "validate":
+            if len(args) != 1:
+                raise UsageError("`validate` takes one URL.", hint="/finetune validate URL")
+            return Validate(url=args[0])
+        case "status":
+            if len(args) > 1:
+                raise UsageError("`status` takes at most one job.", hint="/finetune status [JOB]")
+            return Status(job=_identifier(args[0], "job", "/finetune status [JOB]") if args else None)
+        case "list" | "models" | "endpoints":
+            if args:
+                raise UsageError(f"`{head}` takes no arguments.", hint=f"/finetune {head}")
+            return {"list": ListJobs, "models": ListModels, "endpoints": ListEndpoints}[head]()
+        case "deploy":
+            return Deploy(job=_one_arg("deploy", args, "job"))
+        case "cancel":
+            return Cancel(job=_one_arg("cancel", args, "job"))
+        case "teardown":
+            return Teardown(endpoint=_one_arg("teardown", args, "endpoint"))
+        case _:
+            close = closest_subcommand(head)
+            maybe = f" Did you mean `/finetune {close}`?" if close else ""
+            raise UsageError(
+                f"Unknown subcommand `{_clip(head)}`.{maybe} See `/finetune help`.",
+                hint=f"/finetune {close}" if close else "/finetune help",
+            )

@@ -1,0 +1,312 @@
+"""A fake Slack Web API on 127.0.0.1 that records every call.
+
+- Answers the Web API methods ftbot uses (auth.test, chat.*, views.*, files.* for files_upload_v2,
+  usergroups.users.list, users.info) and keeps the resulting messages so tests can read a channel's
+  job card and its thread.
+- Serves uploaded/registered files at ``/files/<id>`` only to the bot token (anyone else gets Slack's
+  200 HTML login page, as the real file host does).
+- ``fail_next(method, status, retry_after=..., times=n)`` makes the next calls answer 429/5xx.
+- ``response_url(...)`` gives loopback response URLs whose posts are recorded too.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+import urllib.parse
+from collections import defaultdict
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+LOGIN_PAGE = b"<!DOCTYPE html><html><head><title>Slack</title></head><body>Sign in to Slack</body></html>"
+
+
+@dataclass
+class Call:
+    method: str
+    body: dict[str, Any]
+    headers: dict[str, str]
+    status: int = 200
+    at: float = field(default_factory=time.monotonic)
+
+
+@dataclass
+class Message:
+    channel: str
+    ts: str
+    text: str
+    blocks: list[dict[str, Any]]
+    thread_ts: str | None
+    user: str | None = None  # for ephemeral messages
+    edits: int = 0
+    files: list[str] = field(default_factory=list)
+
+
+class FakeSlack:
+    def __init__(self, bot_token: str = "xoxb-test-token", usergroups: dict[str, list[str]] | None = None) -> None:
+        self.bot_token = bot_token
+        self.usergroups = usergroups or {}
+        self.calls: list[Call] = []
+        self.messages: dict[tuple[str, str], Message] = {}
+        self.ephemeral: list[Message] = []
+        self.responses: list[dict[str, Any]] = []  # posts to response_url
+        self.views: dict[str, dict[str, Any]] = {}
+        self.files: dict[str, bytes] = {}
+        self.uploads: dict[str, dict[str, Any]] = {}
+        self._failures: dict[str, list[tuple[int, float | None]]] = defaultdict(list)
+        self._lock = threading.RLock()
+        self._ts = itertools.count(1)
+        self._ids = itertools.count(1)
+        self.expired_triggers: set[str] = set()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    # --- lifecycle ---
+    def start(self) -> FakeSlack:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> FakeSlack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.base_url}/api/"
+
+    def response_url(self, key: str = "r") -> str:
+        return f"{self.base_url}/response/{key}"
+
+    # --- test controls ---
+    def fail_next(self, method: str, status: int = 429, *, retry_after: float | None = 1, times: int = 1) -> None:
+        with self._lock:
+            self._failures[method].extend([(status, retry_after)] * times)
+
+    def add_file(self, content: bytes, name: str = "train.jsonl") -> dict[str, Any]:
+        """Register a file as Slack would hold it after a `file_input` upload; returns its file object."""
+        with self._lock:
+            fid = f"F{next(self._ids):08d}"
+            self.files[fid] = content
+        return {
+            "id": fid,
+            "name": name,
+            "title": name,
+            "filetype": "text",
+            "size": len(content),
+            "url_private": f"{self.base_url}/files/{fid}/{urllib.parse.quote(name)}",
+            "url_private_download": f"{self.base_url}/files/{fid}/download/{urllib.parse.quote(name)}",
+        }
+
+    # --- queries ---
+    def calls_to(self, method: str) -> list[Call]:
+        with self._lock:
+            return [c for c in self.calls if c.method == method and c.status == 200]
+
+    def wait_for(self, method: str, count: int = 1, timeout: float = 10) -> list[Call]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            got = self.calls_to(method)
+            if len(got) >= count:
+                return got
+            time.sleep(0.02)
+        raise AssertionError(f"expected {count} call(s) to {method}, got {len(self.calls_to(method))}")
+
+    def channel_messages(self, channel: str) -> list[Message]:
+        with self._lock:
+            return [m for m in self.messages.values() if m.channel == channel and m.thread_ts is None]
+
+    def thread(self, channel: str, ts: str) -> list[Message]:
+        with self._lock:
+            return sorted(
+                (m for m in self.messages.values() if m.channel == channel and m.thread_ts == ts),
+                key=lambda m: float(m.ts),
+            )
+
+    def all_text(self) -> str:
+        """Everything the bot ever sent to Slack, for leak scans."""
+        with self._lock:
+            return "\n".join(json.dumps(c.body, default=str) for c in self.calls) + "\n".join(
+                json.dumps(r) for r in self.responses
+            )
+
+    # --- the server ---
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def _send(self, status: int, body: bytes, ctype: str = "application/json", headers: dict | None = None) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(body)))
+                for k, v in (headers or {}).items():
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self) -> None:
+                parts = self.path.split("?")[0].strip("/").split("/")
+                if parts[0] == "files" and len(parts) >= 2:
+                    auth = self.headers.get("Authorization", "")
+                    content = fake.files.get(parts[1])
+                    if auth != f"Bearer {fake.bot_token}" or content is None:
+                        return self._send(200, LOGIN_PAGE, "text/html; charset=utf-8")
+                    return self._send(200, content, "application/octet-stream")
+                self._send(404, b"{}")
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length)
+                path = self.path.split("?")[0]
+                if path.startswith("/upload/"):
+                    fid = path.rsplit("/", 1)[1]
+                    with fake._lock:
+                        fake.uploads.setdefault(fid, {})["content"] = raw
+                        fake.files[fid] = raw
+                    return self._send(200, b"OK - uploaded", "text/plain")
+                if path.startswith("/response/"):
+                    body = json.loads(raw or b"{}")
+                    with fake._lock:
+                        fake.responses.append(body)
+                    return self._send(200, b"ok", "text/plain")
+                if not path.startswith("/api/"):
+                    return self._send(404, b"{}")
+                method = path[len("/api/") :]
+                body = fake._parse(raw, self.headers.get("Content-Type", ""))
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                with fake._lock:
+                    failure = fake._failures[method].pop(0) if fake._failures.get(method) else None
+                if failure is not None:
+                    status, retry_after = failure
+                    with fake._lock:
+                        fake.calls.append(Call(method, body, headers, status))
+                    extra = {"Retry-After": str(int(retry_after))} if retry_after is not None else {}
+                    err = "ratelimited" if status == 429 else "fatal_error"
+                    return self._send(status, json.dumps({"ok": False, "error": err}).encode(), headers=extra)
+                auth = headers.get("authorization", "")
+                if auth != f"Bearer {fake.bot_token}" and body.get("token") != fake.bot_token:
+                    with fake._lock:
+                        fake.calls.append(Call(method, body, headers, 200))
+                    return self._send(200, json.dumps({"ok": False, "error": "invalid_auth"}).encode())
+                with fake._lock:
+                    fake.calls.append(Call(method, body, headers))
+                    result = fake._answer(method, body)
+                self._send(200, json.dumps(result).encode())
+
+        return Handler
+
+    @staticmethod
+    def _parse(raw: bytes, ctype: str) -> dict[str, Any]:
+        if not raw:
+            return {}
+        if "json" in ctype:
+            return json.loads(raw)
+        form = dict(urllib.parse.parse_qsl(raw.decode()))
+        for key in ("blocks", "view", "files", "attachments"):
+            if isinstance(form.get(key), str):
+                try:
+                    form[key] = json.loads(form[key])
+                except ValueError:
+                    pass
+        return form
+
+    def _next_ts(self) -> str:
+        return f"{1_700_000_000 + next(self._ts)}.000100"
+
+    @staticmethod
+    def _blocks(body: dict[str, Any]) -> list[dict[str, Any]]:
+        blocks = body.get("blocks") or []
+        return json.loads(blocks) if isinstance(blocks, str) else blocks
+
+    def _answer(self, method: str, body: dict[str, Any]) -> dict[str, Any]:  # noqa: C901 - one table of methods
+        ok: dict[str, Any] = {"ok": True}
+        match method:
+            case "auth.test":
+                return ok | {"user_id": "UBOT", "bot_id": "BBOT", "team_id": "T1", "team": "Test", "user": "ftbot"}
+            case "chat.postMessage":
+                channel = body["channel"]
+                ts = self._next_ts()
+                msg = Message(channel, ts, body.get("text", ""), self._blocks(body), body.get("thread_ts"))
+                self.messages[(channel, ts)] = msg
+                return ok | {"channel": channel, "ts": ts, "message": {"text": msg.text, "ts": ts}}
+            case "chat.update":
+                key = (body["channel"], body["ts"])
+                if key not in self.messages:
+                    return {"ok": False, "error": "message_not_found"}
+                msg = self.messages[key]
+                msg.text = body.get("text", msg.text)
+                msg.blocks = self._blocks(body) or msg.blocks
+                msg.edits += 1
+                return ok | {"channel": body["channel"], "ts": body["ts"]}
+            case "chat.postEphemeral":
+                self.ephemeral.append(
+                    Message(body["channel"], self._next_ts(), body.get("text", ""), self._blocks(body),
+                            body.get("thread_ts"), user=body.get("user"))
+                )
+                return ok | {"message_ts": self._next_ts()}
+            case "views.open" | "views.push":
+                trigger = body.get("trigger_id", "")
+                if trigger in self.expired_triggers:
+                    return {"ok": False, "error": "expired_trigger_id"}
+                self.expired_triggers.add(trigger)  # a trigger_id works once
+                vid = f"V{next(self._ids):08d}"
+                view = body["view"] if isinstance(body["view"], dict) else json.loads(body["view"])
+                self.views[vid] = view
+                return ok | {"view": view | {"id": vid, "hash": f"h{vid}"}}
+            case "views.update":
+                vid = body.get("view_id", "")
+                if vid not in self.views:
+                    return {"ok": False, "error": "not_found"}
+                view = body["view"] if isinstance(body["view"], dict) else json.loads(body["view"])
+                self.views[vid] = view
+                return ok | {"view": view | {"id": vid, "hash": f"h{vid}x"}}
+            case "views.publish":
+                view = body["view"] if isinstance(body["view"], dict) else json.loads(body["view"])
+                self.views[f"home:{body.get('user_id')}"] = view
+                return ok | {"view": view}
+            case "files.getUploadURLExternal":
+                fid = f"F{next(self._ids):08d}"
+                self.uploads[fid] = {"filename": body.get("filename"), "length": body.get("length")}
+                return ok | {"upload_url": f"{self.base_url}/upload/{fid}", "file_id": fid}
+            case "files.completeUploadExternal":
+                files = body.get("files")
+                files = json.loads(files) if isinstance(files, str) else files or []
+                channel, thread_ts = body.get("channel_id"), body.get("thread_ts")
+                for f in files:
+                    self.uploads.setdefault(f["id"], {})["title"] = f.get("title")
+                    if channel:
+                        ts = self._next_ts()
+                        msg = Message(channel, ts, body.get("initial_comment", ""), [], thread_ts, files=[f["id"]])
+                        self.messages[(channel, ts)] = msg
+                return ok | {"files": [{"id": f["id"], "title": f.get("title")} for f in files]}
+            case "usergroups.users.list":
+                users = self.usergroups.get(body.get("usergroup", ""))
+                if users is None:
+                    return {"ok": False, "error": "no_such_subteam"}
+                return ok | {"users": users}
+            case "users.info":
+                return ok | {"user": {"id": body.get("user"), "name": "someone", "tz": "UTC"}}
+            case _:
+                return ok
