@@ -1,0 +1,160 @@
+"""What ftbot remembers about jobs, endpoints, approvals and actions: the store's typed values.
+
+The store (``bot/store``) reads and writes these; use cases and Block Kit builders take them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import Field
+
+from commands.models import EndpointState, Frozen, JobSpec, JobState, MetricPoint
+
+
+class Surface(StrEnum):
+    SLASH = "slash"
+    BUTTON = "button"
+    MODAL = "modal"
+    HOME = "home"
+    SCHEDULER = "scheduler"
+    CLI = "cli"
+
+
+class Actor(Frozen):
+    """Who asked, from where. ``user_id`` is a Slack user id (or ``scheduler``)."""
+
+    user_id: str
+    channel_id: str | None = None
+    team_id: str = ""
+    surface: Surface = Surface.SLASH
+
+
+class DatasetSummary(Frozen):
+    """What the card says about the data: enough to judge the job at a glance."""
+
+    training_name: str
+    examples: int
+    total_tokens: int = 0
+    billed_tokens_estimate: int = 0
+    epochs: int | None = None  # the epochs the estimate assumed (Default: chosen from the data)
+    approximate_tokens: bool = False
+    warnings: int = 0
+    validation_name: str | None = None
+    validation_examples: int | None = None
+    split_fraction: float | None = None
+
+
+class JobRecord(Frozen):
+    id: str
+    team_id: str = ""
+    channel_id: str
+    user_id: str
+    spec: JobSpec
+    summary: DatasetSummary | None = None
+    state: JobState
+    service_status: str = ""
+    error: str | None = None
+    output_model: str | None = None
+    studio_url: str | None = None
+    created_at: datetime
+    updated_at: datetime
+    finished_at: datetime | None = None
+    version: int = 1
+
+    @property
+    def base_model(self) -> str:
+        return self.spec.base_model
+
+
+class EndpointRecord(Frozen):
+    name: str
+    job_id: str
+    model: str
+    state: EndpointState
+    scoring_uri: str | None = None
+    error: str | None = None
+    requested_by: str
+    created_at: datetime
+    updated_at: datetime
+    ready_at: datetime | None = None
+    deleted_at: datetime | None = None
+    last_used_at: datetime | None = None
+    idle_reminder_at: datetime | None = None
+
+    @property
+    def live(self) -> bool:
+        return self.state in (EndpointState.CREATING, EndpointState.READY, EndpointState.DELETING)
+
+
+class ApprovalState(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class ApprovalRecord(Frozen):
+    id: int
+    job_id: str
+    action: str  # "deploy"
+    state: ApprovalState
+    requested_by: str
+    decided_by: str | None = None
+    created_at: datetime
+    decided_at: datetime | None = None
+
+
+class AuditEntry(Frozen):
+    at: datetime
+    actor: str
+    action: str
+    target: str = ""
+    surface: Surface
+    result: str  # ok, denied, error
+    detail: str = ""
+    channel_id: str | None = None
+
+
+class JobCard(Frozen):
+    """Everything the job card shows, read in one go."""
+
+    job: JobRecord
+    endpoint: EndpointRecord | None = None
+    pending_approval: ApprovalRecord | None = None
+    metrics: tuple[MetricPoint, ...] = Field(default_factory=tuple)
+
+
+class PostKind(StrEnum):
+    """Thread messages under a job card."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    EPOCH = "epoch"  # data: metric (MetricPoint dict), epoch
+    SUCCEEDED = "succeeded"  # data: summary metrics; mentions the submitter
+    FAILED = "failed"  # data: reason; mentions the submitter
+    CANCELLED = "cancelled"  # data: by
+    EVENT = "event"  # a backend event worth showing, text only
+    LOSS_CHART = "loss_chart"  # rendered as a PNG upload (files_upload_v2) from the job's metrics
+    OVERFIT_WARNING = "overfit_warning"  # data: train_loss, valid_loss
+    APPROVAL_REQUEST = "approval_request"  # data: approval_id, requested_by, approvers (ids)
+    APPROVAL_DECIDED = "approval_decided"  # data: approval_id, decided_by, approved (bool)
+    DEPLOYING = "deploying"  # data: endpoint, by
+    DEPLOYED = "deployed"  # data: endpoint
+    DEPLOY_FAILED = "deploy_failed"  # data: endpoint, reason
+    TORN_DOWN = "torn_down"  # data: endpoint, by, model (the model remains and can be redeployed)
+    CHAT = "chat"  # data: endpoint, by, prompt, system, reply, usage, content_filter
+    IDLE_REMINDER = "idle_reminder"  # data: endpoint, idle_hours
+    TTL_TEARDOWN = "ttl_teardown"  # data: endpoint, ttl_hours
+    REFUSED = "refused"  # data: action, by — recorded for on-call; the user is told ephemerally
+    INFO = "info"
+
+
+class ThreadPost(Frozen):
+    """A message owed to a job's thread. ``text`` is plain (the builder escapes it); ``data`` holds
+    the kind-specific values listed on ``PostKind``."""
+
+    job_id: str
+    kind: PostKind
+    text: str = ""
+    data: dict[str, object] = Field(default_factory=dict)
