@@ -49,6 +49,36 @@ class Block(StrEnum):
     CARD_CONTEXT = "card_context"
     APPROVAL_TEXT = "approval_text"
     APPROVAL_ACTIONS = "approval_actions"
+    CARD_ENDPOINT = "card_endpoint"
+    CARD_APPROVAL = "card_approval"
+    CARD_ERROR = "card_error"
+    # thread posts
+    THREAD_TEXT = "thread_text"
+    THREAD_DETAILS = "thread_details"
+    THREAD_ACTIONS = "thread_actions"
+    CHAT_PROMPT_TEXT = "chat_prompt_text"
+    CHAT_REPLY_TEXT = (
+        "chat_reply_text"  # the reply may span several sections: chat_reply_text, chat_reply_text.2…
+    )
+    CHAT_USAGE = "chat_usage"
+    # lists, App Home (one section per item: f"{LIST_ITEM}.{id}")
+    LIST_TITLE = "list_title"
+    LIST_ITEM = "list_item"
+    LIST_MORE = "list_more"
+    HOME_INTRO = "home_intro"
+    HOME_JOBS = "home_jobs"
+    HOME_JOB = "home_job"
+    HOME_ENDPOINTS = "home_endpoints"
+    HOME_ENDPOINT = "home_endpoint"
+    HOME_MORE_JOBS = "home_more_jobs"
+    HOME_MORE_ENDPOINTS = "home_more_endpoints"
+    # validation report (a validation file's report gets the suffix ".validation_file")
+    VALIDATION_SUMMARY = "validation_summary"
+    VALIDATION_STATS = "validation_stats"
+    VALIDATION_ESTIMATE = "validation_estimate"
+    VALIDATION_ERRORS = "validation_errors"
+    VALIDATION_WARNINGS = "validation_warnings"
+    VALIDATION_COUNTS = "validation_counts"
     # wizard
     BASE_MODEL = "base_model"
     TRAINING_FILE = "training_file"
@@ -65,11 +95,20 @@ class Block(StrEnum):
     LR_MULTIPLIER = "lr_multiplier"
     SUFFIX = "suffix"
     REVIEW = "review"
+    WIZARD_INTRO = "wizard_intro"
+    WIZARD_TRAINING = "wizard_training"
+    WIZARD_VALIDATION = "wizard_validation"
+    WIZARD_PARAMS = "wizard_params"
+    LOADING = "loading"
+    REVIEW_ESTIMATE = "review_estimate"
+    REVIEW_BLOCKED = "review_blocked"
+    SUBMITTED = "submitted"
     # chat modal
     CHAT_PROMPT = "chat_prompt"
     CHAT_SYSTEM = "chat_system"
     CHAT_TEMPERATURE = "chat_temperature"
     CHAT_MAX_TOKENS = "chat_max_tokens"
+    CHAT_ENDPOINT = "chat_endpoint"
 
 
 class Callback(StrEnum):
@@ -77,3 +116,4 @@ class Callback(StrEnum):
     REVIEW = "finetune_review"
     TEST_CHAT = "endpoint_test_chat_modal"
     LOADING = "finetune_loading"
+    SUBMITTED = "finetune_submitted"
