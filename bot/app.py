@@ -7,12 +7,17 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.errors import handle_error
 from bot.listeners import finetune
+from bot.registry import Registrar
 from bot.services import Services
 
 LISTENER_MODULES = (finetune,)
 
 
 def create_app(services: Services) -> AsyncApp:
+    return build_registrar(services).app
+
+
+def build_registrar(services: Services) -> Registrar:
     settings = services.settings
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
@@ -24,6 +29,7 @@ def create_app(services: Services) -> AsyncApp:
         ignoring_self_events_enabled=True,
     )
     app.error(handle_error)
+    registrar = Registrar(app)
     for module in LISTENER_MODULES:
-        module.register(app, services)
-    return app
+        module.register(registrar, services)
+    return registrar

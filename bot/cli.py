@@ -13,7 +13,9 @@ from pydantic import ValidationError
 from bot.logs import SECRETS, configure_logging
 from bot.settings import Settings, describe_validation_error
 
-cli = typer.Typer(no_args_is_help=True, add_completion=False, help="ftbot: Azure AI Foundry fine-tuning from Slack.")
+cli = typer.Typer(
+    no_args_is_help=True, add_completion=False, help="ftbot: Azure AI Foundry fine-tuning from Slack."
+)
 log = logging.getLogger("ftbot")
 
 
@@ -57,7 +59,9 @@ def serve(
         services.database.migrate()
     except Exception as e:
         log.debug("migration failed", exc_info=True)
-        typer.echo(f"ftbot: FTBOT_DATABASE_URL: cannot open or migrate the store ({type(e).__name__})", err=True)
+        typer.echo(
+            f"ftbot: FTBOT_DATABASE_URL: cannot open or migrate the store ({type(e).__name__})", err=True
+        )
         raise typer.Exit(2) from None
     asyncio.run(run_serve(services, host, port))
 

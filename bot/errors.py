@@ -20,7 +20,9 @@ log = logging.getLogger("ftbot.errors")
 
 
 def _json(status: int, body: dict[str, Any]) -> BoltResponse:
-    return BoltResponse(status=status, body=orjson.dumps(body).decode(), headers={"content-type": "application/json"})
+    return BoltResponse(
+        status=status, body=orjson.dumps(body).decode(), headers={"content-type": "application/json"}
+    )
 
 
 def error_view(text: str) -> dict[str, Any]:
@@ -41,7 +43,9 @@ def describe(error: BaseException) -> tuple[str, list[dict[str, Any]] | None]:
     return unexpected_text(ref), None
 
 
-async def handle_error(error: BaseException, body: dict[str, Any], response: BoltResponse | None, respond: Any) -> Any:
+async def handle_error(
+    error: BaseException, body: dict[str, Any], response: BoltResponse | None, respond: Any
+) -> Any:
     """Registered with ``app.error``. ``response`` is set when the listener failed before ack()."""
     kind = body.get("type") if isinstance(body, dict) else None
     if kind == "view_submission" and isinstance(error, InvalidInput) and error.field:

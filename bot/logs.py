@@ -54,5 +54,8 @@ def configure_logging(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # Bolt reads SLACK_BOT_TOKEN itself and warns that our client (which carries the same token and
+    # SLACK_API_URL) wins; that is intended.
+    logging.getLogger("slack_bolt.AsyncApp").addFilter(lambda r: "will be unused" not in r.getMessage())
     for noisy in ("azure", "urllib3", "httpx", "apscheduler", "alembic", "slack_bolt.AsyncApp"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

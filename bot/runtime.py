@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
+
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
 from bot.app import create_app
-from bot.scheduler import Scheduler, ScheduledJob
+from bot.scheduler import ScheduledJob, Scheduler
 from bot.server import HealthState, build_asgi, uvicorn_server
 from bot.services import Services
 
@@ -18,7 +21,7 @@ def scheduled_jobs(services: Services) -> list[ScheduledJob]:
     return []
 
 
-async def _keep_socket_mode_connected(handler, stop: asyncio.Event) -> None:  # type: ignore[no-untyped-def]
+async def _keep_socket_mode_connected(handler: AsyncSocketModeHandler, stop: asyncio.Event) -> None:
     delay = 1.0
     while not stop.is_set():
         try:
@@ -38,7 +41,9 @@ async def run_serve(services: Services, host: str, port: int) -> None:
     bolt = create_app(services)
     scheduler = Scheduler(scheduled_jobs(services))
     scheduler.start()
-    health = HealthState(services.database.ping, lambda: scheduler.running, "socket" if settings.socket_mode else "http")
+    health = HealthState(
+        services.database.ping, lambda: scheduler.running, "socket" if settings.socket_mode else "http"
+    )
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
     server = uvicorn_server(build_asgi(bolt, health, None if settings.socket_mode else secret), host, port)
 
@@ -46,12 +51,13 @@ async def run_serve(services: Services, host: str, port: int) -> None:
     stop = asyncio.Event()
     connector: asyncio.Task[None] | None = None
     if settings.socket_mode and settings.slack_app_token is not None:
-        from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-
         socket_handler = AsyncSocketModeHandler(bolt, settings.slack_app_token.get_secret_value())
         health.socket_connected = lambda: bool(socket_handler and socket_handler.client.is_connected())
         connector = asyncio.create_task(_keep_socket_mode_connected(socket_handler, stop))
 
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, lambda: setattr(server, "should_exit", True))
     log.info("ftbot serving on http://%s:%d (%s mode, %s backend)", host, port, health.mode, settings.backend)
     try:
         await server.serve()  # returns on SIGTERM / SIGINT (uvicorn installs the handlers)

@@ -8,9 +8,10 @@ parsed gets 400, never a 500.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import uvicorn
@@ -87,7 +88,9 @@ def _signed(verifier: SignatureVerifier, raw: bytes, request: Request) -> bool:
 class HealthState:
     """What /healthz reports: the store answers and the scheduler runs."""
 
-    def __init__(self, ping_store: Callable[[], bool], scheduler_running: Callable[[], bool], mode: str) -> None:
+    def __init__(
+        self, ping_store: Callable[[], bool], scheduler_running: Callable[[], bool], mode: str
+    ) -> None:
         self._ping_store = ping_store
         self._scheduler_running = scheduler_running
         self.mode = mode
@@ -97,14 +100,35 @@ class HealthState:
     async def __call__(self) -> dict[str, Any]:
         store = await asyncio.to_thread(self._ping_store)
         scheduler = self._scheduler_running()
-        report: dict[str, Any] = {"ok": store and scheduler, "store": store, "scheduler": scheduler, "mode": self.mode}
+        report: dict[str, Any] = {
+            "ok": store and scheduler,
+            "store": store,
+            "scheduler": scheduler,
+            "mode": self.mode,
+        }
         if self.socket_connected is not None:
             report["socket_mode_connected"] = self.socket_connected()
         report["uptime_s"] = round(time.time() - self.started, 1)
         return report
 
 
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: the caller decides what SIGTERM does (uvicorn would
+    re-raise the signal after shutdown and kill the process before our cleanup runs)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
 def uvicorn_server(asgi: Any, host: str, port: int, log_level: str = "warning") -> uvicorn.Server:
-    config = uvicorn.Config(asgi, host=host, port=port, lifespan="off", log_level=log_level.lower(),
-                            access_log=False, server_header=False)
-    return uvicorn.Server(config)
+    config = uvicorn.Config(
+        asgi,
+        host=host,
+        port=port,
+        lifespan="off",
+        log_level=log_level.lower(),
+        access_log=False,
+        server_header=False,
+    )
+    return _Server(config)

@@ -37,7 +37,9 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default=Path("./ftbot-data"), alias="FTBOT_DATA_DIR")
     database_url: str | None = Field(default=None, alias="FTBOT_DATABASE_URL")
     approvers: Annotated[list[str], NoDecode] = Field(default_factory=list, alias="FTBOT_APPROVERS")
-    allowed_channels: Annotated[list[str], NoDecode] = Field(default_factory=list, alias="FTBOT_ALLOWED_CHANNELS")
+    allowed_channels: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, alias="FTBOT_ALLOWED_CHANNELS"
+    )
     poll_seconds: float = Field(default=30, gt=0, le=3600, alias="FTBOT_POLL_SECONDS")
     data_url_hosts: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: list(DEFAULT_DATA_URL_HOSTS), alias="FTBOT_DATA_URL_HOSTS"
@@ -47,7 +49,9 @@ class Settings(BaseSettings):
     log_level: str = Field(default="INFO", alias="FTBOT_LOG_LEVEL")
 
     # local backend
-    local_models: Annotated[dict[str, Path], NoDecode] = Field(default_factory=dict, alias="FTBOT_LOCAL_MODELS")
+    local_models: Annotated[dict[str, Path], NoDecode] = Field(
+        default_factory=dict, alias="FTBOT_LOCAL_MODELS"
+    )
     local_tokens_per_minute: int = Field(default=200_000, ge=1, alias="FTBOT_LOCAL_TOKENS_PER_MINUTE")
     local_requests_per_minute: int = Field(default=1_000, ge=1, alias="FTBOT_LOCAL_REQUESTS_PER_MINUTE")
 
@@ -77,7 +81,9 @@ class Settings(BaseSettings):
         if not isinstance(value, str):
             return value
         out: dict[str, str] = {}
-        for item in _split_csv(value):  # type: ignore[union-attr]
+        for item in (part.strip() for part in value.split(",")):
+            if not item:
+                continue
             name, sep, path = item.partition("=")
             if not sep or not name.strip() or not path.strip():
                 raise ValueError(f"expected name=/path/to/model, got {item!r}")
@@ -126,7 +132,9 @@ class Settings(BaseSettings):
         """What `ftbot serve` still needs, one line per problem, naming the variable."""
         problems: list[str] = []
         if self.slack_bot_token is None:
-            problems.append("SLACK_BOT_TOKEN is not set: the bot token (xoxb-…) from your Slack app's OAuth page")
+            problems.append(
+                "SLACK_BOT_TOKEN is not set: the bot token (xoxb-…) from your Slack app's OAuth page"
+            )
         elif not self.slack_bot_token.get_secret_value().startswith("xoxb-"):
             problems.append("SLACK_BOT_TOKEN must be a bot token starting with xoxb-")
         if self.slack_signing_secret is None and not self.socket_mode:
@@ -134,8 +142,12 @@ class Settings(BaseSettings):
                 "SLACK_SIGNING_SECRET is not set: the signing secret from your Slack app's Basic Information "
                 "page (or set SLACK_APP_TOKEN for Socket Mode)"
             )
-        if self.slack_app_token is not None and not self.slack_app_token.get_secret_value().startswith("xapp-"):
-            problems.append("SLACK_APP_TOKEN must be an app-level token starting with xapp- (scope connections:write)")
+        if self.slack_app_token is not None and not self.slack_app_token.get_secret_value().startswith(
+            "xapp-"
+        ):
+            problems.append(
+                "SLACK_APP_TOKEN must be an app-level token starting with xapp- (scope connections:write)"
+            )
         return problems
 
 

@@ -1,14 +1,14 @@
 """The `/finetune` text grammar, parsed into typed commands.
 
-    /finetune                       open the wizard
-    /finetune help
-    /finetune submit --model M --data URL [--validation URL | --split F] [--epochs N]
-                     [--batch-size N] [--learning-rate-multiplier X] [--suffix S] [--task T]
-    /finetune validate URL
-    /finetune status [JOB]
-    /finetune list | models | endpoints
-    /finetune deploy JOB | cancel JOB | teardown ENDPOINT
-    /finetune chat ENDPOINT PROMPT...
+/finetune                       open the wizard
+/finetune help
+/finetune submit --model M --data URL [--validation URL | --split F] [--epochs N]
+                 [--batch-size N] [--learning-rate-multiplier X] [--suffix S] [--task T]
+/finetune validate URL
+/finetune status [JOB]
+/finetune list | models | endpoints
+/finetune deploy JOB | cancel JOB | teardown ENDPOINT
+/finetune chat ENDPOINT PROMPT...
 """
 
 from __future__ import annotations
@@ -48,7 +48,11 @@ SUBCOMMANDS: Final[tuple[Subcommand, ...]] = (
     Subcommand("list", "/finetune list", "List this channel's jobs."),
     Subcommand("models", "/finetune models", "List the base models you can fine-tune."),
     Subcommand("endpoints", "/finetune endpoints", "List live endpoints and how long they have been up."),
-    Subcommand("deploy", "/finetune deploy JOB", "Deploy a succeeded job's model (approvers; others request approval)."),
+    Subcommand(
+        "deploy",
+        "/finetune deploy JOB",
+        "Deploy a succeeded job's model (approvers; others request approval).",
+    ),
     Subcommand("chat", "/finetune chat ENDPOINT PROMPT", "Send a prompt to a deployed endpoint."),
     Subcommand("teardown", "/finetune teardown ENDPOINT", "Delete an endpoint (approvers). The model stays."),
     Subcommand("cancel", "/finetune cancel JOB", "Cancel a queued or running job."),
@@ -129,7 +133,18 @@ class Cancel:
 
 
 Command = (
-    OpenWizard | Help | Submit | Validate | Status | ListJobs | ListModels | ListEndpoints | Deploy | Chat | Teardown | Cancel
+    OpenWizard
+    | Help
+    | Submit
+    | Validate
+    | Status
+    | ListJobs
+    | ListModels
+    | ListEndpoints
+    | Deploy
+    | Chat
+    | Teardown
+    | Cancel
 )
 
 
@@ -239,7 +254,7 @@ def _parse_submit(args: list[str]) -> Submit:
             values["--learning-rate-multiplier"], "--learning-rate-multiplier", float
         )
     try:
-        hyperparameters = Hyperparameters(**hp)  # type: ignore[arg-type]
+        hyperparameters = Hyperparameters(**hp)
     except ValidationError as e:
         err = e.errors()[0]
         name = str(err["loc"][0])
@@ -284,7 +299,9 @@ def _number(raw: str, flag: str, kind: type[_Num]) -> _Num:
         value = kind(raw)
     except ValueError:
         word = "a whole number" if kind is int else "a number"
-        raise UsageError(f"`{flag}` must be {word}, got `{_clip(raw)}`.", field=flag, hint=_SUBMIT_USAGE) from None
+        raise UsageError(
+            f"`{flag}` must be {word}, got `{_clip(raw)}`.", field=flag, hint=_SUBMIT_USAGE
+        ) from None
     if isinstance(value, float) and not (value == value and abs(value) != float("inf")):
         raise UsageError(f"`{flag}` must be a finite number.", field=flag, hint=_SUBMIT_USAGE)
     return value
@@ -322,7 +339,7 @@ def parse(text: str) -> Command:
         case "list" | "models" | "endpoints":
             if args:
                 raise UsageError(f"`{head}` takes no arguments.", hint=f"/finetune {head}")
-            return {"list": ListJobs, "models": ListModels, "endpoints": ListEndpoints}[head]()
+            return ListJobs() if head == "list" else ListModels() if head == "models" else ListEndpoints()
         case "deploy":
             return Deploy(job=_one_arg("deploy", args, "job"))
         case "cancel":

@@ -18,8 +18,15 @@ def sign(secret: str, body: str, timestamp: int | None = None) -> dict[str, str]
     }
 
 
-def slash_body(text: str, *, user: str = "U111", channel: str = "C111", trigger: str | None = None,
-               response_url: str = "http://127.0.0.1:9/none", team: str = "T1") -> str:
+def slash_body(
+    text: str,
+    *,
+    user: str = "U111",
+    channel: str = "C111",
+    trigger: str | None = None,
+    response_url: str = "http://127.0.0.1:9/none",
+    team: str = "T1",
+) -> str:
     return urllib.parse.urlencode(
         {
             "token": "legacy-verification-token",
@@ -42,29 +49,53 @@ def payload_body(payload: dict[str, Any]) -> str:
     return urllib.parse.urlencode({"payload": json.dumps(payload)})
 
 
-def block_action(action_id: str, value: str, *, user: str = "U111", channel: str = "C111",
-                 message_ts: str = "1700000001.000100", block_id: str = "actions",
-                 response_url: str = "http://127.0.0.1:9/none", trigger: str | None = None) -> dict[str, Any]:
+def block_action(
+    action_id: str,
+    value: str,
+    *,
+    user: str = "U111",
+    channel: str = "C111",
+    message_ts: str = "1700000001.000100",
+    block_id: str = "actions",
+    response_url: str = "http://127.0.0.1:9/none",
+    trigger: str | None = None,
+) -> dict[str, Any]:
     return {
         "type": "block_actions",
         "team": {"id": "T1", "domain": "test"},
         "user": {"id": user, "username": "someone", "team_id": "T1"},
         "api_app_id": "A1",
         "token": "legacy",
-        "container": {"type": "message", "message_ts": message_ts, "channel_id": channel, "is_ephemeral": False},
+        "container": {
+            "type": "message",
+            "message_ts": message_ts,
+            "channel_id": channel,
+            "is_ephemeral": False,
+        },
         "trigger_id": trigger or f"trig-{time.monotonic_ns()}",
         "channel": {"id": channel, "name": "ml"},
         "message": {"type": "message", "ts": message_ts, "text": ""},
         "response_url": response_url,
         "actions": [
-            {"action_id": action_id, "block_id": block_id, "value": value, "type": "button",
-             "action_ts": f"{time.time():.6f}"}
+            {
+                "action_id": action_id,
+                "block_id": block_id,
+                "value": value,
+                "type": "button",
+                "action_ts": f"{time.time():.6f}",
+            }
         ],
     }
 
 
-def view_submission(callback_id: str, values: dict[str, Any], *, user: str = "U111",
-                    private_metadata: str = "", view_id: str = "V1") -> dict[str, Any]:
+def view_submission(
+    callback_id: str,
+    values: dict[str, Any],
+    *,
+    user: str = "U111",
+    private_metadata: str = "",
+    view_id: str = "V1",
+) -> dict[str, Any]:
     return {
         "type": "view_submission",
         "team": {"id": "T1", "domain": "test"},
@@ -97,5 +128,11 @@ def block_suggestion(action_id: str, value: str, *, block_id: str, user: str = "
         "block_id": block_id,
         "value": value,
         "container": {"type": "view", "view_id": "V1"},
-        "view": {"id": "V1", "type": "modal", "callback_id": "x", "private_metadata": "", "state": {"values": {}}},
+        "view": {
+            "id": "V1",
+            "type": "modal",
+            "callback_id": "x",
+            "private_metadata": "",
+            "state": {"values": {}},
+        },
     }

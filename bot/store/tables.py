@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -31,7 +31,7 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 class Base(DeclarativeBase):
-    type_annotation_map = {datetime: UTCDateTime()}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime()}
 
 
 class JobRow(Base):
@@ -58,7 +58,9 @@ class JobRow(Base):
     # delivery bookkeeping: the card shows `version`; Slack has seen `delivered_version`
     version: Mapped[int] = mapped_column(Integer, default=1)
     delivered_version: Mapped[int] = mapped_column(Integer, default=0)
-    events_seen: Mapped[int] = mapped_column(Integer, default=0)  # backend events already turned into thread posts
+    events_seen: Mapped[int] = mapped_column(
+        Integer, default=0
+    )  # backend events already turned into thread posts
     metrics_seen: Mapped[int] = mapped_column(Integer, default=0)
     # row lease: which replica polls this job, until when
     lease_owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
@@ -127,7 +129,9 @@ class AuditRow(Base):
 
     __tablename__ = "audit_log"
 
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
     at: Mapped[datetime] = mapped_column(index=True)
     actor: Mapped[str] = mapped_column(String(32))
     action: Mapped[str] = mapped_column(String(64))
@@ -145,7 +149,9 @@ class OutboxRow(Base):
 
     __tablename__ = "outbox"
 
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
     job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
     dedupe_key: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(32))  # thread_message, loss_chart

@@ -65,6 +65,7 @@ class Block(StrEnum):
     LIST_TITLE = "list_title"
     LIST_ITEM = "list_item"
     LIST_MORE = "list_more"
+    LIST_HINT = "list_hint"
     HOME_INTRO = "home_intro"
     HOME_JOBS = "home_jobs"
     HOME_JOB = "home_job"

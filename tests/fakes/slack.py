@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import threading
@@ -46,7 +47,9 @@ class Message:
 
 
 class FakeSlack:
-    def __init__(self, bot_token: str = "xoxb-test-token", usergroups: dict[str, list[str]] | None = None) -> None:
+    def __init__(
+        self, bot_token: str = "xoxb-test-token", usergroups: dict[str, list[str]] | None = None
+    ) -> None:
         self.bot_token = bot_token
         self.usergroups = usergroups or {}
         self.calls: list[Call] = []
@@ -96,7 +99,9 @@ class FakeSlack:
         return f"{self.base_url}/response/{key}"
 
     # --- test controls ---
-    def fail_next(self, method: str, status: int = 429, *, retry_after: float | None = 1, times: int = 1) -> None:
+    def fail_next(
+        self, method: str, status: int = 429, *, retry_after: float | None = 1, times: int = 1
+    ) -> None:
         with self._lock:
             self._failures[method].extend([(status, retry_after)] * times)
 
@@ -157,7 +162,9 @@ class FakeSlack:
             def log_message(self, *args: object) -> None:
                 pass
 
-            def _send(self, status: int, body: bytes, ctype: str = "application/json", headers: dict | None = None) -> None:
+            def _send(
+                self, status: int, body: bytes, ctype: str = "application/json", headers: dict | None = None
+            ) -> None:
                 self.send_response(status)
                 self.send_header("Content-Type", ctype)
                 self.send_header("Content-Length", str(len(body)))
@@ -226,10 +233,8 @@ class FakeSlack:
         form = dict(urllib.parse.parse_qsl(raw.decode()))
         for key in ("blocks", "view", "files", "attachments"):
             if isinstance(form.get(key), str):
-                try:
+                with contextlib.suppress(ValueError):
                     form[key] = json.loads(form[key])
-                except ValueError:
-                    pass
         return form
 
     def _next_ts(self) -> str:
@@ -240,11 +245,17 @@ class FakeSlack:
         blocks = body.get("blocks") or []
         return json.loads(blocks) if isinstance(blocks, str) else blocks
 
-    def _answer(self, method: str, body: dict[str, Any]) -> dict[str, Any]:  # noqa: C901 - one table of methods
+    def _answer(self, method: str, body: dict[str, Any]) -> dict[str, Any]:
         ok: dict[str, Any] = {"ok": True}
         match method:
             case "auth.test":
-                return ok | {"user_id": "UBOT", "bot_id": "BBOT", "team_id": "T1", "team": "Test", "user": "ftbot"}
+                return ok | {
+                    "user_id": "UBOT",
+                    "bot_id": "BBOT",
+                    "team_id": "T1",
+                    "team": "Test",
+                    "user": "ftbot",
+                }
             case "chat.postMessage":
                 channel = body["channel"]
                 ts = self._next_ts()
@@ -262,8 +273,14 @@ class FakeSlack:
                 return ok | {"channel": body["channel"], "ts": body["ts"]}
             case "chat.postEphemeral":
                 self.ephemeral.append(
-                    Message(body["channel"], self._next_ts(), body.get("text", ""), self._blocks(body),
-                            body.get("thread_ts"), user=body.get("user"))
+                    Message(
+                        body["channel"],
+                        self._next_ts(),
+                        body.get("text", ""),
+                        self._blocks(body),
+                        body.get("thread_ts"),
+                        user=body.get("user"),
+                    )
                 )
                 return ok | {"message_ts": self._next_ts()}
             case "views.open" | "views.push":
@@ -298,7 +315,9 @@ class FakeSlack:
                     self.uploads.setdefault(f["id"], {})["title"] = f.get("title")
                     if channel:
                         ts = self._next_ts()
-                        msg = Message(channel, ts, body.get("initial_comment", ""), [], thread_ts, files=[f["id"]])
+                        msg = Message(
+                            channel, ts, body.get("initial_comment", ""), [], thread_ts, files=[f["id"]]
+                        )
                         self.messages[(channel, ts)] = msg
                 return ok | {"files": [{"id": f["id"], "title": f.get("title")} for f in files]}
             case "usergroups.users.list":

@@ -1,0 +1,200 @@
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from commands import grammar as g
+from commands.errors import UsageError
+from commands.models import Hyperparameters, Task
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("", g.OpenWizard()),
+        ("   ", g.OpenWizard()),
+        ("help", g.Help()),
+        ("HELP", g.Help()),
+        ("status", g.Status()),
+        ("status ftbot-phi-abc123", g.Status(job="ftbot-phi-abc123")),
+        ("list", g.ListJobs()),
+        ("models", g.ListModels()),
+        ("endpoints", g.ListEndpoints()),
+        ("deploy ftbot-x", g.Deploy(job="ftbot-x")),
+        ("cancel ftbot-x", g.Cancel(job="ftbot-x")),
+        ("teardown ep-1", g.Teardown(endpoint="ep-1")),
+        (
+            "validate https://a.blob.core.windows.net/c/t.jsonl?sv=1&sig=x",
+            g.Validate(url="https://a.blob.core.windows.net/c/t.jsonl?sv=1&sig=x"),
+        ),
+        ("chat ep-1 what's the refund policy?", g.Chat(endpoint="ep-1", prompt="what's the refund policy?")),
+    ],
+)
+def test_parses_each_subcommand(text: str, expected: g.Command) -> None:
+    assert g.parse(text) == expected
+
+
+def test_submit_with_every_flag() -> None:
+    cmd = g.parse(
+        "submit --model Phi-4-mini-instruct --data https://x/t.jsonl --split 0.2 --epochs 3 "
+        "--batch-size 8 --learning-rate-multiplier=0.1 --suffix support-v2 --task text_completion"
+    )
+    assert cmd == g.Submit(
+        model="Phi-4-mini-instruct",
+        data="https://x/t.jsonl",
+        split=0.2,
+        hyperparameters=Hyperparameters(n_epochs=3, batch_size=8, learning_rate_multiplier=0.1),
+        suffix="support-v2",
+        task=Task.TEXT_COMPLETION,
+    )
+
+
+@pytest.mark.parametrize(
+    "text, fragment, field",
+    [
+        ("submit --data u", "`--model` is required", "--model"),
+        ("submit --model m", "`--data` is required", "--data"),
+        ("submit --model m --data u --epochs two", "`--epochs` must be a whole number", "--epochs"),
+        ("submit --model m --data u --epochs 0", "`--epochs`", "--epochs"),
+        ("submit --model m --data u --epochs 51", "`--epochs`", "--epochs"),
+        ("submit --model m --data u --batch-size -1", "`--batch-size`", "--batch-size"),
+        ("submit --model m --data u --learning-rate-multiplier nan", "finite", "--learning-rate-multiplier"),
+        (
+            "submit --model m --data u --learning-rate-multiplier 0",
+            "`--learning-rate-multiplier`",
+            "--learning-rate-multiplier",
+        ),
+        ("submit --model m --data u --split 1.5", "between 0 and 1", "--split"),
+        ("submit --model m --data u --split 0.1 --validation v", "either", "--split"),
+        ("submit --model m --data u --epoch 2", "Did you mean `--epochs`", "--epoch"),
+        ("submit --model m --data u --epochs", "needs a value", "--epochs"),
+        ("submit --model m --data u --model n", "given twice", "--model"),
+        ("submit --model m --data u --suffix ../../etc", "`--suffix`", "--suffix"),
+        ("submit --model ../x --data u", "not a valid --model name", "--model"),
+        ("submit --model m --data u --task vision", "`--task`", "--task"),
+    ],
+)
+def test_submit_errors_name_the_flag_and_why(text: str, fragment: str, field: str) -> None:
+    with pytest.raises(UsageError) as e:
+        g.parse(text)
+    assert fragment in e.value.message
+    assert e.value.field == field
+    assert e.value.hint and e.value.hint.startswith("/finetune submit")
+
+
+def test_unknown_subcommand_names_the_closest() -> None:
+    with pytest.raises(UsageError) as e:
+        g.parse("deplyo ftbot-x")
+    assert "/finetune deploy" in e.value.message and "/finetune help" in e.value.message
+
+
+def test_unknown_subcommand_without_a_close_match_points_to_help() -> None:
+    with pytest.raises(UsageError) as e:
+        g.parse("xyzzy")
+    assert "Did you mean" not in e.value.message and "/finetune help" in e.value.message
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "deploy",
+        "deploy a b",
+        "cancel",
+        "teardown",
+        "chat ep",
+        "chat",
+        "list x",
+        "validate",
+        'submit --model "unclosed',
+        "status a b",
+        "deploy <!channel>",
+    ],
+)
+def test_bad_arity_and_input_are_usage_errors(text: str) -> None:
+    with pytest.raises(UsageError):
+        g.parse(text)
+
+
+def test_overlong_text_is_refused() -> None:
+    with pytest.raises(UsageError, match="too long"):
+        g.parse("chat ep " + "x" * 10_000)
+
+
+def test_help_lists_every_subcommand() -> None:
+    assert {s.name for s in g.SUBCOMMANDS} >= {
+        "help",
+        "submit",
+        "validate",
+        "status",
+        "list",
+        "models",
+        "endpoints",
+        "deploy",
+        "chat",
+        "teardown",
+        "cancel",
+    }
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(max_size=300))
+def test_any_text_parses_or_raises_usage_error(text: str) -> None:
+    try:
+        result = g.parse(text)
+    except UsageError as e:
+        assert e.message
+    else:
+        assert isinstance(
+            result,
+            g.OpenWizard
+            | g.Help
+            | g.Submit
+            | g.Validate
+            | g.Status
+            | g.ListJobs
+            | g.ListModels
+            | g.ListEndpoints
+            | g.Deploy
+            | g.Chat
+            | g.Teardown
+            | g.Cancel,
+        )
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "--model",
+                "--data",
+                "--epochs",
+                "--split",
+                "--validation",
+                "--suffix",
+                "--batch-size",
+                "--learning-rate-multiplier",
+                "x",
+                "0",
+                "-1",
+                "1e309",
+                "0.5",
+                "nan",
+                "--",
+                "=",
+                "--epochs=3",
+                "'",
+                '"',
+            ]
+        ),
+        max_size=12,
+    )
+)
+def test_any_submit_flags_parse_or_raise_usage_error(tokens: list[str]) -> None:
+    try:
+        result = g.parse("submit " + " ".join(tokens))
+    except UsageError as e:
+        assert e.message
+    else:
+        assert isinstance(result, g.Submit)
