@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -12,10 +13,12 @@ from commands.models import (
     ChatRequest,
     DatasetRef,
     Endpoint,
+    EndpointState,
     Job,
     JobSpec,
     Task,
 )
+from commands.records import ApprovalRecord, AuditEntry, EndpointRecord, JobRecord, ThreadPost
 
 
 @runtime_checkable
@@ -60,11 +63,9 @@ class FineTuningBackend(Protocol):
         ``get_endpoint``. A model already deployed raises ``Conflict(existing=<endpoint name>)``."""
         ...
 
-    def get_endpoint(self, name: str) -> Endpoint:
-        ...
+    def get_endpoint(self, name: str) -> Endpoint: ...
 
-    def list_endpoints(self) -> list[Endpoint]:
-        ...
+    def list_endpoints(self) -> list[Endpoint]: ...
 
     def chat(self, endpoint_name: str, request: ChatRequest) -> ChatReply:
         """``POST /v1/chat/completions`` on the endpoint with its key. The key never leaves the backend."""
@@ -81,3 +82,74 @@ class FineTuningBackend(Protocol):
 
 class Clock(Protocol):
     def now(self) -> datetime: ...
+
+
+class StoreTx(Protocol):
+    """The repository inside one transaction. Never commits; ``Store.transaction`` does."""
+
+    # jobs
+    def add_job(self, job: JobRecord) -> None: ...
+    def get_job(self, job_id: str) -> JobRecord: ...  # NotFound
+    def find_jobs(
+        self, *, channel_id: str | None = None, user_id: str | None = None, limit: int = 20
+    ) -> list[JobRecord]: ...
+    def update_job(self, job_id: str, *, bump: bool = True, **changes: object) -> JobRecord: ...
+    def request_cancel(self, job_id: str, by: str, at: datetime) -> str | None:
+        """Mark a cancel as requested. Returns None if this call won, or who requested it first."""
+        ...
+
+    def cancel_requested(self, job_id: str) -> bool: ...
+    def progress(self, job_id: str) -> int:
+        """How many of the backend's events were already turned into thread posts."""
+        ...
+
+    def set_progress(self, job_id: str, events_seen: int) -> None: ...
+
+    # endpoints
+    def claim_endpoint(self, endpoint: EndpointRecord) -> EndpointRecord:
+        """Insert a CREATING endpoint. ``Conflict(existing=name)`` when the model already has a live
+        endpoint or the name is taken — enforced by the database, so concurrent clicks get one."""
+        ...
+
+    def get_endpoint(self, name: str) -> EndpointRecord: ...  # NotFound
+    def endpoints_for_job(self, job_id: str) -> list[EndpointRecord]: ...
+    def live_endpoints(self) -> list[EndpointRecord]: ...
+    def transition_endpoint(
+        self, name: str, from_states: tuple[EndpointState, ...], to_state: EndpointState, **changes: object
+    ) -> EndpointRecord | None:
+        """Move an endpoint between states only if it is in one of ``from_states`` (None otherwise)."""
+        ...
+
+    def touch_endpoint(self, name: str, **changes: object) -> EndpointRecord: ...
+
+    # approvals
+    def open_approval(
+        self, job_id: str, action: str, requested_by: str, at: datetime
+    ) -> tuple[ApprovalRecord, bool]:
+        """(the pending request, whether this call created it)."""
+        ...
+
+    def get_approval(self, approval_id: int) -> ApprovalRecord: ...  # NotFound
+    def pending_approval(self, job_id: str) -> ApprovalRecord | None: ...
+    def decide_approval(
+        self, approval_id: int, approved: bool, by: str, at: datetime
+    ) -> ApprovalRecord | None:
+        """Record a decision if the request is still pending (None if someone decided first)."""
+        ...
+
+    # audit log and thread outbox
+    def audit(self, entry: AuditEntry) -> None: ...
+    def post(self, post: ThreadPost, *, key: str, at: datetime) -> bool:
+        """Queue a thread message once per ``key``. False when that key was queued before."""
+        ...
+
+
+class Store(Protocol):
+    def transaction(self) -> AbstractContextManager[StoreTx]: ...
+
+
+class ApproverDirectory(Protocol):
+    """Who may approve deploys and tear-downs (FTBOT_APPROVERS: user ids and user-group ids)."""
+
+    def is_approver(self, user_id: str) -> bool: ...
+    def approvers(self) -> list[str]: ...

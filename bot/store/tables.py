@@ -55,6 +55,8 @@ class JobRow(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     finished_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    cancel_requested_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    cancel_requested_by: Mapped[str | None] = mapped_column(String(32), nullable=True)
     # delivery bookkeeping: the card shows `version`; Slack has seen `delivered_version`
     version: Mapped[int] = mapped_column(Integer, default=1)
     delivered_version: Mapped[int] = mapped_column(Integer, default=0)

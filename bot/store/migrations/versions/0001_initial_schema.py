@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 11:48:56.304137
+Create Date: 2026-11-26 11:57:22.742039
 """
 
 from __future__ import annotations
@@ -54,6 +54,8 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("cancel_requested_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("cancel_requested_by", sa.String(length=32), nullable=True),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("delivered_version", sa.Integer(), nullable=False),
         sa.Column("events_seen", sa.Integer(), nullable=False),
