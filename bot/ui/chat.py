@@ -1,0 +1,189 @@
+"""The Test chat modal, its parser, and the helpers that read a modal's ``state.values``.
+
+``state.values`` looks like ``{block_id: {action_id: {"type": ..., "value": ...}}}``; number inputs
+arrive as strings, and Slack's own min/max checks are a convenience, so the parser checks again.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from slack_sdk.models.blocks import InputBlock, NumberInputElement, PlainTextInputElement
+from slack_sdk.models.views import View
+
+from bot.ui.card import context
+from bot.ui.ids import Action, Callback
+from bot.ui.ids import Block as B
+from bot.ui.text import clip, code
+from commands.errors import InvalidInput
+from commands.models import ChatMessage, ChatRequest
+from commands.records import EndpointRecord
+
+DEFAULT_TEMPERATURE = 0.7
+DEFAULT_MAX_TOKENS = 256
+MAX_TOKENS_LIMIT = 4096
+PROMPT_MAX_CHARS = 20_000
+
+Values = Mapping[str, Mapping[str, Mapping[str, Any]]]
+
+
+# --- reading state.values -------------------------------------------------------------------------
+
+
+def _element(values: Values, block_id: str, action_id: str) -> Mapping[str, Any]:
+    block = values.get(block_id) or {}
+    element = block.get(action_id) if isinstance(block, Mapping) else None
+    return element if isinstance(element, Mapping) else {}
+
+
+def state_value(values: Values, block_id: str, action_id: str) -> str | None:
+    """A text, URL or number input's value, stripped; ``None`` when empty or absent."""
+    value = _element(values, block_id, action_id).get("value")
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def selected_value(values: Values, block_id: str, action_id: str) -> str | None:
+    """A select's or radio group's chosen ``value``; ``None`` when nothing is chosen."""
+    option = _element(values, block_id, action_id).get("selected_option")
+    if not isinstance(option, Mapping):
+        return None
+    value = option.get("value")
+    return str(value) if value not in (None, "") else None
+
+
+def state_files(values: Values, block_id: str, action_id: str) -> list[Mapping[str, Any]]:
+    files = _element(values, block_id, action_id).get("files")
+    return [f for f in files if isinstance(f, Mapping)] if isinstance(files, list) else []
+
+
+def parse_number(
+    raw: str | None,
+    *,
+    field: str,
+    label: str,
+    integer: bool,
+    low: float,
+    high: float,
+    low_exclusive: bool = False,
+) -> float | int | None:
+    """A number input's string as an int or float within bounds; ``None`` when empty."""
+    if raw is None:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        raise InvalidInput(f"{label} must be a number.", field=field) from None
+    if not math.isfinite(value):
+        raise InvalidInput(f"{label} must be a number.", field=field)
+    if integer and not value.is_integer():
+        raise InvalidInput(f"{label} must be a whole number.", field=field)
+    too_low = value <= low if low_exclusive else value < low
+    if too_low or value > high:
+        low_word = f"above {low:g}" if low_exclusive else f"at least {low:g}"
+        raise InvalidInput(f"{label} must be {low_word} and at most {high:g}.", field=field)
+    return int(value) if integer else value
+
+
+# --- the modal ------------------------------------------------------------------------------------
+
+
+def test_chat_modal(endpoint: EndpointRecord) -> View:
+    """Opened by the ``Test chat`` button; ``private_metadata`` is the endpoint's name."""
+    return View(
+        type="modal",
+        callback_id=Callback.TEST_CHAT,
+        title="Test chat",
+        submit="Send",
+        close="Cancel",
+        private_metadata=endpoint.name,
+        blocks=[
+            context(
+                B.CHAT_ENDPOINT,
+                f"Endpoint {code(clip(endpoint.name, 100))} serving {code(clip(endpoint.model, 150))}. "
+                "The exchange is posted in the job's thread.",
+            ),
+            InputBlock(
+                block_id=B.CHAT_PROMPT,
+                label="Prompt",
+                element=PlainTextInputElement(
+                    action_id=Action.CHAT_PROMPT,
+                    multiline=True,
+                    placeholder="Ask the fine-tuned model something",
+                ),
+            ),
+            InputBlock(
+                block_id=B.CHAT_SYSTEM,
+                label="System message",
+                optional=True,
+                element=PlainTextInputElement(
+                    action_id=Action.CHAT_SYSTEM,
+                    multiline=True,
+                    placeholder="Optional: how the model should behave",
+                ),
+            ),
+            InputBlock(
+                block_id=B.CHAT_TEMPERATURE,
+                label="Temperature",
+                hint="0 to 2. Lower is more predictable.",
+                element=NumberInputElement(
+                    action_id=Action.CHAT_TEMPERATURE,
+                    is_decimal_allowed=True,
+                    min_value="0",
+                    max_value="2",
+                    initial_value=str(DEFAULT_TEMPERATURE),
+                ),
+            ),
+            InputBlock(
+                block_id=B.CHAT_MAX_TOKENS,
+                label="Max tokens",
+                hint=f"1 to {MAX_TOKENS_LIMIT}: the longest reply you want.",
+                element=NumberInputElement(
+                    action_id=Action.CHAT_MAX_TOKENS,
+                    is_decimal_allowed=False,
+                    min_value="1",
+                    max_value=str(MAX_TOKENS_LIMIT),
+                    initial_value=str(DEFAULT_MAX_TOKENS),
+                ),
+            ),
+        ],
+    )
+
+
+def parse_test_chat(values: Values) -> ChatRequest:
+    """The submitted modal as a ``ChatRequest``; ``InvalidInput(field=<block id>)`` for a bad field."""
+    prompt = state_value(values, B.CHAT_PROMPT, Action.CHAT_PROMPT)
+    if prompt is None:
+        raise InvalidInput("Write a prompt to send.", field=B.CHAT_PROMPT)
+    if len(prompt) > PROMPT_MAX_CHARS:
+        raise InvalidInput(
+            f"The prompt is too long (at most {PROMPT_MAX_CHARS:,} characters).", field=B.CHAT_PROMPT
+        )
+    system = state_value(values, B.CHAT_SYSTEM, Action.CHAT_SYSTEM)
+    temperature = parse_number(
+        state_value(values, B.CHAT_TEMPERATURE, Action.CHAT_TEMPERATURE),
+        field=B.CHAT_TEMPERATURE,
+        label="Temperature",
+        integer=False,
+        low=0,
+        high=2,
+    )
+    max_tokens = parse_number(
+        state_value(values, B.CHAT_MAX_TOKENS, Action.CHAT_MAX_TOKENS),
+        field=B.CHAT_MAX_TOKENS,
+        label="Max tokens",
+        integer=True,
+        low=1,
+        high=MAX_TOKENS_LIMIT,
+    )
+    messages = [ChatMessage(role="system", content=system)] if system else []
+    messages.append(ChatMessage(role="user", content=prompt))
+    return ChatRequest(
+        messages=tuple(messages),
+        temperature=DEFAULT_TEMPERATURE if temperature is None else float(temperature),
+        max_tokens=DEFAULT_MAX_TOKENS if max_tokens is None else int(max_tokens),
+    )

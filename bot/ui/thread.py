@@ -1,0 +1,354 @@
+"""Messages in a job's thread: one builder for every ``PostKind``.
+
+``ThreadPost.data`` holds plain values (the store keeps it as JSON); this module reads only the keys
+listed on ``PostKind`` and ignores anything else, so a stray value (a key, a token) is never shown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from pydantic import ValidationError
+from slack_sdk.models.blocks import ActionsBlock, Block
+
+from bot.ui.card import (
+    HOURLY_COST_NOTE,
+    SECTION_MAX,
+    approve_button,
+    approver_mention,
+    context,
+    escape_clip,
+    mention,
+    metric_text,
+    number,
+    reject_button,
+    section,
+    tear_down_button,
+    test_chat_button,
+)
+from bot.ui.ids import Block as B
+from bot.ui.text import clip, code, escape
+from commands.models import MetricPoint, Usage
+from commands.records import JobRecord, PostKind, ThreadPost
+
+PROMPT_MAX = 2900
+SYSTEM_MAX = 600
+REPLY_SECTION_MAX = 2900
+REPLY_SECTIONS = 3  # up to ~8,700 characters of a reply; more is clipped with a note
+
+
+# --- reading data ---------------------------------------------------------------------------------
+
+
+def _str(data: Mapping[str, object], key: str) -> str | None:
+    value = data.get(key)
+    return None if value is None or value == "" else str(value)
+
+
+def _float(data: Mapping[str, object], key: str) -> float | None:
+    value = data.get(key)
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        return None
+
+
+def _metric(value: object) -> MetricPoint | None:
+    if isinstance(value, MetricPoint):
+        return value
+    if isinstance(value, Mapping):
+        try:
+            return MetricPoint.model_validate(dict(value))
+        except ValidationError:
+            return None
+    return None
+
+
+def _usage(value: object) -> Usage | None:
+    if isinstance(value, Usage):
+        return value
+    if isinstance(value, Mapping):
+        try:
+            return Usage.model_validate({k: v for k, v in value.items() if k in Usage.model_fields})
+        except ValidationError:
+            return None
+    return None
+
+
+def _chunks(text: str, limit: int, max_chunks: int) -> tuple[list[str], int]:
+    """Split ``text`` into escaped pieces of at most ``limit`` characters, preferring to break at a
+    newline or a space. Returns the pieces and how many raw characters they cover."""
+    pieces: list[str] = []
+    pos = 0
+    while pos < len(text) and len(pieces) < max_chunks:
+        used = 0
+        end = pos
+        while end < len(text):
+            width = len(escape(text[end]))
+            if used + width > limit:
+                break
+            used += width
+            end += 1
+        if end < len(text):  # cut at a line or word break when one is near
+            window = text[pos:end]
+            cut = max(window.rfind("\n"), window.rfind(" "))
+            if cut > len(window) - 300 and cut > 0:
+                end = pos + cut + 1
+        pieces.append(escape(text[pos:end]))
+        pos = end
+    return pieces, pos
+
+
+def _content_filter_text(content_filter: object) -> str | None:
+    if not isinstance(content_filter, Mapping) or not content_filter:
+        return None
+    parts = []
+    for category, result in list(content_filter.items())[:12]:
+        if isinstance(result, Mapping):
+            severity = result.get("severity")
+            filtered = result.get("filtered") is True
+            detected = result.get("detected")
+            word = "filtered" if filtered else str(severity or ("detected" if detected else "ok"))
+            if filtered and severity:
+                word += f" ({severity})"
+            mark = ":no_entry: " if filtered else ""
+        else:
+            mark, word = "", str(result)
+        parts.append(f"{mark}{escape_clip(category, 40)}: {escape_clip(word, 40)}")
+    return "Content filter: " + ", ".join(parts)
+
+
+# --- one builder per kind -------------------------------------------------------------------------
+
+
+def _summary_lines(data: Mapping[str, object]) -> list[str]:
+    lines = []
+    final = _metric(data.get("metric"))
+    if final is not None:
+        lines.append(f"Final: {metric_text(final)}")
+    labels = {
+        "final_train_loss": "Final training loss",
+        "final_valid_loss": "Final validation loss",
+        "best_valid_loss": "Best validation loss",
+        "train_loss": "Training loss",
+        "valid_loss": "Validation loss",
+    }
+    for key, label in labels.items():
+        value = _float(data, key)
+        if value is not None:
+            lines.append(f"{label}: {value:.4f}")
+    for key, label in (("steps", "Steps"), ("epochs", "Epochs"), ("trained_tokens", "Trained tokens")):
+        value = _float(data, key)
+        if value is not None:
+            lines.append(f"{label}: {number(int(value))}")
+    note = _str(data, "metrics_note")
+    if note:
+        lines.append(f"_{escape_clip(note, 500)}_")
+    return lines
+
+
+def _approval_request(post: ThreadPost, job: JobRecord, approvers: Sequence[str]) -> tuple[str, list[Block]]:
+    data = post.data
+    approval_id = data.get("approval_id")
+    if (
+        isinstance(approval_id, bool)
+        or not isinstance(approval_id, int | str)
+        or not str(approval_id).isdigit()
+    ):
+        raise ValueError("an approval_request post needs data['approval_id'] (an integer)")
+    aid = int(approval_id)
+    listed = data.get("approvers")
+    who = [str(a) for a in listed] if isinstance(listed, list | tuple) else list(approvers)
+    asker = mention(_str(data, "requested_by"))
+    text = (
+        f":raised_hand: {asker} asks to deploy job {code(clip(job.id, 100))} (request #{aid}). "
+        + HOURLY_COST_NOTE
+    )
+    if who:
+        text += "\nApprovers: " + " ".join(approver_mention(a) for a in who[:20])
+        if len(who) > 20:
+            text += f" and {len(who) - 20} more"
+        text += ". Only an approver's click counts."
+    else:
+        text += "\n:warning: No approvers are configured (FTBOT_APPROVERS), so nobody can approve this yet."
+    if post.text:
+        text += "\n" + escape_clip(post.text, 500)
+    blocks: list[Block] = [
+        section(B.APPROVAL_TEXT, text),
+        ActionsBlock(block_id=B.APPROVAL_ACTIONS, elements=[approve_button(aid), reject_button(aid)]),
+    ]
+    return clip(text, 3000), blocks
+
+
+def _chat(post: ThreadPost) -> tuple[str, list[Block]]:
+    data = post.data
+    endpoint = _str(data, "endpoint") or "endpoint"
+    prompt = _str(data, "prompt") or ""
+    system = _str(data, "system")
+    reply = _str(data, "reply") or ""
+    head = f":speech_balloon: {mention(_str(data, 'by'))} asked {code(clip(endpoint, 100))}:"
+    if system:
+        head += f"\n*System:* {escape_clip(system, SYSTEM_MAX)}"
+    blocks: list[Block] = [
+        section(B.CHAT_PROMPT_TEXT, f"{head}\n*Prompt:*\n{escape_clip(prompt, PROMPT_MAX)}")
+    ]
+    pieces, covered = _chunks(reply, REPLY_SECTION_MAX, REPLY_SECTIONS)
+    if not pieces:
+        pieces = ["_(empty reply)_"]
+    for i, piece in enumerate(pieces):
+        block_id = B.CHAT_REPLY_TEXT if i == 0 else f"{B.CHAT_REPLY_TEXT}.{i + 1}"
+        blocks.append(section(block_id, ("*Reply:*\n" if i == 0 else "") + piece))
+    notes = []
+    if covered < len(reply):
+        notes.append(f"Reply clipped: {number(covered)} of {number(len(reply))} characters shown.")
+    usage = _usage(data.get("usage"))
+    if usage is not None:
+        notes.append(
+            f"Tokens: {number(usage.prompt_tokens)} prompt + {number(usage.completion_tokens)} completion"
+            f" = {number(usage.total_tokens)}"
+        )
+    finish = _str(data, "finish_reason")
+    if finish:
+        notes.append(f"Finish reason: {escape_clip(finish, 40)}")
+    filter_text = _content_filter_text(data.get("content_filter"))
+    if filter_text:
+        notes.append(filter_text)
+    if notes:
+        blocks.append(context(B.CHAT_USAGE, " · ".join(notes)))
+    fallback = f"{head}\n{escape_clip(reply, 300)}"
+    return clip(fallback, 3000), blocks
+
+
+def _main_text(post: ThreadPost, job: JobRecord) -> tuple[str, list[Block]]:
+    data = post.data
+    kind = post.kind
+    actions: list[Block] = []
+    details: str | None = None
+    endpoint = _str(data, "endpoint")
+    ep = code(clip(endpoint or "endpoint", 100))
+    match kind:
+        case PostKind.QUEUED:
+            text = (
+                ":inbox_tray: Queued: the service accepted the job and will start it when capacity frees up."
+            )
+        case PostKind.RUNNING:
+            text = ":gear: Training started."
+        case PostKind.EPOCH:
+            metric = _metric(data.get("metric"))
+            epoch = _str(data, "epoch") or (str(metric.epoch) if metric and metric.epoch is not None else "?")
+            text = f":chart_with_downwards_trend: Epoch {escape_clip(epoch, 10)} done."
+            if metric is not None:
+                text += f"\n{metric_text(metric)}"
+        case PostKind.SUCCEEDED:
+            text = f":white_check_mark: {mention(job.user_id)} job {code(clip(job.id, 100))} succeeded."
+            model = job.output_model or _str(data, "output_model")
+            if model:
+                text += f" Fine-tuned model: {code(clip(model, 200))}."
+            lines = _summary_lines(data)
+            details = "\n".join(lines) if lines else None
+            text += (
+                "\nDeploy it from the card to test it; the endpoint is billed by the hour until torn down."
+            )
+        case PostKind.FAILED:
+            reason = _str(data, "reason") or job.error
+            why = escape_clip(reason, 2500) if reason else "The service gave no reason."
+            text = f":x: {mention(job.user_id)} job {code(clip(job.id, 100))} failed.\n*Reason:* {why}"
+        case PostKind.CANCELLED:
+            text = f":no_entry_sign: Job cancelled by {mention(_str(data, 'by'))}."
+        case PostKind.EVENT | PostKind.INFO:
+            text = (
+                escape_clip(post.text, SECTION_MAX - 10) if post.text else ":information_source: (no details)"
+            )
+            return text, [section(B.THREAD_TEXT, text)]
+        case PostKind.LOSS_CHART:
+            text = (
+                f":chart_with_downwards_trend: Loss by step for job {code(clip(job.id, 100))}: "
+                "training loss, and validation loss where the job had validation data."
+            )
+        case PostKind.OVERFIT_WARNING:
+            train = _float(data, "train_loss")
+            valid = _float(data, "valid_loss")
+            best = _float(data, "best_valid_loss")
+            text = ":warning: *Validation loss is running away from training loss.*\n"
+            if train is not None and valid is not None:
+                text += f"Training loss keeps falling ({train:.4f}) while validation loss rose to {valid:.4f}"
+                text += f" from its best of {best:.4f}. " if best is not None else ". "
+            text += (
+                "The model is likely memorising the training examples (overfitting) instead of learning what "
+                "generalises. Try fewer epochs (n_epochs), a lower learning_rate_multiplier, "
+                "or more varied data."
+            )
+        case PostKind.APPROVAL_DECIDED:
+            approved = data.get("approved") is True
+            aid = escape_clip(_str(data, "approval_id") or "?", 20)
+            by = mention(_str(data, "decided_by"))
+            text = (
+                f":white_check_mark: {by} approved deploy request #{aid}. Deploying."
+                if approved
+                else f":no_entry: {by} rejected deploy request #{aid}. Nothing was deployed."
+            )
+        case PostKind.DEPLOYING:
+            text = (
+                f":rocket: Deploying as endpoint {ep} (requested by {mention(_str(data, 'by'))}). "
+                f"{HOURLY_COST_NOTE}"
+            )
+        case PostKind.DEPLOYED:
+            text = f":large_green_circle: Endpoint {ep} is ready. {HOURLY_COST_NOTE}"
+            if endpoint:
+                actions = [
+                    ActionsBlock(
+                        block_id=B.THREAD_ACTIONS,
+                        elements=[test_chat_button(endpoint), tear_down_button(endpoint)],
+                    )
+                ]
+        case PostKind.DEPLOY_FAILED:
+            reason = _str(data, "reason")
+            why = escape_clip(reason, 2500) if reason else "The service gave no reason."
+            text = f":red_circle: Deploying endpoint {ep} failed.\n*Reason:* {why}"
+        case PostKind.TORN_DOWN:
+            model = _str(data, "model") or job.output_model
+            text = f":wastebasket: Endpoint {ep} was torn down by {mention(_str(data, 'by'))}. "
+            text += f"The model {code(clip(model, 200))} remains" if model else "The model remains"
+            text += " and can be redeployed with Deploy on the card."
+        case PostKind.IDLE_REMINDER:
+            hours = _float(data, "idle_hours")
+            idle = (
+                f" has been idle for {hours:g} hours" if hours is not None else " has been idle for a while"
+            )
+            text = (
+                f":hourglass: Endpoint {ep}{idle}. {HOURLY_COST_NOTE} Tear it down if nobody needs it; "
+                "the model remains and can be redeployed."
+            )
+            if endpoint:
+                actions = [ActionsBlock(block_id=B.THREAD_ACTIONS, elements=[tear_down_button(endpoint)])]
+        case PostKind.TTL_TEARDOWN:
+            hours = _float(data, "ttl_hours")
+            after = f" after {hours:g} hours" if hours is not None else ""
+            text = (
+                f":wastebasket: Endpoint {ep} was torn down automatically{after} (FTBOT_ENDPOINT_TTL_HOURS). "
+                "The model remains and can be redeployed."
+            )
+        case PostKind.REFUSED:
+            action = escape_clip(_str(data, "action") or "do that", 40)
+            who = mention(_str(data, "by"))
+            text = f":no_entry: {who} tried to {action}; only approvers can (FTBOT_APPROVERS)."
+        case _:  # pragma: no cover - every kind is handled above; a new kind shows its text
+            text = escape_clip(post.text or kind.value, SECTION_MAX)
+    if post.text:
+        text += "\n" + escape_clip(post.text, 1000)
+    blocks: list[Block] = [section(B.THREAD_TEXT, text)]
+    if details:
+        blocks.append(section(B.THREAD_DETAILS, details))
+    return clip(text, 3000), blocks + actions
+
+
+def thread_post(post: ThreadPost, job: JobRecord, approvers: Sequence[str]) -> tuple[str, list[Block]]:
+    """The fallback text and blocks for one thread message. For ``LOSS_CHART`` the text is the upload's
+    initial comment. ``approvers`` (FTBOT_APPROVERS) is used when an approval request lists none."""
+    if post.kind is PostKind.APPROVAL_REQUEST:
+        return _approval_request(post, job, approvers)
+    if post.kind is PostKind.CHAT:
+        return _chat(post)
+    return _main_text(post, job)
