@@ -68,6 +68,9 @@ MAX_BYTES = 512 * 1024 * 1024  # Azure's limit for a fine-tuning dataset file
 MAX_REDIRECTS = 3
 MAX_NAME = 100
 SLACK_FILE_HOST = "files.slack.com"
+# Where a Slack file link may redirect to (without the token), besides FTBOT_DATA_URL_HOSTS: Slack's own
+# domains. Wildcards, so the internal-address check still applies to them.
+SLACK_REDIRECT_HOSTS = ("*.slack.com", "*.slack-edge.com")
 
 SLACK_LOGIN_PAGE = (
     "Slack returned a login page instead of the file: the app needs the files:read scope (reinstall the app)"
@@ -320,6 +323,7 @@ class Downloader:
         self.slack_hosts = [HostRule.parse(h) for h in slack_file_hosts if h.strip()]
         if any(r.wildcard for r in self.slack_hosts):
             raise ValueError("Slack file hosts must be exact host names (the bot token is sent to them)")
+        self._slack_redirects = [HostRule.parse(h) for h in SLACK_REDIRECT_HOSTS]
         self._token = bot_token
         self.max_bytes = max_bytes
         self.timeouts = {
@@ -499,7 +503,7 @@ class Downloader:
                     field=field,
                 )
         else:
-            rules = [*self.slack_hosts, *self.allowed] if slack else self.allowed
+            rules = [*self.slack_hosts, *self._slack_redirects, *self.allowed] if slack else self.allowed
             if not any(r.matches(host, port) for r in rules):
                 where = "redirects to" if not first else "is on"
                 raise InvalidInput(

@@ -470,6 +470,19 @@ def test_token_not_forwarded_on_redirect_to_another_host(server: Server, tmp_pat
     assert "authorization" not in second.headers
 
 
+def test_slack_file_may_redirect_to_slack_domains_without_the_token(server: Server, tmp_path: Path) -> None:
+    server.routes["/files/F1"] = redirect(f"http://files-origin.slack.com:{server.port}/F1")
+    public = FakeDNS({"files-origin.slack.com": ["93.184.216.34"]})
+    downloader = make([], public, slack_file_hosts=[f"127.0.0.1:{server.port}"], bot_token=TOKEN)
+    with pytest.raises(InvalidInput, match="plain http"):  # allowed host, but only https (and checked)
+        downloader.download_slack_file({"url_private_download": f"{server.base}/files/F1"}, tmp_path / "d")
+    server.routes["/files/F2"] = redirect("https://files-origin.slack.com/F2")
+    dns = FakeDNS({"files-origin.slack.com": ["10.0.0.9"]})
+    downloader = make([], dns, slack_file_hosts=[f"127.0.0.1:{server.port}"], bot_token=TOKEN)
+    with pytest.raises(InvalidInput, match="internal network address"):
+        downloader.download_slack_file({"url_private_download": f"{server.base}/files/F2"}, tmp_path / "d")
+
+
 def test_token_kept_on_a_same_origin_redirect(server: Server, tmp_path: Path) -> None:
     server.routes["/files/F1"] = redirect("/files/F1/download")
     server.routes["/files/F1/download"] = ok()
