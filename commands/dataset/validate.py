@@ -15,6 +15,7 @@ and the top-level ``tools``/``functions`` count as their JSON text. Special-toke
 from __future__ import annotations
 
 import os
+import re
 from array import array
 from collections import deque
 from collections.abc import Callable
@@ -127,6 +128,16 @@ def _count_batch(core: Counter, eot: int, texts: list[str], ends: list[int], bas
     return totals
 
 
+_POSITION = re.compile(r": line \d+ column (\d+) \(char \d+\)$")
+
+
+def _json_reason(e: orjson.JSONDecodeError) -> str:
+    """orjson's message, with its "line 1 column N (char M)" (always line 1 of the one line) as a column."""
+    msg = str(e)
+    m = _POSITION.search(msg)
+    return _POSITION.sub("", msg) + f" (column {m.group(1)})" if m else msg
+
+
 def _describe(value: object) -> str:
     if value is None:
         return "null"
@@ -157,7 +168,9 @@ class _Validator:
         backend_text_format: DatasetFormat | None,
         workers: int,
         progress: Callable[[int], None] | None,
+        min_examples: int = MIN_EXAMPLES,
     ) -> None:
+        self.min_examples = min_examples
         self.task = task
         self.ctx = context_length
         self.encoding = encoding
@@ -291,7 +304,7 @@ class _Validator:
                     f"Bytes that are not UTF-8 at byte {ue.start + 1} of the line; save the file as UTF-8.",
                 )
                 return
-            self.error(line, "invalid_json", f"Not valid JSON: {e}.")
+            self.error(line, "invalid_json", f"Not valid JSON: {_json_reason(e)}.")
             return
         if type(obj) is not dict:
             self.error(line, "data_type", f"Each line must be a JSON object; this one is {_describe(obj)}.")
@@ -547,10 +560,12 @@ class _Validator:
                 '{"text", "ground_truth"} or {"prompt", "completion"}; choose --task chat_completion.',
             )
             return False
-        fmt: DatasetFormat | None
-        if "text" in obj or "ground_truth" in obj:
+        fmt: DatasetFormat
+        tg = ("text" in obj) + ("ground_truth" in obj)
+        pc = ("prompt" in obj) + ("completion" in obj)
+        if tg and tg >= pc:
             fmt = "text_ground_truth"
-        elif "prompt" in obj or "completion" in obj:
+        elif pc:
             fmt = "prompt_completion"
         else:
             self.error(
@@ -644,14 +659,14 @@ class _Validator:
                     message="The file is empty; it needs one JSON example per line.",
                 )
             )
-        elif self.examples < MIN_EXAMPLES:
+        elif self.examples < self.min_examples:
             self.error_counts["too_few_examples"] = 1
             file_errors.append(
                 Issue(
                     line=None,
                     code="too_few_examples",
                     message=f"The file has {self.examples} example(s); fine-tuning needs at least "
-                    f"{MIN_EXAMPLES}.",
+                    f"{self.min_examples}.",
                 )
             )
         if self.bytes >= MAX_FILE_BYTES:
@@ -852,7 +867,7 @@ def validate_dataset(
     task = Task(task)
     n_workers = _workers() if workers is None else max(1, workers)
 
-    def make(progress_cb: Callable[[int], None] | None) -> _Validator:
+    def make(progress_cb: Callable[[int], None] | None, min_examples: int = MIN_EXAMPLES) -> _Validator:
         return _Validator(
             task=task,
             context_length=context_length,
@@ -862,6 +877,7 @@ def validate_dataset(
             backend_text_format=backend_text_format,
             workers=n_workers,
             progress=progress_cb,
+            min_examples=min_examples,
         )
 
     if encoding not in ENCODINGS:
@@ -869,7 +885,7 @@ def validate_dataset(
     vreport: ValidationReport | None = None
     vhashes: tuple[array[int], array[int]] | None = None
     if validation is not None:
-        vv = make(None)
+        vv = make(None, min_examples=1)  # the services set no minimum for validation data
         _run_one(validation, vv)
         vreport = vv.finish(None)
         vhashes = (vv.hashes, vv.hash_lines)
