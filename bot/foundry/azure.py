@@ -152,6 +152,35 @@ def client_options(
     return options
 
 
+def _cheap_experimental_check() -> None:
+    """azure-ai-ml calls ``inspect.stack()`` on every call of an ``@experimental`` class or method (serverless
+    endpoints, marketplace subscriptions, fine-tuning jobs) only to decide whether to log its "experimental"
+    warning; ``inspect.stack()`` reads the source of every frame and costs 50-500 ms a call. Replace that check
+    with the same test (is ``_from_rest_object`` on the stack?) done on frame objects. Idempotent; if a future
+    azure-ai-ml drops the private function, nothing is patched."""
+    import sys
+
+    try:
+        from azure.ai.ml._utils import _experimental
+    except ImportError:  # pragma: no cover - layout of a future azure-ai-ml
+        return
+    if not hasattr(_experimental, "_should_skip_warning") or getattr(
+        _experimental._should_skip_warning, "_ftbot", False
+    ):
+        return
+
+    def _should_skip_warning() -> bool:
+        frame = sys._getframe(1)
+        while frame is not None:
+            if frame.f_code.co_name == "_from_rest_object":
+                return True
+            frame = frame.f_back  # type: ignore[assignment]
+        return False
+
+    _should_skip_warning._ftbot = True  # type: ignore[attr-defined]
+    _experimental._should_skip_warning = _should_skip_warning
+
+
 @dataclass(frozen=True)
 class _Workspace:
     location: str
@@ -261,6 +290,7 @@ class AzureBackend:
         self._catalog_lock = threading.Lock()
         self._catalog: tuple[float, list[BaseModelInfo]] | None = None
         self._workspace_info: _Workspace | None = None
+        _cheap_experimental_check()
 
     # ---- construction ----------------------------------------------------------------------------------
     @classmethod

@@ -28,7 +28,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from azure.ai.ml.exceptions import ValidationException
+from azure.ai.ml.exceptions import ValidationErrorType, ValidationException
 from azure.core.exceptions import (
     AzureError,
     ClientAuthenticationError,
@@ -137,7 +137,9 @@ def map_azure_error(err: BaseException, *, what: str = "Azure resource") -> Ftbo
             return InvalidInput(f"Azure AI Foundry refused the request: {service_message(err)}")
     if isinstance(err, (ServiceRequestError, ServiceResponseError)):
         return Unavailable("Could not reach Azure AI Foundry. Try again shortly.")
-    if isinstance(err, ValidationException):  # raised locally by azure-ai-ml before anything is sent
+    if isinstance(err, ValidationException):  # raised locally by azure-ai-ml, e.g. an empty "latest" lookup
+        if getattr(err, "error_type", None) == ValidationErrorType.RESOURCE_NOT_FOUND:
+            return NotFound(f"{what} was not found in the Azure AI Foundry project.")
         return InvalidInput(f"azure-ai-ml refused the request: {scrub(str(getattr(err, 'message', err)))}")
     if isinstance(err, AzureError):
         return Unavailable(
