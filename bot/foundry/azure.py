@@ -155,9 +155,9 @@ def client_options(
 def _cheap_experimental_check() -> None:
     """azure-ai-ml calls ``inspect.stack()`` on every call of an ``@experimental`` class or method (serverless
     endpoints, marketplace subscriptions, fine-tuning jobs) only to decide whether to log its "experimental"
-    warning; ``inspect.stack()`` reads the source of every frame and costs 50-500 ms a call. Replace that check
-    with the same test (is ``_from_rest_object`` on the stack?) done on frame objects. Idempotent; if a future
-    azure-ai-ml drops the private function, nothing is patched."""
+    warning; ``inspect.stack()`` reads the source of every frame and costs 50-500 ms a call. Replace that
+    check with the same test (is ``_from_rest_object`` on the stack?) done on frame objects. Idempotent; if a
+    future azure-ai-ml drops the private function, nothing is patched."""
     import sys
 
     try:

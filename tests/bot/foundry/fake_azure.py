@@ -40,6 +40,7 @@ from requests.adapters import HTTPAdapter
 from urllib3 import HTTPResponse
 
 from bot.foundry.azure import DEPLOY_REGIONS_TAG, AzureBackend, client_options
+from commands.models import DatasetRef, JobSpec
 
 SUBSCRIPTION = "00000000-1111-2222-3333-444444444444"
 RESOURCE_GROUP = "rg-ftbot"
@@ -873,3 +874,11 @@ def make_world(
         **backend_kwargs,
     )
     return AzureWorld(fake, scoring, credential, workspace, backend)
+
+
+def make_spec(name: str = "ftbot-job-1", *, model: str = META, **kw: Any) -> JobSpec:
+    """A JobSpec as the Slack layer would build it (an uploaded asset, Slack channel and user tags)."""
+    kw.setdefault("training", DatasetRef(kind="asset", value="azureml:slack-train:1", name="train.jsonl"))
+    kw.setdefault("output_model_name", "Llama 3.1 8B ft (sales)")
+    kw.setdefault("tags", {"slack_channel": "C0123", "slack_user": "U0456"})
+    return JobSpec(name=name, base_model=model, **kw)

@@ -1,5 +1,5 @@
-"""The wire contract of ``AzureBackend``: what a real ``MLClient`` (azure-ai-ml==1.35.2) sends for each operation,
-asserted on the requests the in-process fake recorded (method, path, api-version, body fields)."""
+"""The wire contract of ``AzureBackend``: what a real ``MLClient`` (azure-ai-ml==1.35.2) sends for each
+operation, asserted on the requests the in-process fake recorded (method, path, api-version, body fields)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,6 @@ from commands.models import (
     DatasetRef,
     EndpointState,
     Hyperparameters,
-    JobSpec,
     JobState,
     MetricPoint,
     Task,
@@ -30,6 +29,7 @@ from tests.bot.foundry.fake_azure import (
     AzureWorld,
     Reply,
     error_body,
+    make_spec,
     make_world,
 )
 
@@ -48,18 +48,12 @@ def train_file(tmp_path: Path) -> Path:
     return path
 
 
-def _spec(name: str = "ftbot-job-1", *, model: str = META, **kw: Any) -> JobSpec:
-    kw.setdefault("training", DatasetRef(kind="asset", value="azureml:slack-train:1", name="train.jsonl"))
-    kw.setdefault("output_model_name", "Llama 3.1 8B ft (sales)")
-    kw.setdefault("tags", {"slack_channel": "C0123", "slack_user": "U0456"})
-    return JobSpec(name=name, base_model=model, **kw)
-
-
 def _job_put(world: AzureWorld) -> dict[str, Any]:
     puts = world.fake.calls("PUT", r"/jobs/[^/]+$")
     assert len(puts) == 1, [p.path for p in puts]
     assert puts[0].api_version == "2024-10-01-preview"
-    return puts[0].body["properties"]  # type: ignore[no-any-return]
+    props: dict[str, Any] = puts[0].body["properties"]
+    return props
 
 
 def _finish(world: AzureWorld, job_id: str) -> None:
@@ -67,7 +61,7 @@ def _finish(world: AzureWorld, job_id: str) -> None:
     assert world.backend.get_job(job_id).state is JobState.SUCCEEDED
 
 
-# ---- base models ----------------------------------------------------------------------------------------------
+# ---- base models -------------------------------------------------------------------------------------------
 def test_catalogue_reads_registry_tags_and_hits_the_wire_once_per_ttl(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -111,7 +105,7 @@ def test_regions_tag_parsing_tolerates_json_and_spacing() -> None:
     assert parse_regions(None) == ()
 
 
-# ---- upload ---------------------------------------------------------------------------------------------------
+# ---- upload ------------------------------------------------------------------------------------------------
 def test_upload_writes_utf8_with_bom_through_the_blob_client_and_creates_a_data_asset(
     world: AzureWorld, train_file: Path
 ) -> None:
@@ -152,9 +146,9 @@ def test_upload_keeps_an_existing_bom_and_refuses_non_utf8(world: AzureWorld, tm
         world.backend.upload_dataset(latin, name="latin", task=Task.CHAT_COMPLETION)
 
 
-# ---- submit ---------------------------------------------------------------------------------------------------
+# ---- submit ------------------------------------------------------------------------------------------------
 def test_submit_subscribes_then_creates_the_finetuning_job(world: AzureWorld) -> None:
-    spec = _spec(
+    spec = make_spec(
         validation=DatasetRef(kind="asset", value="azureml:slack-valid:2"),
         hyperparameters=Hyperparameters(n_epochs=3, batch_size=4, learning_rate_multiplier=0.5),
         suffix="sales",
@@ -196,7 +190,7 @@ def test_submit_subscribes_then_creates_the_finetuning_job(world: AzureWorld) ->
 
 
 def test_submit_without_validation_data_works_around_the_sdk_bug(world: AzureWorld) -> None:
-    world.backend.submit_job(_spec(model=PHI))
+    world.backend.submit_job(make_spec(model=PHI))
     details = _job_put(world)["fineTuningDetails"]
     assert details.get("validationData") is None
     assert "hyperParameters" not in details or not details["hyperParameters"]  # all Default: service chooses
@@ -207,42 +201,46 @@ def test_existing_subscription_is_reused(world: AzureWorld) -> None:
     world.fake.add_subscription(
         "meta-llama-3-1-8b-instruct", f"azureml://registries/azureml-meta/models/{META}"
     )
-    world.backend.submit_job(_spec())
+    world.backend.submit_job(make_spec())
     assert world.fake.calls("GET", r"/marketplaceSubscriptions/meta-llama-3-1-8b-instruct$")
     assert world.fake.calls("PUT", r"/marketplaceSubscriptions/") == []
 
 
 def test_submit_with_a_url_passes_it_through_without_download(world: AzureWorld) -> None:
     url = "https://acct.blob.core.windows.net/data/train.jsonl?sv=2024&sig=SECRET"
-    world.backend.submit_job(_spec(model=PHI, training=DatasetRef(kind="url", value=url, name="train.jsonl")))
+    world.backend.submit_job(
+        make_spec(model=PHI, training=DatasetRef(kind="url", value=url, name="train.jsonl"))
+    )
     assert _job_put(world)["fineTuningDetails"]["trainingData"]["uri"] == url
     assert [r for r in world.fake.requests if "blob.core.windows.net" in r.host] == []
     with pytest.raises(InvalidInput, match="https"):
         world.backend.submit_job(
-            _spec(
+            make_spec(
                 "ftbot-job-2", model=PHI, training=DatasetRef(kind="url", value="http://example.com/t.jsonl")
             )
         )
 
 
 def test_submit_with_a_local_file_uploads_it_first(world: AzureWorld, train_file: Path) -> None:
-    world.backend.submit_job(_spec(model=PHI, training=DatasetRef(kind="file", value=str(train_file))))
+    world.backend.submit_job(make_spec(model=PHI, training=DatasetRef(kind="file", value=str(train_file))))
     uri = _job_put(world)["fineTuningDetails"]["trainingData"]["uri"]
     assert "/data/ftbot-job-1-train/versions/" in uri
     assert world.fake.calls("PUT", r"/data/ftbot-job-1-train/versions/")
 
 
 def test_submit_is_idempotent_on_the_name(world: AzureWorld) -> None:
-    first = world.backend.submit_job(_spec(model=PHI))
-    again = world.backend.submit_job(_spec(model=PHI))
+    first = world.backend.submit_job(make_spec(model=PHI))
+    again = world.backend.submit_job(make_spec(model=PHI))
     assert again.id == first.id
     assert len(world.fake.calls("PUT", r"/jobs/")) == 1
 
 
 def test_a_conflict_on_create_adopts_the_existing_job(world: AzureWorld) -> None:
-    world.backend.submit_job(_spec(model=PHI))
+    world.backend.submit_job(make_spec(model=PHI))
     world.fake.inject("GET", r"/jobs/ftbot-job-1$", 404, error_body("UserError", "not found", "NotFound"))
-    job = world.backend.submit_job(_spec(model=PHI))  # GET says missing, PUT says 409: a racing submit won
+    job = world.backend.submit_job(
+        make_spec(model=PHI)
+    )  # GET says missing, PUT says 409: a racing submit won
     assert job.id == "ftbot-job-1"
     assert [r.method for r in world.fake.calls(path_regex=r"/jobs/ftbot-job-1$")][-3:] == [
         "PUT",
@@ -263,13 +261,13 @@ def test_service_refusal_becomes_invalid_input_with_the_service_message(world: A
         ),
     )
     with pytest.raises(InvalidInput, match="Serverless FineTuning not supported in westus") as err:
-        world.backend.submit_job(_spec(model=PHI))
+        world.backend.submit_job(make_spec(model=PHI))
     assert err.value.__cause__ is not None
 
 
-# ---- get / cancel ---------------------------------------------------------------------------------------------
+# ---- get / cancel ------------------------------------------------------------------------------------------
 def test_get_job_normalises_each_status_and_resolves_the_latest_output_model(world: AzureWorld) -> None:
-    world.backend.submit_job(_spec(model=PHI))
+    world.backend.submit_job(make_spec(model=PHI))
     seen = []
     for _ in range(4):
         job = world.backend.get_job("ftbot-job-1")
@@ -292,12 +290,12 @@ def test_get_job_normalises_each_status_and_resolves_the_latest_output_model(wor
     assert latest.query["$top"] == "1" and latest.query["$orderBy"] == "createdtime desc"
     assert done.base_model == PHI
     assert done.studio_url and "ftbot-job-1" in done.studio_url
-    assert [e.kind for e in done.events][0] == "queued" and done.events[-1].kind == "completed"
+    assert done.events[0].kind == "queued" and done.events[-1].kind == "completed"
     assert done.created_at is not None
 
 
 def test_unknown_status_is_kept_not_crashed_on(world: AzureWorld) -> None:
-    world.backend.submit_job(_spec(model=PHI))
+    world.backend.submit_job(make_spec(model=PHI))
     world.fake.jobs["ftbot-job-1"]["properties"]["status"] = "Hibernating"
     job = world.backend.get_job("ftbot-job-1")
     assert job.state is JobState.UNKNOWN and job.service_status == "Hibernating"
@@ -305,7 +303,7 @@ def test_unknown_status_is_kept_not_crashed_on(world: AzureWorld) -> None:
 
 def test_failed_job_carries_the_service_reason(world: AzureWorld) -> None:
     world.fake.fail_models[PHI] = "Training data has 3 examples; at least 10 are required."
-    world.backend.submit_job(_spec(model=PHI))
+    world.backend.submit_job(make_spec(model=PHI))
     world.fake.advance(4)
     job = world.backend.get_job("ftbot-job-1")
     assert job.state is JobState.FAILED and job.service_status == "Failed"
@@ -316,7 +314,7 @@ def test_failed_job_carries_the_service_reason(world: AzureWorld) -> None:
 def test_metrics_come_from_the_reader_or_a_note_linking_the_studio(monkeypatch: pytest.MonkeyPatch) -> None:
     points = [MetricPoint(step=1, train_loss=2.0), MetricPoint(step=2, train_loss=1.5, valid_loss=1.7)]
     world = make_world(monkeypatch, metrics_reader=lambda name: points)
-    world.backend.submit_job(_spec(model=PHI))
+    world.backend.submit_job(make_spec(model=PHI))
     assert world.backend.get_job("ftbot-job-1").metrics_note == "Training has not started yet."
     world.fake.advance(2)
     job = world.backend.get_job("ftbot-job-1")
@@ -326,7 +324,7 @@ def test_metrics_come_from_the_reader_or_a_note_linking_the_studio(monkeypatch: 
         raise MetricsUnavailable("Training metrics need azureml-mlflow, which is not installed.")
 
     world = make_world(monkeypatch, metrics_reader=unavailable)
-    world.backend.submit_job(_spec(model=PHI))
+    world.backend.submit_job(make_spec(model=PHI))
     world.fake.advance(2)
     job = world.backend.get_job("ftbot-job-1")
     assert job.metrics == () and job.metrics_note
@@ -338,14 +336,14 @@ def test_default_metrics_reader_says_so_when_mlflow_is_missing(monkeypatch: pyte
 
     world = make_world(monkeypatch, metrics_reader=None)
     monkeypatch.setitem(sys.modules, "mlflow.tracking", None)  # as if the `mlflow` extra were not installed
-    world.backend.submit_job(_spec(model=PHI))
+    world.backend.submit_job(make_spec(model=PHI))
     world.fake.advance(2)
     job = world.backend.get_job("ftbot-job-1")
     assert job.metrics_note and "ftbot[mlflow]" in job.metrics_note and "ml.azure.com" in job.metrics_note
 
 
 def test_cancel_posts_cancel_once_and_leaves_terminal_jobs_alone(world: AzureWorld) -> None:
-    world.backend.submit_job(_spec(model=PHI))
+    world.backend.submit_job(make_spec(model=PHI))
     job = world.backend.cancel_job("ftbot-job-1")
     cancels = world.fake.calls("POST", r"/jobs/ftbot-job-1/cancel$")
     assert len(cancels) == 1 and cancels[0].api_version == "2023-04-01-preview"
@@ -355,9 +353,9 @@ def test_cancel_posts_cancel_once_and_leaves_terminal_jobs_alone(world: AzureWor
     assert len(world.fake.calls("POST", r"/cancel$")) == 1
 
 
-# ---- deploy / endpoints / chat ------------------------------------------------------------------------------
+# ---- deploy / endpoints / chat -----------------------------------------------------------------------------
 def _trained(world: AzureWorld, model: str = PHI) -> str:
-    world.backend.submit_job(_spec(model=model))
+    world.backend.submit_job(make_spec(model=model))
     world.fake.advance(4)
     out = world.backend.get_job("ftbot-job-1").output_model
     assert out
