@@ -1,4 +1,4 @@
-"""The shared Protocol suite, run against ``AzureBackend`` on a real ``MLClient`` whose transport is the fake."""
+"""The shared Protocol suite, run against ``AzureBackend`` on a real ``MLClient`` on the fake transport."""
 
 from __future__ import annotations
 
