@@ -37,10 +37,9 @@ from commands.models import (
 if TYPE_CHECKING:
     from bot.settings import Settings
 
-#: learning rate at multiplier 1: the built-in random-init model needs a large one (reference §4);
-#: real pretrained models take the usual LoRA rate.
-BASE_LEARNING_RATE_BUILTIN = 1e-2
+#: learning rate at multiplier 1 for real pretrained models (the usual LoRA rate); ftbot-tiny has its own
 BASE_LEARNING_RATE = 2e-4
+LORA_R, LORA_ALPHA, LORA_TARGETS = 8, 16, "all-linear"
 MAX_SEQUENCE_TOKENS = 2048
 SEED = 42
 
@@ -227,7 +226,12 @@ class LocalBackend:
         n_epochs = hp.n_epochs or _default_epochs(n)
         batch_size = hp.batch_size or default_batch_size(n)
         multiplier = hp.learning_rate_multiplier or 1.0
-        base_lr = BASE_LEARNING_RATE_BUILTIN if builtin else BASE_LEARNING_RATE
+        base_lr = tiny.LEARNING_RATE if builtin else BASE_LEARNING_RATE
+        lora: dict[str, Any] = (
+            {"r": tiny.LORA_R, "alpha": tiny.LORA_ALPHA, "targets": list(tiny.LORA_TARGETS)}
+            if builtin
+            else {"r": LORA_R, "alpha": LORA_ALPHA, "targets": LORA_TARGETS}
+        )
         threads = self.threads or (1 if builtin else max(1, os.cpu_count() or 1))
         epochs_note = f" (Default, from {n} examples)" if hp.n_epochs is None else ""
         notes = [
@@ -250,6 +254,7 @@ class LocalBackend:
             "learning_rate_multiplier": multiplier,
             "threads": threads,
             "seed": SEED,
+            "lora": lora,
             "max_length": min(MAX_SEQUENCE_TOKENS, base.context_length),
             "output_model_name": spec.output_model_name,
             "suffix": spec.suffix,

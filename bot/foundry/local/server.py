@@ -236,7 +236,11 @@ def load_generator(config: dict[str, Any]) -> HFGenerator:
         base_path = tiny.ensure(base_path.parent)
     device, dtype = pick_device()
     model, tokenizer = load_base(base_path, device=device, dtype=dtype)
-    model = PeftModel.from_pretrained(model, config["adapter_path"]).merge_and_unload()
+    model = PeftModel.from_pretrained(model, config["adapter_path"])
+    targets = model.peft_config["default"].target_modules or ()
+    tied = bool(getattr(model.config, "tie_word_embeddings", False))
+    if not (tied and "lm_head" in targets):  # merging into a tied head would change the input embeddings too
+        model = model.merge_and_unload()
     model.eval()
     context = int(getattr(model.config, "max_position_embeddings", 0) or 4096)
     return HFGenerator(model, tokenizer, device=device, context_length=context)

@@ -1,7 +1,7 @@
 """``ftbot-tiny``: the built-in base model, created deterministically from a seed on first use.
 
-A 2-layer Llama-style causal LM (~0.5 M parameters) with a byte-level BPE tokenizer trained on a small
-built-in English corpus and a chat template. It is written with ``save_pretrained`` under
+A 2-layer Llama-style causal LM (hidden 256, 1.5 M parameters) with a byte-level BPE tokenizer trained
+on a small built-in English corpus and a chat template. It is written with ``save_pretrained`` under
 FTBOT_DATA_DIR/models/ftbot-tiny and from then on loaded with ``Auto*.from_pretrained`` — the same
 code path a user's real model folder takes. Nothing is downloaded.
 
@@ -24,11 +24,19 @@ NAME = "ftbot-tiny"
 SEED = 20240517
 CONTEXT_LENGTH = 1024
 VOCAB_SIZE = 1024
-DESCRIPTION = "Built-in 2-layer Llama-style model (~0.5 M parameters) for trying the lifecycle offline"
+DESCRIPTION = "Built-in 2-layer Llama-style model (1.5 M parameters) for trying the lifecycle offline"
 
 PAD, BOS, END = "<|pad|>", "<|bos|>", "<|end|>"
 ROLE_TOKENS = ("<|system|>", "<|user|>", "<|assistant|>")
 SPECIAL_TOKENS = (PAD, BOS, END, *ROLE_TOKENS)
+
+#: LoRA for this random-init model (measured on a 30-example chat set, 5 epochs, batch 4: 22 of 30 training
+#: prompts answered verbatim, against 0-2 with r=8/alpha=16 on the attention and MLP layers only): the
+#: output head gets an adapter too, and the larger alpha scales the update up.
+LORA_R = 8
+LORA_ALPHA = 64
+LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj", "lm_head")
+LEARNING_RATE = 2.5e-3
 
 # Each message renders as <|role|>content<|end|>; the assistant turn's <|end|> is the eos the model learns.
 CHAT_TEMPLATE = (
@@ -84,11 +92,12 @@ def build(target: Path, *, seed: int = SEED, **config_overrides: Any) -> None:
 
     config = LlamaConfig(
         vocab_size=len(tokenizer),
-        hidden_size=128,
-        intermediate_size=256,
+        hidden_size=256,
+        intermediate_size=512,
         num_hidden_layers=2,
         num_attention_heads=4,
         num_key_value_heads=4,
+        head_dim=64,
         max_position_embeddings=CONTEXT_LENGTH,
         initializer_range=0.1,
         tie_word_embeddings=True,

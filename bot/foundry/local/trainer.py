@@ -371,11 +371,16 @@ def run_job(job: JobDir) -> None:
         else []
     )
 
+    lora = spec.get("lora") or {}
+    targets = lora.get("targets", "all-linear")
     cfg = TrainConfig(
         n_epochs=int(spec["n_epochs"]),
         batch_size=int(spec["batch_size"]),
         learning_rate=float(spec["learning_rate"]),
         seed=int(spec.get("seed") or 0),
+        lora_r=int(lora.get("r", 8)),
+        lora_alpha=int(lora.get("alpha", 16)),
+        lora_targets=targets if isinstance(targets, str) else tuple(targets),
     )
     model = add_lora(model, cfg)
     steps_per_epoch = math.ceil(len(train_data) / cfg.batch_size)
