@@ -6,11 +6,11 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.errors import handle_error
-from bot.listeners import finetune
+from bot.listeners import actions, finetune, home, wizard
 from bot.registry import Registrar
 from bot.services import Services
 
-LISTENER_MODULES = (finetune,)
+LISTENER_MODULES = (finetune, wizard, actions, home)
 
 
 def create_app(services: Services) -> AsyncApp:

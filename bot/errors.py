@@ -14,6 +14,7 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.models.views import View
 
 from bot.ui.errors import error_blocks, error_text, unexpected_text
+from bot.ui.text import escape
 from commands.errors import FtbotError, InvalidInput
 
 log = logging.getLogger("ftbot.errors")
@@ -49,7 +50,9 @@ async def handle_error(
     """Registered with ``app.error``. ``response`` is set when the listener failed before ack()."""
     kind = body.get("type") if isinstance(body, dict) else None
     if kind == "view_submission" and isinstance(error, InvalidInput) and error.field:
-        return _json(200, {"response_action": "errors", "errors": {error.field: error_text(error)[:2000]}})
+        fields = getattr(error, "errors", None) or {error.field: error.message}
+        errors = {field: escape(str(message))[:2000] for field, message in fields.items()}
+        return _json(200, {"response_action": "errors", "errors": errors})
     text, blocks = describe(error)
     if kind == "view_submission":
         return _json(200, {"response_action": "update", "view": error_view(text)})

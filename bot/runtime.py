@@ -17,8 +17,16 @@ log = logging.getLogger("ftbot.serve")
 
 
 def scheduled_jobs(services: Services) -> list[ScheduledJob]:
-    """Everything the scheduler runs, registered in one place."""
-    return []
+    """Everything the scheduler runs, registered in one place. Jobs are claimed by their own
+    ``next_poll_at``, so ticking more often than FTBOT_POLL_SECONDS costs nothing extra."""
+    poll = services.settings.poll_seconds
+    tick = min(poll, 5.0)
+    return [
+        ScheduledJob("poll_jobs", services.poller.poll_jobs, tick),
+        ScheduledJob("poll_endpoints", services.poller.poll_endpoints, tick),
+        ScheduledJob("deliver", services.delivery.tick, 1.0),
+        ScheduledJob("sweep_endpoints", services.poller.sweep, max(60.0, poll)),
+    ]
 
 
 async def _keep_socket_mode_connected(handler: AsyncSocketModeHandler, stop: asyncio.Event) -> None:
@@ -40,6 +48,7 @@ async def run_serve(services: Services, host: str, port: int) -> None:
     settings = services.settings
     bolt = create_app(services)
     scheduler = Scheduler(scheduled_jobs(services))
+    services.wake = lambda: scheduler.wakeup("deliver")
     scheduler.start()
     health = HealthState(
         services.database.ping, lambda: scheduler.running, "socket" if settings.socket_mode else "http"
@@ -68,5 +77,6 @@ async def run_serve(services: Services, host: str, port: int) -> None:
         if socket_handler is not None:
             await socket_handler.close_async()
         await asyncio.to_thread(scheduler.shutdown)
+        services.poller.close()
         services.database.dispose()
         log.info("ftbot stopped")

@@ -59,6 +59,14 @@ class Scheduler:
             next_run_time=datetime.now(UTC),  # first run at start, then every `seconds`
         )
 
+    def wakeup(self, job_id: str) -> None:
+        """Run a job now instead of at its next tick (e.g. deliver a card right after a click)."""
+        if self._scheduler.running:
+            try:
+                self._scheduler.modify_job(job_id, next_run_time=datetime.now(UTC))
+            except Exception:  # the job may be finishing a run; it will tick soon anyway
+                log.debug("could not wake %s", job_id, exc_info=True)
+
     @property
     def running(self) -> bool:
         return bool(self._scheduler.running)

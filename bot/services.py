@@ -3,6 +3,10 @@
 
 from __future__ import annotations
 
+import os
+import secrets
+import socket
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
@@ -15,8 +19,16 @@ from slack_sdk.http_retry.builtin_handlers import (
     ServerErrorRetryHandler,
 )
 
+from bot.approvers import SlackApprovers
+from bot.delivery import Delivery
+from bot.downloads import Downloader
+from bot.intake import Intake
+from bot.polling import Poller
 from bot.settings import Settings
 from bot.store.db import Database
+from bot.store.repo import SqlStore
+from commands.lifecycle import Lifecycle
+from commands.ports import ApproverDirectory
 
 if TYPE_CHECKING:
     from commands.ports import FineTuningBackend
@@ -48,6 +60,7 @@ class Services:
     database: Database
     clock: SystemClock = field(default_factory=SystemClock)
     _backend: FineTuningBackend | None = None
+    wake: Callable[[], None] | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Services:
@@ -65,3 +78,56 @@ class Services:
     @cached_property
     def web(self) -> WebClient:
         return scheduler_web_client(self.settings)
+
+    @cached_property
+    def owner(self) -> str:
+        """This process's name in leases (host, pid and a random part)."""
+        return f"{socket.gethostname()[:30]}-{os.getpid()}-{secrets.token_hex(3)}"
+
+    @cached_property
+    def store(self) -> SqlStore:
+        return SqlStore(self.database)
+
+    @cached_property
+    def approvers(self) -> ApproverDirectory:
+        return SlackApprovers(self.settings.approvers, self.web)
+
+    @cached_property
+    def downloader(self) -> Downloader:
+        return Downloader.from_settings(self.settings)
+
+    @cached_property
+    def intake(self) -> Intake:
+        return Intake(self.downloader, self.settings.data_dir / "datasets")
+
+    @cached_property
+    def lifecycle(self) -> Lifecycle:
+        return Lifecycle(
+            backend=self.backend,
+            store=self.store,
+            clock=self.clock,
+            approvers=self.approvers,
+            work_dir=self.settings.data_dir / "jobs-input",
+            idle_hours=self.settings.endpoint_idle_hours,
+            ttl_hours=self.settings.endpoint_ttl_hours,
+            on_change=self.wake_delivery,
+        )
+
+    @cached_property
+    def delivery(self) -> Delivery:
+        return Delivery(
+            store=self.store, lifecycle=self.lifecycle, web=self.web, approvers=self.approvers,
+            clock=self.clock, owner=self.owner, updates_per_minute=self.settings.slack_updates_per_minute,
+        )  # fmt: skip
+
+    @cached_property
+    def poller(self) -> Poller:
+        return Poller(
+            store=self.store, lifecycle=self.lifecycle, clock=self.clock, owner=self.owner,
+            poll_seconds=self.settings.poll_seconds,
+        )  # fmt: skip
+
+    def wake_delivery(self) -> None:
+        """Deliver soon rather than at the next tick (set by the runtime once the scheduler runs)."""
+        if self.wake is not None:
+            self.wake()

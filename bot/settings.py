@@ -47,6 +47,7 @@ class Settings(BaseSettings):
     endpoint_idle_hours: float = Field(default=24, gt=0, alias="FTBOT_ENDPOINT_IDLE_HOURS")
     endpoint_ttl_hours: float | None = Field(default=None, gt=0, alias="FTBOT_ENDPOINT_TTL_HOURS")
     log_level: str = Field(default="INFO", alias="FTBOT_LOG_LEVEL")
+    slack_updates_per_minute: float = Field(default=45, gt=0, le=600, alias="FTBOT_SLACK_UPDATES_PER_MINUTE")
 
     # local backend
     local_models: Annotated[dict[str, Path], NoDecode] = Field(

@@ -62,7 +62,7 @@ MAX_PROMPT = 8000
 
 
 @dataclass(frozen=True)
-class DataSource:
+class LocalData:
     """A dataset on local disk (already downloaded by the bot), with the name users know it by."""
 
     path: Path
@@ -72,8 +72,8 @@ class DataSource:
 @dataclass(frozen=True)
 class SubmitRequest:
     model: str
-    training: DataSource
-    validation: DataSource | None = None
+    training: LocalData
+    validation: LocalData | None = None
     split: float | None = None
     hyperparameters: Hyperparameters = field(default_factory=Hyperparameters)
     suffix: str | None = None
@@ -319,9 +319,11 @@ class Lifecycle:
             job = self.backend.submit_job(spec)
         except (InvalidInput, NotFound, Conflict) as e:
             return self._finish_locally(record, JobState.FAILED, e.message)
-        except Unavailable:
-            log.warning("backend unavailable while submitting %s; the scheduler will retry", job_id)
-            raise
+        except Unavailable as e:
+            log.warning(
+                "backend unavailable while submitting %s (%s); the scheduler retries", job_id, e.message
+            )
+            return record
         with self.store.transaction() as tx:
             tx.update_job(job_id, bump=False, spec=spec)
         record = self._apply(job_id, job)
@@ -790,6 +792,10 @@ class Lifecycle:
     def live_endpoints(self) -> list[EndpointRecord]:
         with self.store.transaction() as tx:
             return tx.live_endpoints()
+
+    def endpoint(self, name: str) -> EndpointRecord:
+        with self.store.transaction() as tx:
+            return tx.get_endpoint(name)
 
     def approval(self, approval_id: int) -> ApprovalRecord:
         with self.store.transaction() as tx:

@@ -1,0 +1,204 @@
+"""The wizard: open at once with "Loading…", fill it, check the data, review, start training."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.errors import describe, error_view
+from bot.listeners.common import actor_from, ensure_enabled, notify, off_loop
+from bot.registry import Registrar
+from bot.services import Services
+from bot.ui.ids import Action, Callback
+from bot.ui.wizard import (
+    DataSource,
+    WizardInput,
+    loading_view,
+    options_for_models,
+    parse_wizard,
+    review_view,
+    wizard_view,
+)
+from commands.errors import FtbotError, InvalidInput
+from commands.lifecycle import DatasetRejected, LocalData, SubmitRequest
+from commands.models import Hyperparameters, Task
+from commands.records import Actor, Surface
+
+log = logging.getLogger("ftbot.wizard")
+
+
+async def open_wizard(services: Services, client: AsyncWebClient, trigger_id: str, actor: Actor) -> None:
+    """Open a "Loading…" modal right away (a trigger_id lives 3 s and works once), then fill it."""
+    try:
+        opened = await client.views_open(trigger_id=trigger_id, view=loading_view())
+    except SlackApiError as e:  # expired or used trigger: the user just runs /finetune again
+        log.info("could not open the wizard (%s)", e.response.get("error"))
+        return
+    datasets = await off_loop(services.intake.recent)
+    view = wizard_view(
+        backend_kind=services.settings.backend, channel_id=actor.channel_id or "", datasets=datasets
+    )
+    try:
+        await client.views_update(view_id=opened["view"]["id"], hash=opened["view"].get("hash"), view=view)
+    except SlackApiError as e:  # closed meanwhile, or changed under us: nothing to tell anyone
+        log.info("wizard not updated (%s)", e.response.get("error"))
+
+
+def _fetch(services: Services, source: DataSource, field: str) -> LocalData:
+    match source.kind:
+        case "slack_file":
+            file = {"url_private_download": source.value, "name": source.name, "size": source.size}
+            return services.intake.from_slack_file(file, field=field)
+        case "url":
+            return services.intake.from_url(source.value, field=field)
+        case _:
+            return services.intake.existing(source.value, field=field)
+
+
+def _request(services: Services, wizard: WizardInput) -> SubmitRequest:
+    training = _fetch(services, wizard.training, "training_file")
+    validation = _fetch(services, wizard.validation, "validation_file") if wizard.validation else None
+    return SubmitRequest(
+        model=wizard.model,
+        training=training,
+        validation=validation,
+        split=wizard.split_fraction if wizard.validation_mode == "split" else None,
+        hyperparameters=wizard.hyperparameters,
+        suffix=wizard.suffix,
+    )
+
+
+def _metadata(channel: str, request: SubmitRequest) -> str:
+    def data(d: LocalData | None) -> dict[str, str] | None:
+        return {"path": str(d.path), "name": d.name} if d else None
+
+    return json.dumps(
+        {
+            "channel": channel,
+            "model": request.model,
+            "training": data(request.training),
+            "validation": data(request.validation),
+            "split": request.split,
+            "hp": request.hyperparameters.model_dump(),
+            "suffix": request.suffix,
+            "task": request.task.value,
+        }
+    )
+
+
+def _from_metadata(services: Services, raw: str) -> tuple[str, SubmitRequest]:
+    try:
+        meta = json.loads(raw)
+        root = (services.settings.data_dir / "datasets").resolve()
+
+        def data(d: dict[str, str] | None) -> LocalData | None:
+            if d is None:
+                return None
+            path = Path(d["path"]).resolve()
+            if not path.is_relative_to(root) or not path.is_file():
+                raise InvalidInput("This review has expired; run /finetune again.")
+            return LocalData(path=path, name=str(d["name"]))
+
+        training = data(meta["training"])
+        assert training is not None
+        request = SubmitRequest(
+            model=str(meta["model"]),
+            training=training,
+            validation=data(meta.get("validation")),
+            split=meta.get("split"),
+            hyperparameters=Hyperparameters(**meta.get("hp") or {}),
+            suffix=meta.get("suffix"),
+            task=Task(meta.get("task", Task.CHAT_COMPLETION.value)),
+        )
+        return str(meta["channel"]), request
+    except (KeyError, TypeError, ValueError, AssertionError) as e:
+        raise InvalidInput("This review has expired or is damaged; run /finetune again.") from e
+
+
+def _summary(request: SubmitRequest) -> list[tuple[str, str]]:
+    hp = request.hyperparameters
+    params = (
+        "Default (chosen from the data)"
+        if hp.is_default
+        else ", ".join(f"{k}={v}" for k, v in hp.model_dump().items() if v is not None)
+    )
+    if request.validation:
+        validation = request.validation.name
+    elif request.split:
+        validation = f"automatic split, {request.split:.0%} held out"
+    else:
+        validation = "none"
+    return [
+        ("Base model", request.model),
+        ("Training data", request.training.name),
+        ("Validation data", validation),
+        ("Task parameters", params),
+        ("Suffix", request.suffix or "none"),
+    ]
+
+
+def register(app: Registrar, services: Services) -> None:
+    async def model_options(ack: AsyncAck, body: dict[str, Any]) -> None:
+        models = await off_loop(services.lifecycle.models)
+        await ack(options=options_for_models(models, str(body.get("value") or "")))
+
+    async def wizard_submitted(
+        ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        channel = str(view.get("private_metadata") or "")
+        actor = actor_from(body, Surface.MODAL).model_copy(update={"channel_id": channel or None})
+        ensure_enabled(services, actor)
+        wizard = parse_wizard(
+            (view.get("state") or {}).get("values") or {}
+        )  # WizardErrors → per-field errors
+        await ack(response_action="update", view=loading_view())
+        try:
+            request = await off_loop(_request, services, wizard)
+            try:
+                checked = await off_loop(services.lifecycle.check, request)
+                report = checked.report
+            except DatasetRejected as rejected:
+                report = rejected.report
+            screen: Any = review_view(
+                report=report,
+                summary=_summary(request),
+                private_metadata=_metadata(channel, request),
+                n_epochs=request.hyperparameters.n_epochs,
+            )
+        except FtbotError as e:
+            screen = error_view(describe(e)[0])
+        await _update(client, view, screen)
+
+    async def review_submitted(
+        ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        actor = actor_from(body, Surface.MODAL)
+        channel, request = _from_metadata(services, str(view.get("private_metadata") or ""))
+        actor = actor.model_copy(update={"channel_id": channel})
+        ensure_enabled(services, actor)
+        await ack()  # closes the modal; the job card appears in the channel
+        try:
+            checked = await off_loop(
+                services.lifecycle.check, request
+            )  # check again: nothing unchecked starts
+            job = await off_loop(services.lifecycle.submit, actor, checked)
+            await off_loop(services.lifecycle.start, job.id)
+        except Exception as e:
+            await notify(client, actor, channel, e)
+
+    app.options_for(Action.BASE_MODEL)(model_options)
+    app.view(Callback.WIZARD)(wizard_submitted)
+    app.view(Callback.REVIEW)(review_submitted)
+
+
+async def _update(client: AsyncWebClient, view: dict[str, Any], screen: Any) -> None:
+    try:
+        await client.views_update(view_id=view["id"], view=screen)
+    except SlackApiError as e:  # the user closed the modal: the work is done, nothing to show
+        log.info("modal not updated (%s)", e.response.get("error"))
