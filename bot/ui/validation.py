@@ -90,10 +90,8 @@ def _stats_fields(stats: DatasetStats) -> list[str]:
         fields.append(
             f"*Messages per example*\nmin {messages.min} · mean {messages.mean:.1f} · max {messages.max}"
         )
-    fields.append(
-        f"*Over the context length*\n{number(stats.examples_over_context)} "
-        f"(context {number(stats.context_length)} tokens)"
-    )
+    over = "not counted" if stats.examples_over_context is None else number(stats.examples_over_context)
+    fields.append(f"*Over the context length*\n{over} (context {number(stats.context_length)} tokens)")
     fields.append(f"*Duplicates*\n{number(stats.duplicates)}")
     fields.append(f"*Default epochs*\n{stats.default_epochs}")
     return fields

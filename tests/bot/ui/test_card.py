@@ -62,11 +62,21 @@ def test_button_ids_values_and_confirm_dialogs() -> None:
     _, running = job_card(make_card(make_job(JobState.RUNNING)), NOW)
     _, succeeded = job_card(make_card(make_job(JobState.SUCCEEDED)), NOW)
     _, deployed = job_card(make_card(make_job(JobState.SUCCEEDED), make_endpoint()), NOW)
-    found = {**buttons(running, B.CARD_ACTIONS), **buttons(succeeded, B.CARD_ACTIONS), **buttons(deployed, B.CARD_ACTIONS)}
+    found = {
+        **buttons(running, B.CARD_ACTIONS),
+        **buttons(succeeded, B.CARD_ACTIONS),
+        **buttons(deployed, B.CARD_ACTIONS),
+    }
     assert found["Cancel"]["action_id"] == Action.CANCEL and found["Cancel"]["value"] == "ft-support-1"
     assert found["Deploy"]["action_id"] == Action.DEPLOY and found["Deploy"]["value"] == "ft-support-1"
-    assert found["Test chat"]["action_id"] == Action.TEST_CHAT and found["Test chat"]["value"] == "phi-support-ep"
-    assert found["Tear down"]["action_id"] == Action.TEAR_DOWN and found["Tear down"]["value"] == "phi-support-ep"
+    assert (
+        found["Test chat"]["action_id"] == Action.TEST_CHAT
+        and found["Test chat"]["value"] == "phi-support-ep"
+    )
+    assert (
+        found["Tear down"]["action_id"] == Action.TEAR_DOWN
+        and found["Tear down"]["value"] == "phi-support-ep"
+    )
     for label, button in found.items():
         assert ("confirm" in button) == (label in DESTRUCTIVE), label
     assert "billed by the hour" in found["Deploy"]["confirm"]["text"]["text"]
@@ -87,7 +97,11 @@ def test_fields_show_model_data_hyperparameters_and_submitter() -> None:
     assert "1,370,367" in fields and "3 epochs" in fields
     assert "approximate" in fields
     assert "automatic split, 10%" in fields
-    assert "n_epochs: 4" in fields and "batch_size: Default" in fields and "learning_rate_multiplier: 0.1" in fields
+    assert (
+        "n_epochs: 4" in fields
+        and "batch_size: Default" in fields
+        and "learning_rate_multiplier: 0.1" in fields
+    )
     assert "<@U0SUBMIT>" in fields
     state = block(blocks, B.CARD_STATE)["text"]["text"]
     assert ":gear:" in state and "Running" in state and "42m elapsed" in state
@@ -139,14 +153,18 @@ def test_hostile_strings_are_escaped_everywhere() -> None:
         studio_url="https://evil.example/|<!channel>",
         output_model=HOSTILE,
     )
-    text, blocks = job_card(make_card(job, make_endpoint(EndpointState.FAILED, name=HOSTILE, error=HOSTILE)), NOW)
+    text, blocks = job_card(
+        make_card(job, make_endpoint(EndpointState.FAILED, name=HOSTILE, error=HOSTILE)), NOW
+    )
     assert_message_ok(blocks)
     assert_escaped(blocks, text)
 
 
 def test_huge_inputs_stay_within_limits() -> None:
     big = "x&<" * 4000
-    job = make_job(JobState.FAILED, base_model=big, error=big, training_name=big, summary=make_summary(training_name=big))
+    job = make_job(
+        JobState.FAILED, base_model=big, error=big, training_name=big, summary=make_summary(training_name=big)
+    )
     text, blocks = job_card(make_card(job, make_endpoint(EndpointState.FAILED, error=big)), NOW)
     assert_message_ok(blocks)
     assert_fallback_ok(text)

@@ -23,7 +23,13 @@ from tests.bot.ui.helpers import (
 )
 
 APPROVERS = ["U0APPROVER", "S0ONCALL"]
-METRIC = {"step": 120, "epoch": 2, "train_loss": 0.4321, "valid_loss": 0.5123, "train_mean_token_accuracy": 0.87}
+METRIC = {
+    "step": 120,
+    "epoch": 2,
+    "train_loss": 0.4321,
+    "valid_loss": 0.5123,
+    "train_mean_token_accuracy": 0.87,
+}
 
 #: each kind's data, as PostKind's comments list it
 SAMPLE_DATA: dict[PostKind, dict[str, Any]] = {
@@ -68,7 +74,9 @@ def test_every_kind_has_sample_data() -> None:
 
 @pytest.mark.parametrize("kind", list(PostKind))
 def test_every_kind_renders_valid_blocks(kind: PostKind) -> None:
-    text, blocks = thread_post(_post(kind, text="Detail from the service."), make_job(JobState.SUCCEEDED), APPROVERS)
+    text, blocks = thread_post(
+        _post(kind, text="Detail from the service."), make_job(JobState.SUCCEEDED), APPROVERS
+    )
     assert_message_ok(blocks)
     assert_fallback_ok(text)
     assert "Detail from the service." in all_text(blocks) or kind is PostKind.CHAT
@@ -90,7 +98,9 @@ def test_failed_and_succeeded_mention_the_submitter() -> None:
     body = block(blocks, B.THREAD_TEXT)["text"]["text"]
     assert "<@U0SUBMIT>" in body and "<@U0SUBMIT>" in text
     assert "ResourceQuotaExceeded: no capacity in eastus2" in body
-    text, blocks = thread_post(_post(PostKind.SUCCEEDED), make_job(JobState.SUCCEEDED, output_model="phi-ft"), [])
+    text, blocks = thread_post(
+        _post(PostKind.SUCCEEDED), make_job(JobState.SUCCEEDED, output_model="phi-ft"), []
+    )
     assert "<@U0SUBMIT>" in block(blocks, B.THREAD_TEXT)["text"]["text"] and "phi-ft" in text
     details = block(blocks, B.THREAD_DETAILS)["text"]["text"]
     assert "0.3100" in details and "0.4200" in details and "1,370,367" in details
@@ -114,7 +124,9 @@ def test_approval_request_mentions_approvers_and_has_buttons() -> None:
 
 
 def test_approval_request_falls_back_to_configured_approvers_and_warns_when_none() -> None:
-    post = ThreadPost(job_id="j", kind=PostKind.APPROVAL_REQUEST, data={"approval_id": 3, "requested_by": "U0A"})
+    post = ThreadPost(
+        job_id="j", kind=PostKind.APPROVAL_REQUEST, data={"approval_id": 3, "requested_by": "U0A"}
+    )
     _, blocks = thread_post(post, make_job(JobState.SUCCEEDED), ["S0GROUP"])
     assert "<!subteam^S0GROUP>" in block(blocks, B.APPROVAL_TEXT)["text"]["text"]
     _, blocks = thread_post(post, make_job(JobState.SUCCEEDED), [])
@@ -138,7 +150,10 @@ def test_idle_reminder_has_a_tear_down_button_with_confirm() -> None:
     _, blocks = thread_post(_post(PostKind.IDLE_REMINDER), make_job(JobState.SUCCEEDED), [])
     found = buttons(blocks, B.THREAD_ACTIONS)
     assert set(found) == {"Tear down"}
-    assert found["Tear down"]["action_id"] == Action.TEAR_DOWN and found["Tear down"]["value"] == "phi-support-ep"
+    assert (
+        found["Tear down"]["action_id"] == Action.TEAR_DOWN
+        and found["Tear down"]["value"] == "phi-support-ep"
+    )
     assert "confirm" in found["Tear down"]
     assert "24 hours" in all_text(blocks) and "billed by the hour" in all_text(blocks)
 
@@ -148,7 +163,9 @@ def test_deployed_offers_test_chat_and_tear_down() -> None:
     assert set(buttons(blocks, B.THREAD_ACTIONS)) == {"Test chat", "Tear down"}
 
 
-@pytest.mark.parametrize("kind", [k for k in PostKind if k not in (PostKind.IDLE_REMINDER, PostKind.DEPLOYED)])
+@pytest.mark.parametrize(
+    "kind", [k for k in PostKind if k not in (PostKind.IDLE_REMINDER, PostKind.DEPLOYED)]
+)
 def test_other_posts_have_no_thread_buttons(kind: PostKind) -> None:
     _, blocks = thread_post(_post(kind), make_job(JobState.SUCCEEDED), APPROVERS)
     assert not has_block(blocks, B.THREAD_ACTIONS)
@@ -187,7 +204,11 @@ def test_chat_shows_prompt_reply_usage_and_filter_but_never_a_key() -> None:
     text, blocks = thread_post(post, make_job(JobState.SUCCEEDED), [])
     assert_message_ok(blocks)
     prompt = block(blocks, B.CHAT_PROMPT_TEXT)["text"]["text"]
-    assert "How do I reset my password?" in prompt and "You are a support agent." in prompt and "<@U0CHATTER>" in prompt
+    assert (
+        "How do I reset my password?" in prompt
+        and "You are a support agent." in prompt
+        and "<@U0CHATTER>" in prompt
+    )
     assert "Open Settings, then Security." in block(blocks, B.CHAT_REPLY_TEXT)["text"]["text"]
     usage = all_text([block(blocks, B.CHAT_USAGE)])
     assert "12 prompt + 30 completion = 42" in usage and "hate: safe" in usage
