@@ -6,8 +6,12 @@ import ipaddress
 import os
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+
+from bot.store.db import Database
+from tests.pg import fresh_pg_database
 
 # Nothing may load models or encodings from a hub during tests.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -72,3 +76,23 @@ def _network_guard() -> Iterator[None]:
         socket.socket.connect = _real_connect  # type: ignore[method-assign]
         socket.socket.connect_ex = _real_connect_ex  # type: ignore[method-assign]
         socket.getaddrinfo = _real_getaddrinfo
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The store's URL, once for SQLite and once for PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'ftbot.db'}"
+    else:
+        with fresh_pg_database() as url:
+            yield url
+
+
+@pytest.fixture
+def database(db_url: str) -> Iterator[Database]:
+    db = Database(db_url)
+    db.migrate()
+    try:
+        yield db
+    finally:
+        db.dispose()
