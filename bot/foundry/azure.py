@@ -145,6 +145,7 @@ def client_options(
         "retry_backoff_factor": retry_backoff_factor,
         "retry_backoff_max": 30,
         "enable_telemetry": False,
+        "show_progress": False,  # no tqdm upload bars on the bot's (or `ftbot submit --json`'s) stdout
         **extra,
     }
     if polling_interval is not None:
@@ -419,7 +420,16 @@ class AzureBackend:
         )
 
     def get_base_model(self, name: str) -> BaseModelInfo:
+        """By the name ``list_base_models`` shows, ``registry/name``, or a full registry asset id
+        (``azureml://registries/R/models/N/versions/V``, as the CLI YAML gives it: that exact version)."""
         wanted = name.strip()
+        pinned = _REGISTRY_MODEL.match(wanted)
+        if pinned:
+            registry, plain, version = pinned.groups()
+            try:
+                return self._resolve_base_model(registry, plain, version)
+            except NotFound:
+                raise NotFound(f"No base model {wanted} in the registry {registry}.") from None
         for model in self.list_base_models():
             if (
                 model.name.lower() == wanted.lower()
