@@ -3,12 +3,11 @@
 The YAML is the article's (``type: finetuning``, ``model`` path, ``training_data``, ``validation_data``,
 ``hyperparameters``, ``outputs.registered_model.name``). It is read by azure-ai-ml's own ``load_job``, so
 whatever the SDK accepts or refuses here is what Azure's CLI accepts or refuses; it is then turned into
-ftbot's
-``JobSpec`` and submitted through the same ``FineTuningBackend.submit_job`` the Slack layer uses (marketplace
-subscription, the validation-data workaround, idempotency on the job name, error mapping).
+ftbot's ``JobSpec`` and submitted through the same ``FineTuningBackend.submit_job`` the Slack layer uses
+(marketplace subscription, the validation-data workaround, idempotency on the job name, error mapping).
 
-Exit codes: 0 submitted (or already there), 1 refused (by ftbot or the service), 2 unreadable file or bad
-usage.
+Exit codes: 0 submitted (or already there), 1 refused (by ftbot or the service), 2 unreadable file or
+bad usage.
 """
 
 from __future__ import annotations

@@ -4,16 +4,14 @@
 sample make (reference/azure-ai-ml.md): registry ``models.get(label="latest")`` for base models and their
 ``maas-finetuning-deploy-regions`` tag, ``data.create_or_update`` for datasets, ``marketplace_subscriptions``
 for non-Microsoft models, ``create_finetuning_job`` + ``jobs.create_or_update``, ``jobs.get`` /
-``begin_cancel``,
-``ServerlessEndpoint`` + ``serverless_endpoints.*``, ``get_keys`` and ``POST
-{scoring_uri}/v1/chat/completions``.
+``begin_cancel``, ``ServerlessEndpoint`` + ``serverless_endpoints.*``, ``get_keys`` and
+``POST {scoring_uri}/v1/chat/completions``.
 
 It is built from injected ``MLClient`` objects (one for the Foundry project, one per registry), so tests hand
 it clients whose azure-core transport is an in-process fake. azure-ai-ml is synchronous and slow: callers run
 these methods in worker threads, never on Bolt's ack path. Every SDK error leaves as a ``commands.errors``
-type through
-``bot.foundry.azure_errors``. Endpoint keys are fetched per call, used for one request and never logged,
-stored or returned.
+type through ``bot.foundry.azure_errors``. Endpoint keys are fetched per call, used for one request and
+never logged, stored or returned.
 """
 
 from __future__ import annotations
@@ -190,7 +188,7 @@ class _Workspace:
 
 
 def _status_text(status: object) -> str:
-    """``JobStatus`` is a str Enum in azure-ai-ml 1.35: ``f"{s}"`` gives ``JobStatus.RUNNING``. Use
+    """``JobStatus`` is a str Enum in azure-ai-ml 1.35: ``f"{s}"`` gives ``JobStatus.RUNNING``; use
     ``.value``."""
     value = getattr(status, "value", status)
     return str(value) if value is not None else "Unknown"
@@ -273,10 +271,9 @@ class AzureBackend:
         """``workspace`` is the Foundry project's client; ``registries`` maps registry names to registry
         clients (``MLClient(cred, registry_name=...)``); ``registry_factory`` builds a missing one on first
         use (its constructor calls the registry discovery service). ``models`` lists the catalogue as ``name``
-        (in
-        ``default_registry``) or ``registry/name``. ``deploy_wait_s``: how long ``deploy_model`` waits for the
-        endpoint's LRO before returning it as ``creating``. ``metrics_reader`` reads a job's training metrics
-        (default: MLflow through azureml-mlflow, when installed)."""
+        (in ``default_registry``) or ``registry/name``. ``deploy_wait_s``: how long ``deploy_model`` waits for
+        the endpoint's LRO before returning it as ``creating``. ``metrics_reader`` reads a job's training
+        metrics (default: MLflow through azureml-mlflow, when installed)."""
         self._ws = workspace
         self._registries: dict[str, MLClient] = dict(registries or {})
         self._registry_factory = registry_factory
