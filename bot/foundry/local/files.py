@@ -147,9 +147,12 @@ def spawn(
 def exit_description(pid: int) -> str | None:
     """How a child of this process ended ("exit code 1", "killed by signal 9"), when we know it."""
     proc = _CHILDREN.get(pid)
-    if proc is None or proc.returncode is None:
+    if proc is None:
         return None
-    code = proc.returncode
+    try:
+        code = proc.wait(timeout=0.5)  # a zombie is reaped at once
+    except subprocess.TimeoutExpired:
+        return None
     if code < 0:
         try:
             name = signal.Signals(-code).name

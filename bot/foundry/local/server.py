@@ -237,7 +237,7 @@ def load_generator(config: dict[str, Any]) -> HFGenerator:
     device, dtype = pick_device()
     model, tokenizer = load_base(base_path, device=device, dtype=dtype)
     model = PeftModel.from_pretrained(model, config["adapter_path"])
-    targets = model.peft_config["default"].target_modules or ()
+    targets = getattr(model.peft_config["default"], "target_modules", None) or ()
     tied = bool(getattr(model.config, "tie_word_embeddings", False))
     if not (tied and "lm_head" in targets):  # merging into a tied head would change the input embeddings too
         model = model.merge_and_unload()

@@ -70,11 +70,10 @@ Account, invoice, payment, delivery, return, warranty, address, phone, email, me
 """.strip()
 
 
-def build(target: Path, *, seed: int = SEED, **config_overrides: Any) -> None:
-    """Write the model folder to ``target`` (atomically: a concurrent builder cannot leave half a folder)."""
-    import torch
+def build_tokenizer() -> Any:
+    """The byte-level BPE tokenizer with the chat template (deterministic: trained on ``CORPUS`` only)."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+    from transformers import PreTrainedTokenizerFast
 
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
@@ -89,7 +88,15 @@ def build(target: Path, *, seed: int = SEED, **config_overrides: Any) -> None:
     tokenizer = PreTrainedTokenizerFast(tokenizer_object=tok, pad_token=PAD, bos_token=BOS, eos_token=END)
     tokenizer.chat_template = CHAT_TEMPLATE
     tokenizer.model_max_length = CONTEXT_LENGTH
+    return tokenizer
 
+
+def build(target: Path, *, seed: int = SEED, **config_overrides: Any) -> None:
+    """Write the model folder to ``target`` (atomically: a concurrent builder cannot leave half a folder)."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    tokenizer = build_tokenizer()
     config = LlamaConfig(
         vocab_size=len(tokenizer),
         hidden_size=256,

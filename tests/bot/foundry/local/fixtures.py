@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 SYSTEM = "You are the Contoso support assistant."
@@ -41,9 +42,12 @@ PAIRS = (
 )
 
 
-def examples(n: int = 30) -> list[dict[str, object]]:
+Conversation = dict[str, list[dict[str, str]]]
+
+
+def examples(n: int = 30) -> list[Conversation]:
     """``n`` support conversations; beyond 30 the questions repeat with a case number."""
-    out: list[dict[str, object]] = []
+    out: list[Conversation] = []
     for i in range(n):
         q, a = PAIRS[i % len(PAIRS)]
         if i >= len(PAIRS):
@@ -60,7 +64,7 @@ def examples(n: int = 30) -> list[dict[str, object]]:
     return out
 
 
-def write_jsonl(path: Path, rows: list[dict[str, object]]) -> Path:
+def write_jsonl(path: Path, rows: Sequence[Mapping[str, object]]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     return path

@@ -106,14 +106,14 @@ def test_greedy_reply_to_a_training_prompt_is_the_trained_answer(trained: tuple[
         _deploy(backend, job.output_model, "ep-greedy")
         matches = 0
         for example in DATA[:10]:
-            system, user, answer = example["messages"]  # type: ignore[misc]
+            system, user, answer = example["messages"]
             request = ChatRequest(
                 messages=(ChatMessage(**system), ChatMessage(**user)), temperature=0, max_tokens=60
             )
             reply = backend.chat("ep-greedy", request)
             matches += reply.content == answer["content"]
             assert reply.usage.total_tokens == reply.usage.prompt_tokens + reply.usage.completion_tokens
-        first_system, first_user, first_answer = DATA[0]["messages"]  # type: ignore[misc]
+        first_system, first_user, first_answer = DATA[0]["messages"]
         first = backend.chat(
             "ep-greedy",
             ChatRequest(
