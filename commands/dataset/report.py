@@ -81,7 +81,7 @@ class DatasetStats(_Frozen):
     encoding: str
     approximate_tokens: bool  # True for base models whose tokenizer is not the tiktoken encoding used
     context_length: int
-    examples_over_context: int
+    examples_over_context: int | None  # None when tokens were not counted
     duplicates: int
     default_epochs: int
     billed_tokens_estimate: (

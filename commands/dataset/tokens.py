@@ -62,15 +62,11 @@ _lock = threading.Lock()
 
 
 def _parse_ranks(data: bytes, name: str) -> dict[bytes, int]:
-    ranks: dict[bytes, int] = {}
-    b64 = binascii.a2b_base64
-    for line in data.splitlines():
-        if line:
-            token, rank = line.split()
-            ranks[b64(token)] = int(rank)
-    if not ranks:
-        raise ValueError(f"vendored encoding {name} is empty")
-    return ranks
+    """``load_tiktoken_bpe``'s parse ("<base64 token> <rank>" per line), with C-level loops."""
+    parts = data.split()
+    if not parts or len(parts) % 2:
+        raise ValueError(f"vendored encoding {name} is malformed")
+    return dict(zip(map(binascii.a2b_base64, parts[0::2]), map(int, parts[1::2]), strict=True))
 
 
 def get_encoding(name: str = "o200k_base") -> tiktoken.Encoding:

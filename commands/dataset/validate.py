@@ -172,6 +172,7 @@ class _Validator:
     ) -> None:
         self.min_examples = min_examples
         self.task = task
+        self._check = self._chat if task is Task.CHAT_COMPLETION else self._text
         self.ctx = context_length
         self.encoding = encoding
         self.exact = exact_tokenizer
@@ -309,7 +310,7 @@ class _Validator:
         if type(obj) is not dict:
             self.error(line, "data_type", f"Each line must be a JSON object; this one is {_describe(obj)}.")
             return
-        if self._chat(obj, raw, line) if self.task is Task.CHAT_COMPLETION else self._text(obj, raw, line):
+        if self._check(obj, raw, line):
             self.valid += 1
             self.hashes.append(hash(raw))
             self.hash_lines.append(line)
@@ -341,7 +342,9 @@ class _Validator:
         ok = True
         texts: list[str] = []
         shared: list[Any] = []  # system prompts and tool definitions: repeat across examples, counted once
-        base = 3  # every reply is primed with <|start|>assistant<|message|>
+        # 3 per example (every reply is primed with <|start|>assistant<|message|>), and per message 3 plus
+        # the role (one token in cl100k and o200k)
+        base = 3 + 4 * len(msgs)
         if len(obj) > 1:
             for key in obj.keys() - CHAT_TOP_KEYS:
                 self.warn(
@@ -372,17 +375,14 @@ class _Validator:
                     if role == "assistant":
                         has_assistant = True
                         texts.append(content)
-                        base += 4
                         continue
                     if role == "user":
                         has_user = True
                         texts.append(content)
-                        base += 4
                         continue
                     if role == "system":
                         has_system = True
                         shared.append(content)
-                        base += 4
                         continue
             if type(m) is not dict:
                 self.error(line, "data_type", f"Message {i} must be a JSON object; it is {_describe(m)}.")
@@ -405,7 +405,6 @@ class _Validator:
                 )
                 ok = False
                 continue
-            base += 4  # 3 per message + the role (one token in cl100k and o200k)
             content = m.get("content", ...)
             calls = m.get("tool_calls")
             fcall = m.get("function_call")
@@ -544,9 +543,7 @@ class _Validator:
         return True
 
     def _tokens(self, line: int, raw: bytes, base: int, texts: list[str], shared: list[Any]) -> None:
-        if self.count_tokens or len(raw) > self.ctx:
-            # a token is at least one byte, and the JSON line is longer than its texts and overheads, so a
-            # line of at most ``ctx`` bytes cannot be over the context: without stats, it needs no counting
+        if self.count_tokens:
             for s in shared:
                 base += self._cached(s if type(s) is str else orjson.dumps(s).decode())
             self._queue(line, base, texts, len(raw))
@@ -633,9 +630,9 @@ class _Validator:
                         block = block[3:]
                 parts = block.split(b"\n")
                 rest = parts.pop()
-                for raw in parts:
-                    line += 1
-                    self.feed(raw, line)
+                feed = self.feed
+                for line, raw in enumerate(parts, line + 1):  # noqa: B007 - line is used after the loop
+                    feed(raw, line)
                 if self.progress is not None:
                     self.progress(self.bytes)
             if first and rest.startswith(_BOM):
@@ -745,7 +742,7 @@ class _Validator:
             encoding=self.encoding,
             approximate_tokens=not self.exact,
             context_length=self.ctx,
-            examples_over_context=self.over_context,
+            examples_over_context=self.over_context if self.count_tokens else None,
             duplicates=dups,
             default_epochs=epochs,
             billed_tokens_estimate=billed,
@@ -856,8 +853,9 @@ def validate_dataset(
     """Check a JSONL fine-tuning dataset line by line and return the full report (it never stops at the
     first problem). ``source`` is a path or a binary stream (read to its end, not closed).
 
-    ``count_tokens=False`` gives the structure checks alone (fast enough to answer inside Slack's 3-second
-    window); examples over the context are still found, by counting only lines longer than it in bytes.
+    ``count_tokens=False`` gives the structure checks alone, without loading a tokenizer (fast enough to
+    answer inside Slack's 3-second window); token statistics, the estimate and the over-context count are
+    then ``None``.
     ``exact_tokenizer=False`` marks token figures approximate (base models that do not use ``encoding``).
     ``progress`` is called with the number of bytes read so far. Raises ``UnreadableDataset`` when the
     file cannot be read at all; every problem inside it is in the report.
