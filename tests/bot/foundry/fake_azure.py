@@ -23,6 +23,7 @@ import itertools
 import json
 import re
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -125,8 +126,9 @@ class FakeAzureML:
     """The service's state plus a router. ``transport()`` gives the azure-core transport to hand to
     MLClient."""
 
-    def __init__(self, *, location: str = LOCATION, lro_polls: int = 1) -> None:
+    def __init__(self, *, location: str = LOCATION, lro_polls: int = 1, latency_s: float = 0.0) -> None:
         self.location = location
+        self.latency_s = latency_s  # per request, outside the lock: a stand-in for Azure's round trips
         self.lro_polls = lro_polls
         self.requests: list[Recorded] = []
         self.jobs: dict[str, dict[str, Any]] = {}
@@ -261,6 +263,8 @@ class FakeAzureML:
             parsed = json.loads(body) if "json" in ctype else body
         safe_headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
         rec = Recorded(method.upper(), url, parts.hostname or "", parts.path, query, safe_headers, parsed)
+        if self.latency_s:
+            time.sleep(self.latency_s)
         with self._lock:
             self.requests.append(rec)
             for inj in self._injected:
