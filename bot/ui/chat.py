@@ -72,6 +72,7 @@ def parse_number(
     low_exclusive: bool = False,
 ) -> float | int | None:
     """A number input's string as an int or float within bounds; ``None`` when empty."""
+    field = str(field)  # a plain str, never the StrEnum: error renderers serialise it as a JSON key
     if raw is None:
         return None
     try:
@@ -158,10 +159,10 @@ def parse_test_chat(values: Values) -> ChatRequest:
     """The submitted modal as a ``ChatRequest``; ``InvalidInput(field=<block id>)`` for a bad field."""
     prompt = state_value(values, B.CHAT_PROMPT, Action.CHAT_PROMPT)
     if prompt is None:
-        raise InvalidInput("Write a prompt to send.", field=B.CHAT_PROMPT)
+        raise InvalidInput("Write a prompt to send.", field=str(B.CHAT_PROMPT))
     if len(prompt) > PROMPT_MAX_CHARS:
         raise InvalidInput(
-            f"The prompt is too long (at most {PROMPT_MAX_CHARS:,} characters).", field=B.CHAT_PROMPT
+            f"The prompt is too long (at most {PROMPT_MAX_CHARS:,} characters).", field=str(B.CHAT_PROMPT)
         )
     system = state_value(values, B.CHAT_SYSTEM, Action.CHAT_SYSTEM)
     temperature = parse_number(

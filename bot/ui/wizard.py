@@ -90,9 +90,10 @@ class WizardErrors(InvalidInput):
     """Every bad field of one submission; ``field``/``message`` are the first, for one-field renderers."""
 
     def __init__(self, errors: Mapping[str, str]) -> None:
-        first_field, first_message = next(iter(errors.items()))
+        plain = {str(block_id): message for block_id, message in errors.items()}  # JSON keys: plain str
+        first_field, first_message = next(iter(plain.items()))
         super().__init__(first_message, field=first_field)
-        self.errors = dict(errors)
+        self.errors = plain
 
 
 # --- views ----------------------------------------------------------------------------------------

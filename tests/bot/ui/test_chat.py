@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 import pytest
 
 from bot.ui.chat import parse_test_chat
@@ -95,4 +96,5 @@ def test_bad_fields_are_keyed_by_block(values: dict[str, Any], field: str) -> No
     with pytest.raises(InvalidInput) as caught:
         parse_test_chat(values)
     assert caught.value.field == field
-    assert caught.value.message
+    assert type(caught.value.field) is str  # not the StrEnum: orjson refuses those as keys
+    assert orjson.loads(orjson.dumps({caught.value.field: caught.value.message}))

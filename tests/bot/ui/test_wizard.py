@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 import pytest
 from slack_sdk.errors import SlackObjectFormationError
 
@@ -308,6 +309,8 @@ def test_each_bad_field_is_keyed_by_its_block(overrides: dict[str, Any], field: 
     assert isinstance(caught.value, InvalidInput)
     assert field in caught.value.errors, caught.value.errors
     assert caught.value.field == next(iter(caught.value.errors))
+    assert all(type(k) is str for k in caught.value.errors)  # not the StrEnum: orjson refuses those as keys
+    assert orjson.loads(orjson.dumps({"response_action": "errors", "errors": caught.value.errors}))
     assert all(0 < len(m) <= 2000 for m in caught.value.errors.values())
 
 
