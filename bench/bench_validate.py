@@ -31,6 +31,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+_KNOWN_KEYS = ("role", "content", "name", "function_call", "weight", "tool_calls", "tool_call_id")
 MODES = ("orjson", "structure", "cookbook", "cookbook-min", "full")
 
 
@@ -74,8 +75,7 @@ def _cookbook(path: Path, assistant_pass: bool) -> dict[str, object]:
             for message in messages:
                 if "role" not in message or "content" not in message:
                     format_errors["message_missing_key"] = format_errors.get("message_missing_key", 0) + 1
-                if any(k not in ("role", "content", "name", "function_call", "weight", "tool_calls", "tool_call_id")
-                       for k in message):  # fmt: skip
+                if any(k not in _KNOWN_KEYS for k in message):
                     format_errors["message_unrecognized_key"] = (
                         format_errors.get("message_unrecognized_key", 0) + 1
                     )

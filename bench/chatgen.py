@@ -14,17 +14,18 @@ from pathlib import Path
 
 import orjson
 
-_WORDS = (
-    "account order refund shipping delivery package invoice billing password login reset device update "
-    "subscription plan upgrade downgrade cancel renew payment card charge receipt address warehouse tracking "
-    "number support agent ticket issue problem error message screen button setting option browser app phone "
-    "email customer product warranty return exchange replacement size color store online pickup week day "
-    "hour minute please thank you sorry help check confirm verify open close send receive provide explain "
-    "understand happen arrive expect wait call visit review policy note detail information status history "
-    "the a an to of in on for with from by at about after before during your my our their this that these "
-    "those is are was were be been can could will would should may might have has had do does did not "
-    "quickly carefully already still again soon today tomorrow yesterday usually sometimes never always "
-    "café naïve résumé größe 東京 配送 返金 заказ доставка"
+_WORDS = (  # noqa: SIM905
+    "account order refund shipping delivery package invoice billing password login reset device "
+    "update subscription plan upgrade downgrade cancel renew payment card charge receipt address "
+    "warehouse tracking number support agent ticket issue problem error message screen button "
+    "setting option browser app phone email customer product warranty return exchange replacement "
+    "size color store online pickup week day hour minute please thank you sorry help check confirm "
+    "verify open close send receive provide explain understand happen arrive expect wait call visit "
+    "review policy note detail information status history the a an to of in on for with from by at "
+    "about after before during your my our their this that these those is are was were be been can "
+    "could will would should may might have has had do does did not quickly carefully already still "
+    "again soon today tomorrow yesterday usually sometimes never always café naïve résumé größe 東京 "
+    "配送 返金 заказ доставка"
 ).split()
 
 
