@@ -544,8 +544,16 @@ class _Validator:
 
     def _tokens(self, line: int, raw: bytes, base: int, texts: list[str], shared: list[Any]) -> None:
         if self.count_tokens:
+            cache = self._cache
             for s in shared:
-                base += self._cached(s if type(s) is str else orjson.dumps(s).decode())
+                text = s if type(s) is str else orjson.dumps(s).decode()
+                n = cache.get(text)
+                if n is not None:
+                    base += n
+                elif len(cache) < _CACHE_MAX:
+                    base += self._cached(text)
+                else:  # the cache is full of other prompts: count it with the rest, in the pool
+                    texts.append(text)
             self._queue(line, base, texts, len(raw))
 
     def _text(self, obj: dict[str, Any], raw: bytes, line: int) -> bool:
@@ -631,7 +639,8 @@ class _Validator:
                 parts = block.split(b"\n")
                 rest = parts.pop()
                 feed = self.feed
-                for line, raw in enumerate(parts, line + 1):  # noqa: B007 - line is used after the loop
+                first_line = line + 1
+                for line, raw in enumerate(parts, first_line):
                     feed(raw, line)
                 if self.progress is not None:
                     self.progress(self.bytes)

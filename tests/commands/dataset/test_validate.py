@@ -313,14 +313,15 @@ def test_empty_assistant_reply_warns() -> None:
     assert report.ok and warnings_at(report) == {(5, "empty_assistant_reply")}
 
 
-def test_over_context_warns_in_both_modes() -> None:
+def test_over_context_warns() -> None:
     objs = good(10)
     objs[7] = chat(7, answer="word " * 300)
-    for count in (True, False):
-        report = run(objs, context_length=200, count_tokens=count)
-        assert warnings_at(report) == {(8, "over_context_length")}, count
-        assert report.stats.examples_over_context == 1
-        assert "200" in report.warnings[0].message
+    report = run(objs, context_length=200)
+    assert warnings_at(report) == {(8, "over_context_length")}
+    assert report.stats.examples_over_context == 1
+    assert "200" in report.warnings[0].message
+    structure_only = run(objs, context_length=200, count_tokens=False)
+    assert structure_only.warning_counts == {} and structure_only.stats.examples_over_context is None
 
 
 def test_duplicates_name_the_first_line() -> None:
@@ -511,3 +512,14 @@ def test_memory_does_not_grow_with_the_file() -> None:
     small, big = peak(5_000), peak(40_000)  # about 0.6 MB and 5 MB of JSONL
     # 12 bytes per example (line hash + line number) is all that may grow
     assert big - small < 35_000 * 40 + 512 * 1024, (small, big)
+
+
+def test_unique_system_prompts_beyond_the_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(vmod, "_CACHE_MAX", 3)
+    objs = [chat(i) for i in range(12)]
+    for i, o in enumerate(objs):
+        o["messages"][0]["content"] = f"System prompt number {i}, unique."
+    enc = get_encoding()
+    report = run(objs, workers=2)
+    assert report.stats.tokens_per_example is not None
+    assert report.stats.tokens_per_example.total == sum(cookbook_tokens(o, enc) for o in objs)
