@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import orjson
@@ -44,6 +46,25 @@ def describe(error: BaseException) -> tuple[str, list[dict[str, Any]] | None]:
     return unexpected_text(ref), None
 
 
+@asynccontextmanager
+async def reported(respond: Any) -> AsyncIterator[None]:
+    """For work after ack(): render any error to the user through ``respond``.
+
+    Errors must not escape a listener after it acked: Bolt's async runner then resets the ack and,
+    racing its own 10 ms poll, can answer Slack 404 after 3 seconds instead of the ack."""
+    try:
+        yield
+    except Exception as error:
+        text, blocks = describe(error)
+        message: dict[str, Any] = {"response_type": "ephemeral", "text": text}
+        if blocks:
+            message["blocks"] = blocks
+        try:
+            await respond(replace_original=False, **message)
+        except Exception:
+            log.warning("could not deliver an error message to the user", exc_info=True)
+
+
 async def handle_error(
     error: BaseException, body: dict[str, Any], response: BoltResponse | None, respond: Any
 ) -> Any:
@@ -51,7 +72,7 @@ async def handle_error(
     kind = body.get("type") if isinstance(body, dict) else None
     if kind == "view_submission" and isinstance(error, InvalidInput) and error.field:
         fields = getattr(error, "errors", None) or {error.field: error.message}
-        errors = {field: escape(str(message))[:2000] for field, message in fields.items()}
+        errors = {str(field): escape(str(message))[:2000] for field, message in fields.items()}
         return _json(200, {"response_action": "errors", "errors": errors})
     text, blocks = describe(error)
     if kind == "view_submission":

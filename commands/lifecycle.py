@@ -797,6 +797,10 @@ class Lifecycle:
         with self.store.transaction() as tx:
             return tx.get_endpoint(name)
 
+    def channel_of_endpoint(self, name: str) -> str:
+        with self.store.transaction() as tx:
+            return tx.get_job(tx.get_endpoint(name).job_id).channel_id
+
     def approval(self, approval_id: int) -> ApprovalRecord:
         with self.store.transaction() as tx:
             return tx.get_approval(approval_id)

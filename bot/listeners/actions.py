@@ -14,6 +14,7 @@ from slack_bolt.async_app import AsyncAck, AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.errors import reported
 from bot.listeners.common import actor_from, ensure_enabled, notify, off_loop
 from bot.registry import Registrar
 from bot.services import Services
@@ -58,31 +59,30 @@ def register(app: Registrar, services: Services) -> None:
     async def cancel(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         actor, job_id = actor_of(body), _value(body)
         await ack()
-        job = await off_loop(life.cancel, actor, job_id)
-        await tell(respond, f":octagonal_sign: Cancel of {code(job.id)} requested.")
+        async with reported(respond):
+            job = await off_loop(life.cancel, actor, job_id)
+            await tell(respond, f":octagonal_sign: Cancel of {code(job.id)} requested.")
 
     async def deploy(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         actor, job_id = actor_of(body), _value(body)
         await ack()
-        outcome = await off_loop(life.request_deploy, actor, job_id)
-        if outcome.endpoint is not None:
-            await tell(respond, f":rocket: Deploying {code(job_id)} as {code(outcome.endpoint.name)}.")
-        elif outcome.approval_is_new:
-            await tell(
-                respond,
-                ":hourglass: You are not an approver, so an approval request was posted in the thread.",
-            )
-        else:
-            await tell(
-                respond, ":hourglass: A deploy request for this job is already waiting for an approver."
-            )
+        async with reported(respond):
+            outcome = await off_loop(life.request_deploy, actor, job_id)
+            if outcome.endpoint is not None:
+                text = f":rocket: Deploying {code(job_id)} as {code(outcome.endpoint.name)}."
+            elif outcome.approval_is_new:
+                text = ":hourglass: You are not an approver, so an approval request was posted in the thread."
+            else:
+                text = ":hourglass: A deploy request for this job is already waiting for an approver."
+            await tell(respond, text)
 
     async def decide(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, approve: bool) -> None:
         actor, approval_id = actor_of(body), _approval_id(_value(body))
         await ack()
-        decided = await off_loop(life.decide, actor, approval_id, approve)
-        word = "approved: deploying" if approve else "rejected"
-        await tell(respond, f"Deploy of {code(decided.job_id)} {word}.")
+        async with reported(respond):
+            decided = await off_loop(life.decide, actor, approval_id, approve)
+            word = "approved: deploying" if approve else "rejected"
+            await tell(respond, f"Deploy of {code(decided.job_id)} {word}.")
 
     async def approve(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await decide(ack, body, respond, True)
@@ -90,17 +90,19 @@ def register(app: Registrar, services: Services) -> None:
     async def reject(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await decide(ack, body, respond, False)
 
-    async def test_chat(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+    async def test_chat(
+        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
+    ) -> None:
         actor_of(body)
         name = _value(body)
         await ack()
-        endpoint = await off_loop(life.endpoint, name)
-        try:
-            await client.views_open(
-                trigger_id=str(body.get("trigger_id") or ""), view=test_chat_modal(endpoint)
-            )
-        except SlackApiError as e:  # expired trigger: the user clicks again
-            log.info("test chat modal not opened (%s)", e.response.get("error"))
+        async with reported(respond):
+            endpoint = await off_loop(life.endpoint, name)
+            try:
+                trigger = str(body.get("trigger_id") or "")
+                await client.views_open(trigger_id=trigger, view=test_chat_modal(endpoint))
+            except SlackApiError as e:  # expired trigger: the user clicks again
+                log.info("test chat modal not opened (%s)", e.response.get("error"))
 
     async def chat_submitted(
         ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
@@ -115,17 +117,15 @@ def register(app: Registrar, services: Services) -> None:
             await off_loop(life.chat, actor, name, prompt, system=system, temperature=request.temperature,
                            max_tokens=request.max_tokens)  # fmt: skip
         except Exception as e:
-            endpoint = await off_loop(life.endpoint, name)
-            card = await off_loop(life.card, endpoint.job_id)
-            await notify(client, actor, card.job.channel_id, e)
+            await notify(client, actor, await off_loop(life.channel_of_endpoint, name), e)
 
     async def tear_down(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         actor, name = actor_of(body), _value(body)
         await ack()
-        ep = await off_loop(life.teardown, actor, name)
-        await tell(
-            respond, f":wastebasket: {code(ep.name)} is torn down; the model remains and can be redeployed."
-        )
+        async with reported(respond):
+            ep = await off_loop(life.teardown, actor, name)
+            text = f":wastebasket: {code(ep.name)} is torn down; the model remains and can be redeployed."
+            await tell(respond, text)
 
     app.action(Action.CANCEL)(cancel)
     app.action(Action.DEPLOY)(deploy)

@@ -7,6 +7,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.errors import reported
 from bot.listeners.common import actor_from, ensure_enabled, off_loop
 from bot.listeners.wizard import open_wizard
 from bot.registry import Registrar
@@ -38,8 +39,9 @@ def register(app: Registrar, services: Services) -> None:
                 await open_wizard(services, client, str(command.get("trigger_id") or ""), actor)
             case _:
                 await ack(response_type="ephemeral", text=_working(parsed))
-                text, blocks = await off_loop(run, services, actor, parsed)
-                await respond(response_type="ephemeral", replace_original=False, text=text, blocks=blocks)
+                async with reported(respond):
+                    text, blocks = await off_loop(run, services, actor, parsed)
+                    await respond(response_type="ephemeral", replace_original=False, text=text, blocks=blocks)
 
     app.command(SLASH_COMMAND)(finetune)
 
