@@ -18,8 +18,8 @@ from bot.app import create_app
 from bot.server import HealthState, build_asgi, uvicorn_server
 from bot.services import Services
 from bot.settings import Settings
-from tests.fakes.slack import FakeSlack
-from tests.slack_http import sign
+from bot.standin.slack import FakeSlack
+from bot.standin.payloads import sign
 
 SIGNING_SECRET = "test-signing-secret-0123456789"
 BOT_TOKEN = "xoxb-test-token"
@@ -51,8 +51,15 @@ class RunningBot:
     url: str
     services: Services
 
-    def post(self, body: str, headers: dict[str, str] | None = None, *, signed: bool = True,
-             content_type: str = "application/x-www-form-urlencoded", timestamp: int | None = None) -> Reply:
+    def post(
+        self,
+        body: str,
+        headers: dict[str, str] | None = None,
+        *,
+        signed: bool = True,
+        content_type: str = "application/x-www-form-urlencoded",
+        timestamp: int | None = None,
+    ) -> Reply:
         hdrs = {"Content-Type": content_type}
         if signed:
             hdrs.update(sign(SIGNING_SECRET, body, timestamp))
@@ -80,7 +87,9 @@ def running_bot(services: Services, *, scheduler_running: bool = True) -> Iterat
     app = create_app(services)
     health = HealthState(services.database.ping, lambda: scheduler_running, "http")
     secret = services.settings.slack_signing_secret
-    server = uvicorn_server(build_asgi(app, health, secret.get_secret_value() if secret else None), "127.0.0.1", 0)
+    server = uvicorn_server(
+        build_asgi(app, health, secret.get_secret_value() if secret else None), "127.0.0.1", 0
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10

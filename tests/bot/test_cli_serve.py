@@ -11,7 +11,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from tests.fakes.slack import FakeSlack
+from bot.standin.slack import FakeSlack
 
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:

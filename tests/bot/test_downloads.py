@@ -29,7 +29,7 @@ from bot.downloads import (
 )
 from bot.settings import Settings
 from commands.errors import InvalidInput, Unavailable
-from tests.fakes.slack import FakeSlack
+from bot.standin.slack import FakeSlack
 
 TOKEN = "xoxb-test-token"
 SAS = "sv=2024-01-01&sig=S3CRETsignatureVALUE%3D"

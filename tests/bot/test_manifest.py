@@ -13,7 +13,7 @@ from bot.app import build_registrar
 from bot.services import Services
 from bot.ui.ids import Action, Callback
 from tests.bot.harness import make_settings
-from tests.fakes.slack import FakeSlack
+from bot.standin.slack import FakeSlack
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = json.loads((ROOT / "tests" / "data" / "slack-manifest.schema.json").read_text())

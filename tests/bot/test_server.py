@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 from bot.services import Services
 from bot.store.tables import AuditRow, JobRow
 from tests.bot.harness import RunningBot, make_settings, running_bot
-from tests.fakes.slack import FakeSlack
-from tests.slack_http import block_action, payload_body, slash_body
+from bot.standin.slack import FakeSlack
+from bot.standin.payloads import block_action, payload_body, slash_body
 
 
 @pytest.fixture
@@ -43,7 +43,18 @@ def test_help_acks_ephemerally_well_within_slacks_three_seconds(bot: RunningBot)
     body = r.json()
     assert body["response_type"] == "ephemeral"
     help_block = next(b for b in body["blocks"] if b.get("block_id") == "help")
-    for sub in ("submit", "validate", "status", "list", "models", "endpoints", "deploy", "chat", "teardown", "cancel"):
+    for sub in (
+        "submit",
+        "validate",
+        "status",
+        "list",
+        "models",
+        "endpoints",
+        "deploy",
+        "chat",
+        "teardown",
+        "cancel",
+    ):
         assert f"/finetune {sub}" in help_block["text"]["text"]
 
 
@@ -67,8 +78,9 @@ def test_bad_flag_says_which_flag_and_why(bot: RunningBot) -> None:
         {"X-Slack-Signature": "", "X-Slack-Request-Timestamp": ""},  # missing
     ],
 )
-def test_forged_or_missing_signature_is_401_with_no_side_effect(bot: RunningBot, fake: FakeSlack,
-                                                               headers: dict[str, str]) -> None:
+def test_forged_or_missing_signature_is_401_with_no_side_effect(
+    bot: RunningBot, fake: FakeSlack, headers: dict[str, str]
+) -> None:
     r = bot.post(slash_body("help"), headers=headers)
     assert r.status == 401
     r = bot.post(payload_body(block_action("job_deploy", "ftbot-x")), headers=headers)
@@ -83,7 +95,9 @@ def test_unsigned_request_is_401(bot: RunningBot, fake: FakeSlack) -> None:
     assert fake.calls == []
 
 
-def test_stale_signature_over_five_minutes_is_401_with_no_side_effect(bot: RunningBot, fake: FakeSlack) -> None:
+def test_stale_signature_over_five_minutes_is_401_with_no_side_effect(
+    bot: RunningBot, fake: FakeSlack
+) -> None:
     r = bot.post(slash_body("help"), timestamp=int(time.time()) - 5 * 60 - 5)
     assert r.status == 401
     time.sleep(0.2)

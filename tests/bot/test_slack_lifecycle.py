@@ -20,8 +20,8 @@ from tests.bot.harness import RunningBot, make_settings, running_bot
 from tests.commands.test_lifecycle import chat_lines
 from tests.fakes.backend import FakeBackend
 from tests.fakes.files import FileServer
-from tests.fakes.slack import FakeSlack, Message
-from tests.slack_http import block_action, block_suggestion, payload_body, slash_body, view_submission
+from bot.standin.slack import FakeSlack, Message
+from bot.standin.payloads import block_action, block_suggestion, payload_body, slash_body, view_submission
 
 APPROVER = "UAPPROVER1"
 MEMBER = "UMEMBER01"
@@ -57,8 +57,9 @@ class World:
         return r.json() if r.body else {}
 
     def click(self, action: Action, value: str, user: str = MEMBER, trigger: str | None = None) -> int:
-        body = block_action(action, value, user=user, channel=CHANNEL, response_url=self.fake.response_url(),
-                            trigger=trigger)  # fmt: skip
+        body = block_action(
+            action, value, user=user, channel=CHANNEL, response_url=self.fake.response_url(), trigger=trigger
+        )
         return self.bot.post(payload_body(body)).status
 
     def card(self) -> Message:
@@ -98,9 +99,13 @@ def world(tmp_path: Path) -> Iterator[World]:
     (tmp_path / "www" / "bad.jsonl").write_text(chat_lines(11) + '{"messages": "oops"}\n')
     with FakeSlack() as fake, FileServer(tmp_path / "www") as files:
         settings = make_settings(
-            tmp_path, fake, FTBOT_APPROVERS=APPROVER, FTBOT_DATA_URL_HOSTS=files.host, FTBOT_POLL_SECONDS="0.01",
+            tmp_path,
+            fake,
+            FTBOT_APPROVERS=APPROVER,
+            FTBOT_DATA_URL_HOSTS=files.host,
+            FTBOT_POLL_SECONDS="0.01",
             FTBOT_SLACK_UPDATES_PER_MINUTE="600",
-        )  # fmt: skip
+        )
         backend = FakeBackend()
         services = Services.from_settings(settings)
         services._backend = backend
@@ -128,7 +133,7 @@ def test_one_line_submit_card_edited_in_place_through_every_state(world: World) 
     assert "succeeded" in card.text.lower() or "succeeded" in json.dumps(card.blocks).lower()
     assert "Deploy" in buttons(card) and "Cancel" not in buttons(card)
     texts = " ".join(m.text for m in world.thread())
-    assert "queued" in texts.lower() and "running" in texts.lower() or "started" in texts.lower()
+    assert "queued" in texts.lower() and ("running" in texts.lower() or "started" in texts.lower())
     assert f"<@{MEMBER}>" in json.dumps([m.blocks for m in world.thread()])  # the submitter is mentioned
     uploads = [m for m in world.thread() if m.files]
     assert len(uploads) == 1  # the loss chart, uploaded with files_upload_v2 into the thread
@@ -161,8 +166,12 @@ def test_deploy_by_non_approver_asks_approvers_and_approve_deploys(world: World)
 
     assert world.click(Action.APPROVE, approval_id, user=APPROVER) == 200
     world.wait_response("approved")
-    world.until(lambda: world.services.lifecycle.card(job_id).endpoint is not None
-                and world.services.lifecycle.card(job_id).endpoint.state is EndpointState.READY)  # type: ignore[union-attr]  # fmt: skip
+    world.until(
+        lambda: (
+            world.services.lifecycle.card(job_id).endpoint is not None
+            and world.services.lifecycle.card(job_id).endpoint.state is EndpointState.READY
+        )
+    )  # type: ignore[union-attr]
     world.tick(2)
     assert {"Test chat", "Tear down"} <= set(buttons(world.card()))
     assert "confirm" in buttons(world.card())["Tear down"]
@@ -200,8 +209,16 @@ def test_approver_deploys_test_chats_and_tears_down(world: World) -> None:
         B.CHAT_TEMPERATURE: {Action.CHAT_TEMPERATURE: {"type": "number_input", "value": "0"}},
         B.CHAT_MAX_TOKENS: {Action.CHAT_MAX_TOKENS: {"type": "number_input", "value": "32"}},
     }
-    r = world.bot.post(payload_body(view_submission(Callback.TEST_CHAT, values, user=MEMBER,
-                                                     private_metadata=opened.body["view"]["private_metadata"])))  # fmt: skip
+    r = world.bot.post(
+        payload_body(
+            view_submission(
+                Callback.TEST_CHAT,
+                values,
+                user=MEMBER,
+                private_metadata=opened.body["view"]["private_metadata"],
+            )
+        )
+    )
     assert r.status == 200
     world.until(lambda: "echo: Where is order 7?" in json.dumps([m.blocks for m in world.thread()]))
     thread_json = json.dumps([m.blocks for m in world.thread()])
@@ -259,15 +276,29 @@ def test_wizard_opens_at_once_loads_options_reports_field_errors_reviews_and_sta
 
     file = world.fake.add_file((world.files.root / "train.jsonl").read_bytes(), "train.jsonl")
     values = {
-        B.BASE_MODEL: {Action.BASE_MODEL: {"type": "external_select", "selected_option": {
-            "text": {"type": "plain_text", "text": "ftbot-tiny"}, "value": "ftbot-tiny"}}},
+        B.BASE_MODEL: {
+            Action.BASE_MODEL: {
+                "type": "external_select",
+                "selected_option": {
+                    "text": {"type": "plain_text", "text": "ftbot-tiny"},
+                    "value": "ftbot-tiny",
+                },
+            }
+        },
         B.TRAINING_FILE: {Action.TRAINING_FILE: {"type": "file_input", "files": [file]}},
-        B.VALIDATION_MODE: {Action.VALIDATION_MODE: {"type": "radio_buttons", "selected_option": {
-            "text": {"type": "plain_text", "text": "split"}, "value": "split"}}},
+        B.VALIDATION_MODE: {
+            Action.VALIDATION_MODE: {
+                "type": "radio_buttons",
+                "selected_option": {"text": {"type": "plain_text", "text": "split"}, "value": "split"},
+            }
+        },
         B.VALIDATION_SPLIT: {Action.VALIDATION_SPLIT: {"type": "number_input", "value": "20"}},
-    }  # fmt: skip
-    r = world.bot.post(payload_body(view_submission(Callback.WIZARD, values, user=MEMBER, private_metadata=CHANNEL,
-                                                     view_id="VWIZ")))  # fmt: skip
+    }
+    r = world.bot.post(
+        payload_body(
+            view_submission(Callback.WIZARD, values, user=MEMBER, private_metadata=CHANNEL, view_id="VWIZ")
+        )
+    )
     assert r.status == 200 and r.json()["response_action"] == "update"
     deadline = time.monotonic() + 10
     review = None
@@ -277,8 +308,11 @@ def test_wizard_opens_at_once_loads_options_reports_field_errors_reviews_and_sta
                 review = call.body["view"]
         time.sleep(0.02)
     assert review is not None and review["submit"]["text"] == "Start training"
-    r = world.bot.post(payload_body(view_submission(Callback.REVIEW, {}, user=MEMBER,
-                                                     private_metadata=review["private_metadata"])))  # fmt: skip
+    r = world.bot.post(
+        payload_body(
+            view_submission(Callback.REVIEW, {}, user=MEMBER, private_metadata=review["private_metadata"])
+        )
+    )
     assert r.status == 200
     world.until(lambda: len(world.fake.channel_messages(CHANNEL)) == 1)
     job = world.services.lifecycle.jobs(channel_id=CHANNEL)[0]
@@ -313,8 +347,14 @@ def test_idle_endpoint_reminder_has_a_tear_down_button(world: World, tmp_path: P
 
 def test_app_home_lists_the_users_jobs(world: World) -> None:
     job_id = submit(world)
-    event = {"type": "event_callback", "team_id": "T1", "api_app_id": "A1", "event_id": "Ev1", "event_time": 1,
-             "event": {"type": "app_home_opened", "user": MEMBER, "channel": "D1", "tab": "home"}}  # fmt: skip
+    event = {
+        "type": "event_callback",
+        "team_id": "T1",
+        "api_app_id": "A1",
+        "event_id": "Ev1",
+        "event_time": 1,
+        "event": {"type": "app_home_opened", "user": MEMBER, "channel": "D1", "tab": "home"},
+    }
     r = world.bot.post(json.dumps(event), content_type="application/json")
     assert r.status == 200
     world.fake.wait_for("views.publish")

@@ -43,8 +43,9 @@ class BackendHarness(Protocol):
         """Poll ``get_job`` (making time pass as the backend needs) until ``until(job)`` holds."""
         ...
 
-    def wait_endpoint(self, name: str, until: Callable[[Endpoint], bool], timeout: float = 60) -> Endpoint:
-        ...
+    def wait_endpoint(
+        self, name: str, until: Callable[[Endpoint], bool], timeout: float = 60
+    ) -> Endpoint: ...
 
 
 class BackendContract:
@@ -95,7 +96,9 @@ class BackendContract:
             b.deploy_model(model, "ftbot-contract-ep2")
         assert one_per_model.value.existing == ep.name
 
-        reply = b.chat(ep.name, ChatRequest(messages=(ChatMessage(role="user", content="Hello"),), max_tokens=8))
+        reply = b.chat(
+            ep.name, ChatRequest(messages=(ChatMessage(role="user", content="Hello"),), max_tokens=8)
+        )
         assert isinstance(reply.content, str)
         assert reply.usage.total_tokens > 0
 

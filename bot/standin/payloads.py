@@ -1,4 +1,6 @@
-"""Build requests exactly as Slack sends them: form bodies, interactivity payloads, signatures."""
+"""Requests exactly as Slack sends them: slash-command bodies, interactivity payloads, signatures.
+
+Used by `ftbot demo` and the tests."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ def sign(secret: str, body: str, timestamp: int | None = None) -> dict[str, str]
     ts = str(int(time.time()) if timestamp is None else timestamp)
     return {
         "X-Slack-Request-Timestamp": ts,
-        "X-Slack-Signature": SignatureVerifier(secret).generate_signature(timestamp=ts, body=body),
+        "X-Slack-Signature": SignatureVerifier(secret).generate_signature(timestamp=ts, body=body) or "",
     }
 
 

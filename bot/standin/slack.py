@@ -1,4 +1,4 @@
-"""A fake Slack Web API on 127.0.0.1 that records every call.
+"""A loopback stand-in for the Slack Web API (used by `ftbot demo` and the tests) that records every call.
 
 - Answers the Web API methods ftbot uses (auth.test, chat.*, views.*, files.* for files_upload_v2,
   usergroups.users.list, users.info) and keeps the resulting messages so tests can read a channel's
@@ -48,7 +48,9 @@ class Message:
 
 class FakeSlack:
     def __init__(
-        self, bot_token: str = "xoxb-test-token", usergroups: dict[str, list[str]] | None = None
+        self,
+        bot_token: str = "xoxb-test-token",  # noqa: S107 - a stand-in's token, not a secret
+        usergroups: dict[str, list[str]] | None = None,
     ) -> None:
         self.bot_token = bot_token
         self.usergroups = usergroups or {}
