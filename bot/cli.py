@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from pydantic import ValidationError
 
+from bot import cli_submit, cli_validate
 from bot.logs import SECRETS, configure_logging
 from bot.settings import Settings, describe_validation_error
 
@@ -64,6 +66,24 @@ def serve(
         )
         raise typer.Exit(2) from None
     asyncio.run(run_serve(services, host, port))
+
+
+@cli.command()
+def demo(
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Where to keep the demo's data (default: a new temporary folder).")
+    ] = None,
+) -> None:
+    """The whole lifecycle offline, printed as the Slack thread would read: wizard, validation, LoRA
+    training on this machine, approval, deploy, test chat, tear down."""
+    configure_logging("WARNING")
+    from bot.demo import run_demo
+
+    raise typer.Exit(run_demo(data_dir))
+
+
+cli_validate.register(cli)
+cli_submit.register(cli)
 
 
 def main() -> None:

@@ -57,5 +57,7 @@ def configure_logging(level: str = "INFO") -> None:
     # Bolt reads SLACK_BOT_TOKEN itself and warns that our client (which carries the same token and
     # SLACK_API_URL) wins; that is intended.
     logging.getLogger("slack_bolt.AsyncApp").addFilter(lambda r: "will be unused" not in r.getMessage())
-    for noisy in ("azure", "urllib3", "httpx", "apscheduler", "alembic", "slack_bolt.AsyncApp"):
+    for noisy in ("azure", "urllib3", "httpx", "alembic", "slack_bolt.AsyncApp"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # "skipped: maximum number of running instances reached" is max_instances=1 doing its job
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)
