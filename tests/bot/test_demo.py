@@ -14,12 +14,31 @@ import pytest
 def test_demo_runs_the_whole_lifecycle_offline(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "FTBOT_", "AZURE_"))}
     r = subprocess.run(
-        [sys.executable, "-c", "from bot.cli import main; main()", "demo", "--data-dir", str(tmp_path / "demo")],
-        env=env, capture_output=True, text=True, timeout=240, cwd=tmp_path,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-c",
+            "from bot.cli import main; main()",
+            "demo",
+            "--data-dir",
+            str(tmp_path / "demo"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        cwd=tmp_path,
+    )
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     out = r.stdout
-    for step in ("/finetune help", "Start training", "ftbot posted the job card", "[Deploy]", "clicks [Approve]",
-                 "Test chat", "torn down", "Demo complete"):  # fmt: skip
+    for step in (
+        "/finetune help",
+        "Start training",
+        "ftbot posted the job card",
+        "[Deploy]",
+        "clicks [Approve]",
+        "Test chat",
+        "torn down",
+        "Demo complete",
+    ):
         assert step in out, step
     assert "Traceback" not in r.stderr
