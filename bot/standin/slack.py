@@ -53,6 +53,8 @@ class FakeSlack:
         usergroups: dict[str, list[str]] | None = None,
     ) -> None:
         self.bot_token = bot_token
+        self.app_token: str | None = None  # Socket Mode: apps.connections.open answers this token
+        self.socket_url: str | None = None  # ... with this wss URL
         self.usergroups = usergroups or {}
         self.calls: list[Call] = []
         self.messages: dict[tuple[str, str], Message] = {}
@@ -215,6 +217,14 @@ class FakeSlack:
                     err = "ratelimited" if status == 429 else "fatal_error"
                     return self._send(status, json.dumps({"ok": False, "error": err}).encode(), headers=extra)
                 auth = headers.get("authorization", "")
+                if method == "apps.connections.open":
+                    ok = fake.app_token is not None and auth == f"Bearer {fake.app_token}" and fake.socket_url
+                    reply = (
+                        {"ok": True, "url": fake.socket_url} if ok else {"ok": False, "error": "invalid_auth"}
+                    )
+                    with fake._lock:
+                        fake.calls.append(Call(method, body, headers))
+                    return self._send(200, json.dumps(reply).encode())
                 if auth != f"Bearer {fake.bot_token}" and body.get("token") != fake.bot_token:
                     with fake._lock:
                         fake.calls.append(Call(method, body, headers, 200))
