@@ -188,7 +188,9 @@ def _print_report(console: Console, file: Path, report: ValidationReport, label:
                 else ""
             ),
         )
-    summary.add_row("over context", f"{s.examples_over_context:,} examples over {s.context_length:,} tokens")
+    if s.examples_over_context is not None:
+        over = f"{s.examples_over_context:,} examples over {s.context_length:,} tokens"
+        summary.add_row("over context", over)
     summary.add_row("duplicates", f"{s.duplicates:,}")
     summary.add_row("default epochs", str(s.default_epochs))
     if s.billed_tokens_estimate is not None and s.valid_examples:
