@@ -186,7 +186,7 @@ class Demo:
             f"\n@dana picks ftbot-tiny, uploads customer_support.jsonl ({len(data):,} bytes), holds out 10% "
             "for validation, sets 5 epochs (Custom), and clicks Next"
         )
-        values = {
+        values: dict[str, Any] = {
             B.BASE_MODEL: {
                 Action.BASE_MODEL: {
                     "type": "external_select",
@@ -268,7 +268,7 @@ class Demo:
             ],
         )
         self.echo(f"  @dana asks: {prompt}\n  (the trained answer: {answer})")
-        chat_values = {
+        chat_values: dict[str, Any] = {
             B.CHAT_PROMPT: {Action.CHAT_PROMPT: {"type": "plain_text_input", "value": prompt}},
             B.CHAT_TEMPERATURE: {Action.CHAT_TEMPERATURE: {"type": "number_input", "value": "0"}},
             B.CHAT_MAX_TOKENS: {Action.CHAT_MAX_TOKENS: {"type": "number_input", "value": "48"}},
@@ -311,7 +311,7 @@ def run_demo(data_dir: Path | None, echo: Callable[[str], None] = typer.echo) ->
     demo = Demo(folder, echo)
     with demo.slack:
         settings = Settings(
-            _env_file=None,  # type: ignore[call-arg]
+            _env_file=None,
             SLACK_BOT_TOKEN=demo.slack.bot_token,
             SLACK_SIGNING_SECRET=SIGNING_SECRET,
             SLACK_API_URL=demo.slack.api_url,

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import time
 import urllib.parse
+from collections.abc import Mapping
 from typing import Any
 
 from slack_sdk.signature import SignatureVerifier
@@ -92,7 +93,7 @@ def block_action(
 
 def view_submission(
     callback_id: str,
-    values: dict[str, Any],
+    values: Mapping[str, Any],
     *,
     user: str = "U111",
     private_metadata: str = "",

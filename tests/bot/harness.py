@@ -18,8 +18,8 @@ from bot.app import create_app
 from bot.server import HealthState, build_asgi, uvicorn_server
 from bot.services import Services
 from bot.settings import Settings
-from bot.standin.slack import FakeSlack
 from bot.standin.payloads import sign
+from bot.standin.slack import FakeSlack
 
 SIGNING_SECRET = "test-signing-secret-0123456789"
 BOT_TOKEN = "xoxb-test-token"

@@ -28,8 +28,8 @@ from bot.downloads import (
     safe_url,
 )
 from bot.settings import Settings
-from commands.errors import InvalidInput, Unavailable
 from bot.standin.slack import FakeSlack
+from commands.errors import InvalidInput, Unavailable
 
 TOKEN = "xoxb-test-token"
 SAS = "sv=2024-01-01&sig=S3CRETsignatureVALUE%3D"

@@ -11,9 +11,9 @@ from jsonschema import Draft7Validator
 
 from bot.app import build_registrar
 from bot.services import Services
+from bot.standin.slack import FakeSlack
 from bot.ui.ids import Action, Callback
 from tests.bot.harness import make_settings
-from bot.standin.slack import FakeSlack
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = json.loads((ROOT / "tests" / "data" / "slack-manifest.schema.json").read_text())

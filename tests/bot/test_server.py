@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.services import Services
+from bot.standin.payloads import block_action, payload_body, slash_body
+from bot.standin.slack import FakeSlack
 from bot.store.tables import AuditRow, JobRow
 from tests.bot.harness import RunningBot, make_settings, running_bot
-from bot.standin.slack import FakeSlack
-from bot.standin.payloads import block_action, payload_body, slash_body
 
 
 @pytest.fixture

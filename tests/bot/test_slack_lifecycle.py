@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 
 from bot.services import Services
+from bot.standin.payloads import block_action, block_suggestion, payload_body, slash_body, view_submission
+from bot.standin.slack import FakeSlack, Message
 from bot.ui.ids import Action, Callback
 from bot.ui.ids import Block as B
 from commands.models import EndpointState, JobState
@@ -20,8 +22,6 @@ from tests.bot.harness import RunningBot, make_settings, running_bot
 from tests.commands.test_lifecycle import chat_lines
 from tests.fakes.backend import FakeBackend
 from tests.fakes.files import FileServer
-from bot.standin.slack import FakeSlack, Message
-from bot.standin.payloads import block_action, block_suggestion, payload_body, slash_body, view_submission
 
 APPROVER = "UAPPROVER1"
 MEMBER = "UMEMBER01"

@@ -70,7 +70,9 @@ def world(database: Database, tmp_path: Path) -> Iterator[tuple[Lifecycle, FakeB
     backend = FakeBackend()
     store = SqlStore(database)
     clock = Clock()
-    life = Lifecycle(backend=backend, store=store, clock=clock, approvers=Approvers(), work_dir=tmp_path / "work")
+    life = Lifecycle(
+        backend=backend, store=store, clock=clock, approvers=Approvers(), work_dir=tmp_path / "work"
+    )
     yield life, backend, store, clock
 
 
@@ -155,7 +157,7 @@ def test_failed_job_posts_the_reason(world, data) -> None:  # type: ignore[no-un
 
 
 def test_cancel_by_submitter_and_refusal_for_others(world, data) -> None:  # type: ignore[no-untyped-def]
-    life, backend, store, _ = world
+    life, _backend, store, _ = world
     job = life.submit(actor(), life.check(SubmitRequest(model="ftbot-tiny", training=data)))
     life.start(job.id)
     with pytest.raises(PermissionDenied):
@@ -196,12 +198,14 @@ def test_concurrent_cancels_cancel_once(world, data) -> None:  # type: ignore[no
 
 
 def test_approver_deploys_non_approver_requests_approval(world, data) -> None:  # type: ignore[no-untyped-def]
-    life, backend, store, _ = world
+    life, _backend, store, _ = world
     job_id = succeeded_job(life, data)
     outcome = life.request_deploy(actor(), job_id)
     assert outcome.approval is not None and outcome.approval_is_new and outcome.endpoint is None
     again = life.request_deploy(actor("UOTHER001"), job_id)
-    assert again.approval is not None and not again.approval_is_new and again.approval.id == outcome.approval.id
+    assert (
+        again.approval is not None and not again.approval_is_new and again.approval.id == outcome.approval.id
+    )
     with pytest.raises(PermissionDenied):
         life.decide(actor(), outcome.approval.id, True)
     life.decide(actor(APPROVER), outcome.approval.id, True)
@@ -211,7 +215,12 @@ def test_approver_deploys_non_approver_requests_approval(world, data) -> None:  
     assert ep is not None and ep.state is EndpointState.CREATING
     assert life.poll_endpoint(ep.name).state is EndpointState.READY
     kinds = posts(store, job_id)
-    assert {PostKind.APPROVAL_REQUEST, PostKind.APPROVAL_DECIDED, PostKind.DEPLOYING, PostKind.DEPLOYED} <= set(kinds)
+    assert {
+        PostKind.APPROVAL_REQUEST,
+        PostKind.APPROVAL_DECIDED,
+        PostKind.DEPLOYING,
+        PostKind.DEPLOYED,
+    } <= set(kinds)
 
 
 def test_rejected_request_does_not_deploy(world, data) -> None:  # type: ignore[no-untyped-def]
@@ -268,7 +277,7 @@ def test_teardown_is_approver_only_once_and_model_can_be_redeployed(world, data)
 
 
 def test_chat_posts_the_exchange_and_resets_idleness(world, data) -> None:  # type: ignore[no-untyped-def]
-    life, _, store, clock = world
+    life, _, store, _clock = world
     job_id = succeeded_job(life, data)
     ep = life.deploy(actor(APPROVER), job_id)
     with pytest.raises(Conflict, match="not ready"):
@@ -292,14 +301,16 @@ def test_idle_reminder_once_then_ttl_teardown(world, data, tmp_path) -> None:  #
     assert life.sweep_endpoints() == 1
     assert life.sweep_endpoints() == 0  # reminded once
     assert posts(store, job_id).count(PostKind.IDLE_REMINDER) == 1
-    ttl = Lifecycle(backend=backend, store=store, clock=clock, approvers=Approvers(), work_dir=tmp_path, ttl_hours=24)
+    ttl = Lifecycle(
+        backend=backend, store=store, clock=clock, approvers=Approvers(), work_dir=tmp_path, ttl_hours=24
+    )
     assert ttl.sweep_endpoints() == 1
     assert life.endpoint(ep.name).state is EndpointState.DELETED
     assert PostKind.TTL_TEARDOWN in posts(store, job_id)
 
 
 def test_deploy_interrupted_before_the_backend_call_is_finished_by_polling(world, data) -> None:  # type: ignore[no-untyped-def]
-    life, backend, store, _ = world
+    life, backend, _store, _ = world
     job_id = succeeded_job(life, data)
     backend.fail_next["deploy_model"] = ConnectionError("process died")  # stands in for a crash mid-deploy
     with pytest.raises(ConnectionError):
