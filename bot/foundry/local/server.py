@@ -54,7 +54,9 @@ class Generator(Protocol):
 
     def prompt_tokens(self, messages: Sequence[dict[str, str]]) -> list[int]: ...
 
-    def generate(self, prompt: list[int], *, temperature: float, max_tokens: int) -> Generation: ...
+    def generate(
+        self, prompt: list[int], *, temperature: float, max_tokens: int, min_tokens: int = 0
+    ) -> Generation: ...
 
 
 class _Message(BaseModel):
@@ -68,6 +70,7 @@ class _ChatBody(BaseModel):
     messages: list[_Message] = Field(min_length=1)
     temperature: float = Field(default=0.7, ge=0, le=2)
     max_tokens: int | None = Field(default=None, ge=1, le=4096)
+    min_tokens: int = Field(default=0, ge=0, le=4096)  # vLLM's extension: no end of reply before this many
     model: str | None = None
 
 
@@ -156,7 +159,11 @@ def build_app(
             )
         try:
             out = await run_in_threadpool(
-                generator.generate, prompt, temperature=body.temperature, max_tokens=max_tokens
+                generator.generate,
+                prompt,
+                temperature=body.temperature,
+                max_tokens=max_tokens,
+                min_tokens=min(body.min_tokens, max_tokens),
             )
         except Exception:
             limiter.settle(admitted, len(prompt))
@@ -200,11 +207,17 @@ class HFGenerator:
         )
         return list(enc["input_ids"])
 
-    def generate(self, prompt: list[int], *, temperature: float, max_tokens: int) -> Generation:
+    def generate(
+        self, prompt: list[int], *, temperature: float, max_tokens: int, min_tokens: int = 0
+    ) -> Generation:
         import torch
 
         ids = torch.tensor([prompt], dtype=torch.long, device=self.device)
-        kwargs: dict[str, Any] = {"max_new_tokens": max_tokens, "pad_token_id": self.tokenizer.pad_token_id}
+        kwargs: dict[str, Any] = {
+            "max_new_tokens": max_tokens,
+            "min_new_tokens": min_tokens,
+            "pad_token_id": self.tokenizer.pad_token_id,
+        }
         if self.tokenizer.eos_token_id is not None:
             kwargs["eos_token_id"] = self.tokenizer.eos_token_id
         if temperature > 0:

@@ -31,7 +31,9 @@ class EchoGenerator:
     def prompt_tokens(self, messages: Sequence[dict[str, str]]) -> list[int]:
         return [1] * sum(len(m["content"].split()) + 2 for m in messages)
 
-    def generate(self, prompt: list[int], *, temperature: float, max_tokens: int) -> Generation:
+    def generate(
+        self, prompt: list[int], *, temperature: float, max_tokens: int, min_tokens: int = 0
+    ) -> Generation:
         self.calls.append((temperature, max_tokens))
         n = min(3, max_tokens)
         return Generation(
