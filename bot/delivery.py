@@ -2,11 +2,15 @@
 
 - A card is rendered from the store at delivery time, so many changes between two ticks cost one
   ``chat.update`` (coalescing); ``delivered_version`` records what Slack has seen, so the final state is
-  always delivered, after a restart too.
+  always delivered, after a restart too. New cards go first, then finished jobs, then the rest.
 - Thread posts are delivered in order per job, each once (the outbox row is marked sent).
-- ``chat.update`` is paced under Slack's ~50/min per workspace; the client waits out 429 Retry-After
-  and retries 5xx; a failed post is retried later with backoff, without blocking other jobs.
-- One replica delivers at a time (a lease), so no card is edited twice for one change.
+- ``chat.update`` is paced under Slack's ~50/min per workspace and posts under ~1/s per channel. The
+  pacers never sleep: what has no budget left waits for the next tick, so a backlog of card edits never
+  holds up thread posts (they have their own budget). The client waits out a 429's Retry-After and
+  retries 5xx; a failed post is retried later with backoff, without blocking other jobs.
+- One replica delivers at a time (a lease, renewed before every Slack call and given up when lost), so
+  no card is edited twice for one change. Delivery is at least once: a replica killed between Slack's
+  answer and its own bookkeeping leaves that one message to be sent again by the next deliverer.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import defaultdict
 from datetime import timedelta
 
 from slack_sdk import WebClient
@@ -33,6 +38,7 @@ log = logging.getLogger("ftbot.delivery")
 # errors after which retrying cannot help: give up on that message, keep going
 PERMANENT = {"channel_not_found", "not_in_channel", "is_archived", "msg_too_long", "invalid_blocks",
              "message_not_found", "cant_update_message", "no_permission", "restricted_action"}  # fmt: skip
+LEASE = timedelta(seconds=60)
 
 
 class Pacer:
@@ -45,12 +51,24 @@ class Pacer:
         self.last = time.monotonic()
         self._lock = threading.Lock()
 
+    def _refill(self, now: float) -> None:
+        self.tokens = min(self.burst, self.tokens + max(0.0, now - self.last) * self.rate)
+        self.last = max(self.last, now)
+
+    def try_take(self) -> bool:
+        """Take a call's worth of budget if there is one; never blocks."""
+        with self._lock:
+            self._refill(time.monotonic())
+            if self.tokens >= 1:
+                self.tokens -= 1
+                return True
+            return False
+
     def wait(self) -> float:
         """Block until a call is allowed; returns the seconds waited."""
         with self._lock:
             now = time.monotonic()
-            self.tokens = min(self.burst, self.tokens + (now - self.last) * self.rate)
-            self.last = now
+            self._refill(now)
             if self.tokens >= 1:
                 self.tokens -= 1
                 return 0.0
@@ -72,6 +90,7 @@ class Delivery:
         clock: Clock,
         owner: str,
         updates_per_minute: float = 45,
+        posts_per_channel_minute: float = 60,
         batch: int = 100,
     ) -> None:
         self.store = store
@@ -81,16 +100,30 @@ class Delivery:
         self.clock = clock
         self.owner = owner
         self.pacer = Pacer(updates_per_minute)
+        self._posts_per_channel_minute = posts_per_channel_minute
+        self._channel_pacers: dict[str, Pacer] = defaultdict(
+            lambda: Pacer(self._posts_per_channel_minute, burst=10)
+        )
         self.batch = batch
-        self.stats = {"chat.update": 0, "chat.postMessage": 0, "files": 0, "failures": 0}
+        self.stats = {"chat.update": 0, "chat.postMessage": 0, "files": 0, "failures": 0, "deferred": 0}
 
     def tick(self) -> None:
-        now = self.clock.now()
-        with self.store.transaction() as tx:
-            if not tx.acquire_lease("delivery", self.owner, now, timedelta(seconds=60)):
-                return
+        if not self._hold_lease():
+            return
         self.deliver_cards()
         self.deliver_outbox()
+
+    def _hold_lease(self) -> bool:
+        """Take or renew the delivery lease; called before every Slack call, so a replica that lost
+        it (paused past its expiry) stops before sending anything another replica may also send."""
+        with self.store.transaction() as tx:
+            return tx.acquire_lease("delivery", self.owner, self.clock.now(), LEASE)
+
+    def _channel_budget(self, channel: str) -> bool:
+        if self._channel_pacers[channel].try_take():
+            return True
+        self.stats["deferred"] += 1
+        return False
 
     # --- cards ---
 
@@ -99,6 +132,13 @@ class Delivery:
             due = tx.cards_to_deliver(self.batch)
         done = 0
         for item in due:
+            if item.ts is not None and not self.pacer.try_take():
+                self.stats["deferred"] += 1
+                break  # no chat.update budget left: the rest waits for the next tick (still ordered)
+            if item.ts is None and not self._channel_budget(item.channel_id):
+                continue
+            if not self._hold_lease():
+                return done
             try:
                 card = self.lifecycle.card(item.job_id)
                 text, blocks = job_card(card, self.clock.now())
@@ -111,7 +151,6 @@ class Delivery:
                         )
                         tx.mark_card_delivered(item.job_id, card.job.version)
                 else:
-                    self.pacer.wait()
                     self.web.chat_update(channel=item.channel_id, ts=item.ts, text=text, blocks=blocks)
                     self.stats["chat.update"] += 1
                     with self.store.transaction() as tx:
@@ -142,6 +181,11 @@ class Delivery:
             if item.job_id in blocked or item.thread_ts is None or item.channel_id is None:
                 blocked.add(item.job_id)  # its card is not posted yet: the thread does not exist
                 continue
+            if not self._channel_budget(item.channel_id):
+                blocked.add(item.job_id)  # this channel's budget is spent: the next tick goes on
+                continue
+            if not self._hold_lease():
+                return sent
             try:
                 self._send(item)
             except (SlackApiError, SlackRequestError, OSError) as e:

@@ -1,9 +1,20 @@
 """What the scheduler runs: poll live jobs and endpoints (with row leases, bounded concurrency) and
-endpoint hygiene. Finished jobs cost nothing: only live rows are ever selected."""
+endpoint hygiene.
+
+- Finished jobs cost nothing: only live rows that are due are ever selected (an index on state and
+  ``next_poll_at``), and each due job costs one backend ``get_job``.
+- At most ``concurrency`` backend calls are in flight per replica.
+- Jobs are claimed in small chunks, each with a fresh lease, so a long tick (a slow backend, many jobs)
+  never outlives the leases of the jobs it has yet to poll. A replica keeps the leases it holds
+  (renewed at each poll); when it dies they expire after one lease period and the others take over;
+  when it stops cleanly it hands them back at once.
+"""
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
@@ -25,7 +36,9 @@ class Poller:
         owner: str,
         poll_seconds: float,
         concurrency: int = 4,
-        batch: int = 500,
+        batch: int = 5000,
+        chunk: int = 64,
+        lease_seconds: float | None = None,
     ) -> None:
         self.store = store
         self.lifecycle = lifecycle
@@ -34,26 +47,45 @@ class Poller:
         self.poll_seconds = poll_seconds
         self.concurrency = concurrency
         self.batch = batch
+        self.chunk = chunk
+        # a lease outlives a few missed ticks and one slow poll; a dead replica's jobs wait this long
+        self.lease = timedelta(seconds=lease_seconds or max(30.0, 3 * poll_seconds))
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="ftbot-poll")
+        self._lock = threading.Lock()
         self.polls = 0
 
     def close(self) -> None:
+        """Stop polling and hand this replica's leases to the others (a clean shutdown)."""
         self._pool.shutdown(wait=True, cancel_futures=True)
+        try:
+            with self.store.transaction() as tx:
+                tx.release_leases(self.owner)
+        except Exception:  # the store may be gone already; the leases then expire on their own
+            log.warning("could not release this replica's leases; they expire in %s", self.lease)
 
     def poll_jobs(self) -> int:
-        """Claim the live jobs that are due (a lease of three intervals) and poll them."""
-        now = self.clock.now()
-        lease = timedelta(seconds=max(30.0, 3 * self.poll_seconds))
-        with self.store.transaction() as tx:
-            ids = tx.claim_due_jobs(
-                self.owner, now, lease, now + timedelta(seconds=self.poll_seconds), self.batch
-            )
-        if ids:
-            list(self._pool.map(self._poll_one, ids))
-        return len(ids)
+        """Claim the live jobs that are due, a chunk at a time, and poll each once. Returns how many."""
+        started = time.monotonic()
+        budget = max(self.poll_seconds, 5.0)  # then let the next tick go on, with fresh leases
+        tick = self.clock.now()  # due by the tick's start: a job polled in this tick is not due again
+        total = 0
+        while total < self.batch:
+            size = min(self.chunk, self.batch - total)
+            next_poll = self.clock.now() + timedelta(seconds=self.poll_seconds)
+            with self.store.transaction() as tx:
+                ids = tx.claim_due_jobs(
+                    self.owner, tick, self.lease, next_poll, size, pending_grace=self.lease
+                )
+            if ids:
+                list(self._pool.map(self._poll_one, ids))
+            total += len(ids)
+            if len(ids) < size or time.monotonic() - started > budget:
+                break
+        return total
 
     def _poll_one(self, job_id: str) -> None:
-        self.polls += 1
+        with self._lock:
+            self.polls += 1
         try:
             self.lifecycle.poll(job_id)
         except Unavailable as e:
@@ -68,9 +100,7 @@ class Poller:
     def poll_endpoints(self) -> int:
         now = self.clock.now()
         with self.store.transaction() as tx:
-            if not tx.acquire_lease(
-                "endpoints", self.owner, now, timedelta(seconds=max(30.0, 3 * self.poll_seconds))
-            ):
+            if not tx.acquire_lease("endpoints", self.owner, now, self.lease):
                 return 0
             names = tx.endpoints_to_poll()
         for name in names:

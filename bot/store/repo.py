@@ -3,13 +3,13 @@ delivery need (leases, the outbox, card versions). Never commits: ``SqlStore.tra
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -31,6 +31,7 @@ from commands.records import (
 LIVE_JOB_STATES = tuple(
     s.value for s in (JobState.PENDING, JobState.QUEUED, JobState.RUNNING, JobState.UNKNOWN)
 )
+TERMINAL_JOB_STATES = tuple(s.value for s in (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED))
 LIVE_ENDPOINT_STATES = tuple(
     s.value for s in (EndpointState.CREATING, EndpointState.READY, EndpointState.DELETING)
 )
@@ -182,7 +183,11 @@ class SqlTx:
         if unknown:
             raise ValueError(f"cannot update job fields {sorted(unknown)}")
         values: dict[str, Any] = {k: _value(v) for k, v in changes.items()}
-        if bump:
+        if bump and "state" in values:
+            # a state change shows once on the card even when two writers (a replica's poller and a
+            # click on another) apply it at once: the second UPDATE sees the state already set
+            values["version"] = JobRow.version + case((JobRow.state == values["state"], 0), else_=1)
+        elif bump:
             values["version"] = JobRow.version + 1
         if values:
             result = self.s.execute(update(JobRow).where(JobRow.id == job_id).values(**values))
@@ -356,20 +361,29 @@ class SqlTx:
 
     # --- scheduler and delivery (bot only) ---
     def claim_due_jobs(
-        self, owner: str, now: datetime, lease: timedelta, next_poll: datetime, limit: int
+        self,
+        owner: str,
+        now: datetime,
+        lease: timedelta,
+        next_poll: datetime,
+        limit: int,
+        *,
+        pending_grace: timedelta | None = None,
     ) -> list[str]:
         """Lease live jobs due for a poll. On PostgreSQL, ``FOR UPDATE SKIP LOCKED`` lets replicas claim
-        disjoint sets without waiting on each other; a dead replica's leases expire after ``lease``."""
-        stmt = (
-            select(JobRow.id)
-            .where(
-                JobRow.state.in_(LIVE_JOB_STATES),
-                or_(JobRow.next_poll_at.is_(None), JobRow.next_poll_at <= now),
-                or_(JobRow.lease_owner.is_(None), JobRow.lease_owner == owner, JobRow.lease_expires_at < now),
-            )
-            .order_by(JobRow.next_poll_at.asc().nulls_first())
-            .limit(limit)
-        )
+        disjoint sets without waiting on each other. A lease is kept by its replica (renewed at each
+        poll) and a dead replica's leases expire after ``lease``. Finished jobs are never selected.
+
+        ``pending_grace``: a PENDING job is being started by the replica that took the request; it is
+        claimed only once it has sat unchanged that long (its starter died or the backend was down)."""
+        due = [
+            JobRow.state.in_(LIVE_JOB_STATES),
+            or_(JobRow.next_poll_at.is_(None), JobRow.next_poll_at <= now),
+            or_(JobRow.lease_owner.is_(None), JobRow.lease_owner == owner, JobRow.lease_expires_at < now),
+        ]
+        if pending_grace is not None:
+            due.append(or_(JobRow.state != JobState.PENDING.value, JobRow.updated_at <= now - pending_grace))
+        stmt = select(JobRow.id).where(*due).order_by(JobRow.next_poll_at.asc().nulls_first()).limit(limit)
         if self.s.bind is not None and self.s.bind.dialect.name == "postgresql":
             stmt = stmt.with_for_update(skip_locked=True)
         ids = list(self.s.scalars(stmt))
@@ -386,6 +400,15 @@ class SqlTx:
             update(JobRow)
             .where(JobRow.id == job_id, JobRow.lease_owner == owner)
             .values(lease_owner=None, lease_expires_at=None)
+        )
+
+    def release_leases(self, owner: str) -> None:
+        """Give up every lease ``owner`` holds (a clean shutdown): the other replicas take over at once."""
+        self.s.execute(
+            update(JobRow).where(JobRow.lease_owner == owner).values(lease_owner=None, lease_expires_at=None)
+        )
+        self.s.execute(
+            update(LeaseRow).where(LeaseRow.owner == owner).values(expires_at=datetime.fromtimestamp(0, UTC))
         )
 
     def live_job_count(self) -> int:
@@ -420,6 +443,29 @@ class SqlTx:
             .values(expires_at=datetime.fromtimestamp(0, UTC))
         )
 
+    def lease_owners(self, now: datetime) -> set[str]:
+        """The processes that hold an unexpired job or named lease (to take over a crashed one's)."""
+        jobs = self.s.scalars(
+            select(JobRow.lease_owner).where(JobRow.lease_owner.is_not(None), JobRow.lease_expires_at >= now)
+        )
+        named = self.s.scalars(select(LeaseRow.owner).where(LeaseRow.expires_at >= now))
+        return {o for o in (*jobs, *named) if o}
+
+    def expire_leases(self, owners: Collection[str]) -> None:
+        """End every lease these owners hold, as if their time had run out."""
+        if not owners:
+            return
+        self.s.execute(
+            update(JobRow)
+            .where(JobRow.lease_owner.in_(owners))
+            .values(lease_owner=None, lease_expires_at=None)
+        )
+        self.s.execute(
+            update(LeaseRow)
+            .where(LeaseRow.owner.in_(owners))
+            .values(expires_at=datetime.fromtimestamp(0, UTC))
+        )
+
     def status_message(self, job_id: str) -> tuple[str, str] | None:
         row = self.s.get(StatusMessageRow, job_id)
         return (row.channel_id, row.ts) if row else None
@@ -428,11 +474,18 @@ class SqlTx:
         self.s.add(StatusMessageRow(job_id=job_id, channel_id=channel_id, ts=ts, created_at=at))
 
     def cards_to_deliver(self, limit: int) -> list[CardDelivery]:
+        """Cards whose job changed since Slack last saw them, most urgent first: cards never posted (their
+        thread is where every other message goes), then finished jobs (final states, and the buttons
+        people wait on), then the rest, oldest change first. Each job appears once however many times
+        it changed: the card is rendered from the store when it is sent (coalescing)."""
+        urgency = case(
+            (StatusMessageRow.ts.is_(None), 0), (JobRow.state.in_(TERMINAL_JOB_STATES), 1), else_=2
+        )
         stmt = (
             select(JobRow.id, JobRow.version, JobRow.channel_id, StatusMessageRow.ts)
             .outerjoin(StatusMessageRow, StatusMessageRow.job_id == JobRow.id)
             .where(JobRow.version > JobRow.delivered_version)
-            .order_by(JobRow.updated_at)
+            .order_by(urgency, JobRow.updated_at)
             .limit(limit)
         )
         return [CardDelivery(r[0], r[1], r[2], r[3]) for r in self.s.execute(stmt)]
