@@ -363,8 +363,14 @@ def options_for_models(models: Sequence[BaseModelInfo], query: str) -> list[Opti
     first), chat-completion models only, at most 100."""
     q = query.strip().lower()
     usable = [m for m in models if Task.CHAT_COMPLETION in m.tasks and len(m.name) <= OPTION_VALUE_MAX]
-    starts = [m for m in usable if m.name.lower().startswith(q)]
-    contains = [m for m in usable if q in m.name.lower() and m not in starts]
+    starts: list[BaseModelInfo] = []
+    contains: list[BaseModelInfo] = []
+    for m in usable:  # one pass: this answers inside Slack's 3-second window
+        name = m.name.lower()
+        if name.startswith(q):
+            starts.append(m)
+        elif q in name:
+            contains.append(m)
     options = []
     for m in (starts + contains)[:MAX_OPTIONS]:
         note = " · needs subscription" if m.needs_subscription else ""
