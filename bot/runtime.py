@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
+import socket
 
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
@@ -26,6 +28,8 @@ def scheduled_jobs(services: Services) -> list[ScheduledJob]:
         ScheduledJob("poll_endpoints", services.poller.poll_endpoints, tick),
         ScheduledJob("deliver", services.delivery.tick, 1.0),
         ScheduledJob("sweep_endpoints", services.poller.sweep, max(60.0, poll)),
+        # keep the base-model catalogue warm so the wizard's option loads answer from cache within 3 s
+        ScheduledJob("warm_catalogue", services.backend.list_base_models, 1800.0),
     ]
 
 
@@ -44,9 +48,44 @@ async def _keep_socket_mode_connected(handler: AsyncSocketModeHandler, stop: asy
                 delay = min(delay * 2, 60)
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def crashed_owners(owners: set[str], me: str) -> set[str]:
+    """Lease owners (``host-pid-random``, see ``Services.owner``) that were earlier processes on this host
+    and are gone: their pid is dead, or is ours now (a container restarts with the same pid). Leases of
+    other hosts are left to expire."""
+    host = socket.gethostname()[:30]
+    out = set()
+    for owner in owners - {me}:
+        prefix = owner.rpartition("-")[0]
+        owner_host, _, pid = prefix.rpartition("-")
+        if owner_host == host and pid.isdigit() and (int(pid) == os.getpid() or not _pid_alive(int(pid))):
+            out.add(owner)
+    return out
+
+
+def reclaim_crashed_leases(services: Services) -> None:
+    """After a crash (kill -9, OOM) this host's new process takes over its predecessor's leases at once,
+    instead of leaving its jobs unpolled and its cards undelivered until the leases expire."""
+    with services.store.transaction() as tx:
+        dead = crashed_owners(tx.lease_owners(services.clock.now()), services.owner)
+        tx.expire_leases(dead)
+    if dead:
+        log.info("took over the leases of %d crashed process(es) on this host", len(dead))
+
+
 async def run_serve(services: Services, host: str, port: int) -> None:
     settings = services.settings
     bolt = create_app(services)
+    await asyncio.to_thread(reclaim_crashed_leases, services)
     scheduler = Scheduler(scheduled_jobs(services))
     services.wake = lambda: scheduler.wakeup("deliver")
     scheduler.start()
