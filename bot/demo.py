@@ -21,6 +21,7 @@ from typing import Any
 import typer
 
 from bot.app import create_app
+from bot.foundry.local import LocalBackend
 from bot.runtime import scheduled_jobs
 from bot.scheduler import Scheduler
 from bot.server import HealthState, build_asgi, uvicorn_server
@@ -348,6 +349,7 @@ def run_demo(data_dir: Path | None, echo: Callable[[str], None] = typer.echo) ->
             services.poller.close()
             server.should_exit = True
             thread.join(timeout=10)
-            for name in list(services.backend.list_endpoints()):
-                services.backend.delete_endpoint(name.name)
+            backend = services.backend
+            if isinstance(backend, LocalBackend):
+                backend.stop_all()  # no worker or endpoint process outlives the demo
             services.database.dispose()

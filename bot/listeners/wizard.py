@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-from pathlib import Path
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck
@@ -16,6 +15,7 @@ from bot.listeners.common import actor_from, ensure_enabled, notify, off_loop
 from bot.registry import Registrar
 from bot.services import Services
 from bot.ui.ids import Action, Callback
+from bot.ui.ids import Block as B
 from bot.ui.wizard import (
     DataSource,
     WizardInput,
@@ -61,9 +61,21 @@ def _fetch(services: Services, source: DataSource, field: str) -> LocalData:
             return services.intake.existing(source.value, field=field)
 
 
+_BLOCKS = {
+    ("training", "slack_file"): B.TRAINING_FILE,
+    ("training", "url"): B.TRAINING_URL,
+    ("training", "existing"): B.TRAINING_EXISTING,
+    ("validation", "slack_file"): B.VALIDATION_FILE,
+    ("validation", "url"): B.VALIDATION_URL,
+    ("validation", "existing"): B.VALIDATION_EXISTING,
+}
+
+
 def _request(services: Services, wizard: WizardInput) -> SubmitRequest:
-    training = _fetch(services, wizard.training, "training_file")
-    validation = _fetch(services, wizard.validation, "validation_file") if wizard.validation else None
+    training = _fetch(services, wizard.training, _BLOCKS["training", wizard.training.kind])
+    validation = None
+    if wizard.validation is not None:
+        validation = _fetch(services, wizard.validation, _BLOCKS["validation", wizard.validation.kind])
     return SubmitRequest(
         model=wizard.model,
         training=training,
@@ -74,9 +86,13 @@ def _request(services: Services, wizard: WizardInput) -> SubmitRequest:
     )
 
 
-def _metadata(channel: str, request: SubmitRequest) -> str:
+def _metadata(services: Services, channel: str, request: SubmitRequest) -> str:
+    """The review's private_metadata: dataset paths relative to the datasets folder keep it far under
+    Slack's 3,000 characters (ids are 12 characters, file names at most 100)."""
+    root = services.intake.root.resolve()
+
     def data(d: LocalData | None) -> dict[str, str] | None:
-        return {"path": str(d.path), "name": d.name} if d else None
+        return {"path": str(d.path.resolve().relative_to(root)), "name": d.name[:100]} if d else None
 
     return json.dumps(
         {
@@ -95,12 +111,12 @@ def _metadata(channel: str, request: SubmitRequest) -> str:
 def _from_metadata(services: Services, raw: str) -> tuple[str, SubmitRequest]:
     try:
         meta = json.loads(raw)
-        root = (services.settings.data_dir / "datasets").resolve()
+        root = services.intake.root.resolve()
 
         def data(d: dict[str, str] | None) -> LocalData | None:
             if d is None:
                 return None
-            path = Path(d["path"]).resolve()
+            path = (root / d["path"]).resolve()
             if not path.is_relative_to(root) or not path.is_file():
                 raise InvalidInput("This review has expired; run /finetune again.")
             return LocalData(path=path, name=str(d["name"]))
@@ -168,7 +184,7 @@ def register(app: Registrar, services: Services) -> None:
             screen: Any = review_view(
                 report=report,
                 summary=_summary(request),
-                private_metadata=_metadata(channel, request),
+                private_metadata=_metadata(services, channel, request),
                 n_epochs=request.hyperparameters.n_epochs,
             )
         except FtbotError as e:

@@ -33,7 +33,7 @@ def test_demo_runs_the_whole_lifecycle_offline(tmp_path: Path) -> None:
     for step in (
         "/finetune help",
         "Start training",
-        "ftbot posted the job card",
+        "the job card",
         "[Deploy]",
         "clicks [Approve]",
         "Test chat",

@@ -51,6 +51,14 @@ class World:
             time.sleep(0.02)
         raise AssertionError("condition not reached")
 
+    def delivered(self) -> bool:
+        with self.services.store.transaction() as tx:
+            return tx.unsent_count() == 0 and tx.undelivered_cards() == 0
+
+    def settle(self) -> None:
+        """Tick until every card and thread post owed to Slack is delivered (posts are paced per channel)."""
+        self.until(self.delivered, ticks=200)
+
     def slash(self, text: str, user: str = MEMBER) -> dict[str, Any]:
         r = self.bot.post(slash_body(text, user=user, channel=CHANNEL, response_url=self.fake.response_url()))
         assert r.status == 200, r.body
@@ -127,7 +135,7 @@ def test_one_line_submit_card_edited_in_place_through_every_state(world: World) 
     card = world.card()
     assert job_id in json.dumps(card.blocks)
     world.until(lambda: world.services.lifecycle.card(job_id).job.state is JobState.SUCCEEDED)
-    world.tick(2)
+    world.settle()
     card = world.card()  # still exactly one parent message: edited, never re-posted
     assert card.edits >= 1 and world.fake.calls_to("chat.update")
     assert "succeeded" in card.text.lower() or "succeeded" in json.dumps(card.blocks).lower()
@@ -154,7 +162,7 @@ def test_deploy_by_non_approver_asks_approvers_and_approve_deploys(world: World)
     world.until(lambda: world.services.lifecycle.card(job_id).job.state is JobState.SUCCEEDED)
     assert world.click(Action.DEPLOY, job_id, user=MEMBER) == 200
     world.wait_response("approval request")
-    world.tick()
+    world.settle()
     request = next(m for m in world.thread() if "Approve" in buttons(m, B.APPROVAL_ACTIONS))
     assert f"<@{APPROVER}>" in json.dumps(request.blocks)
     approval_id = buttons(request, B.APPROVAL_ACTIONS)["Approve"]["value"]
@@ -172,7 +180,7 @@ def test_deploy_by_non_approver_asks_approvers_and_approve_deploys(world: World)
             and world.services.lifecycle.card(job_id).endpoint.state is EndpointState.READY
         )
     )  # type: ignore[union-attr]
-    world.tick(2)
+    world.settle()
     assert {"Test chat", "Tear down"} <= set(buttons(world.card()))
     assert "confirm" in buttons(world.card())["Tear down"]
 
@@ -186,7 +194,7 @@ def test_reject_records_the_decision_and_deploys_nothing(world: World) -> None:
     assert approval is not None
     world.click(Action.REJECT, str(approval.id), user=APPROVER)
     world.wait_response("rejected")
-    world.tick()
+    world.settle()
     assert world.backend.calls["deploy_model"] == 0
     assert "rejected" in " ".join(m.text for m in world.thread()).lower()
 
@@ -228,7 +236,7 @@ def test_approver_deploys_test_chats_and_tears_down(world: World) -> None:
     world.wait_response("Only approvers")
     world.click(Action.TEAR_DOWN, endpoint, user=APPROVER)
     world.wait_response("torn down")
-    world.tick(2)
+    world.settle()
     assert "Deploy" in buttons(world.card())
     assert "remains" in " ".join(m.text for m in world.thread())
 
@@ -340,7 +348,7 @@ def test_idle_endpoint_reminder_has_a_tear_down_button(world: World, tmp_path: P
     world.until(lambda: "Test chat" in buttons(world.card()))
     time.sleep(0.5)
     world.services.lifecycle.sweep_endpoints()
-    world.tick()
+    world.settle()
     reminder = next(m for m in world.thread() if "Tear down" in buttons(m, B.THREAD_ACTIONS))
     assert "hour" in reminder.text.lower() or "idle" in reminder.text.lower()
 
