@@ -1,0 +1,97 @@
+"""The end-to-end world for the reliability tests: the real HTTP stack (Starlette + Bolt on uvicorn) with
+the Slack stand-in, a loopback file server, the store, the scheduler's work ticked by the test, and a
+backend (the Protocol fake unless a test brings its own). Everything logged is captured at DEBUG, so the
+secret scans read it all."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.logs import SECRETS
+from bot.services import Services
+from bot.standin.slack import FakeSlack
+from commands.ports import FineTuningBackend
+from tests.bot.harness import BOT_TOKEN, SIGNING_SECRET, make_settings, running_bot
+from tests.bot.test_slack_lifecycle import World
+from tests.commands.test_lifecycle import chat_lines
+from tests.fakes.backend import FakeBackend
+from tests.fakes.files import FileServer
+
+APPROVERS = ("UAPPROVER1", "UAPPROVER2", "UAPPROVER3")
+MEMBER = "UMEMBER01"
+CHANNEL = "CJOBS1"
+
+MakeWorld = Callable[..., World]
+
+
+class Captured(logging.Handler):
+    """Every record, formatted with its traceback, after the SecretFilter ran (as serve's handler does)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+        self.addFilter(SECRETS)
+        self.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+
+@pytest.fixture
+def logs() -> Iterator[Captured]:
+    handler = Captured()
+    root = logging.getLogger()
+    old = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    SECRETS.add(BOT_TOKEN, SIGNING_SECRET)  # what `ftbot serve` registers at start
+    try:
+        yield handler
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(old)
+
+
+@pytest.fixture
+def make_world(tmp_path: Path, logs: Captured) -> Iterator[MakeWorld]:
+    """``make_world(backend=None, **settings)``: one running bot per test."""
+    stack: list[Any] = []
+    (tmp_path / "www").mkdir()
+    (tmp_path / "www" / "train.jsonl").write_text(chat_lines(30))
+
+    def make(backend: FineTuningBackend | None = None, **extra: str) -> World:
+        fake = FakeSlack().start()
+        files = FileServer(tmp_path / "www").__enter__()
+        values = {
+            "FTBOT_APPROVERS": ",".join(APPROVERS),
+            "FTBOT_DATA_URL_HOSTS": files.host,
+            "FTBOT_POLL_SECONDS": "0.01",
+            "FTBOT_SLACK_UPDATES_PER_MINUTE": "600",
+        }
+        values.update(extra)
+        services = Services.from_settings(make_settings(tmp_path, fake, **values))
+        services._backend = backend or FakeBackend()
+        ctx = running_bot(services)
+        bot = ctx.__enter__()
+        stack.append((fake, files, ctx, services))
+        return World(bot, fake, files, services._backend, services)  # type: ignore[arg-type]
+
+    yield make
+    for fake, files, ctx, services in reversed(stack):
+        ctx.__exit__(None, None, None)
+        services.poller.close()
+        files.__exit__(None, None, None)
+        fake.stop()
+
+
+@pytest.fixture
+def world(make_world: MakeWorld) -> World:
+    return make_world()
