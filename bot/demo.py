@@ -147,15 +147,14 @@ class Demo:
 
         return find
 
-    def trained_example(self, job_id: str) -> tuple[str, str]:
+    def trained_example(self, job_id: str) -> tuple[str, str, str]:
         """A user prompt and its answer from the training side of the split (not the held-out part)."""
         assert self.services is not None
         folder = self.services.settings.data_dir / "jobs-input" / job_id
         path = next(iter(sorted(folder.glob("*.train.jsonl"))), None) or sample_dataset_path()
         first = json.loads(path.read_text(encoding="utf-8-sig").splitlines()[0])
-        prompt = next(m["content"] for m in first["messages"] if m["role"] == "user")
-        answer = next(m["content"] for m in first["messages"] if m["role"] == "assistant")
-        return prompt, answer
+        by_role = {m["role"]: m["content"] for m in reversed(first["messages"])}
+        return by_role.get("system", ""), by_role["user"], by_role["assistant"]
 
     # --- the story ---
 
@@ -185,7 +184,7 @@ class Demo:
         file = self.slack.add_file(data, "customer_support.jsonl")
         self.echo(
             f"\n@dana picks ftbot-tiny, uploads customer_support.jsonl ({len(data):,} bytes), holds out 10% "
-            "for validation, sets 5 epochs (Custom), and clicks Next"
+            "for validation, sets 8 epochs (Custom), and clicks Next"
         )
         values: dict[str, Any] = {
             B.BASE_MODEL: {
@@ -211,7 +210,7 @@ class Demo:
                     "selected_option": {"text": {"type": "plain_text", "text": "Custom"}, "value": "custom"},
                 }
             },
-            B.EPOCHS: {Action.EPOCHS: {"type": "number_input", "value": "5"}},
+            B.EPOCHS: {Action.EPOCHS: {"type": "number_input", "value": "8"}},
             B.SUFFIX: {Action.SUFFIX: {"type": "plain_text_input", "value": "support"}},
         }
         self.post(
@@ -258,7 +257,7 @@ class Demo:
             "the endpoint", lambda: self.buttons(self.card().blocks, B.CARD_ACTIONS).get("Test chat")
         )
 
-        prompt, answer = self.trained_example(job_id)
+        system, prompt, answer = self.trained_example(job_id)
         self.click(DANA, Action.TEST_CHAT, endpoint, "Test chat")
         modal = self.wait(
             "the test chat modal",
@@ -268,9 +267,12 @@ class Demo:
                 if c.body["view"]["callback_id"] == Callback.TEST_CHAT
             ],
         )
-        self.echo(f"  @dana asks: {prompt}\n  (the trained answer: {answer})")
+        self.echo(
+            f"  @dana keeps the dataset's system message and asks: {prompt}\n  (the trained answer: {answer})"
+        )
         chat_values: dict[str, Any] = {
             B.CHAT_PROMPT: {Action.CHAT_PROMPT: {"type": "plain_text_input", "value": prompt}},
+            B.CHAT_SYSTEM: {Action.CHAT_SYSTEM: {"type": "plain_text_input", "value": system or None}},
             B.CHAT_TEMPERATURE: {Action.CHAT_TEMPERATURE: {"type": "number_input", "value": "0"}},
             B.CHAT_MAX_TOKENS: {Action.CHAT_MAX_TOKENS: {"type": "number_input", "value": "48"}},
         }
