@@ -30,9 +30,14 @@ from commands.models import (
 
 MODELS = (
     BaseModelInfo(name="ftbot-tiny", source="local", description="built-in tiny model", context_length=512),
-    BaseModelInfo(name="Phi-4-mini-instruct", source="azureml", deploy_regions=("eastus2",),
-                  tasks=(Task.CHAT_COMPLETION, Task.TEXT_COMPLETION), context_length=4096),
-)  # fmt: skip
+    BaseModelInfo(
+        name="Phi-4-mini-instruct",
+        source="azureml",
+        deploy_regions=("eastus2",),
+        tasks=(Task.CHAT_COMPLETION, Task.TEXT_COMPLETION),
+        context_length=4096,
+    ),
+)
 
 
 class FakeBackend:
@@ -84,8 +89,14 @@ class FakeBackend:
         with self._lock:
             if spec.name not in self.jobs:
                 self.submitted[spec.name] += 1
-                self.jobs[spec.name] = {"spec": spec, "step": 0, "state": JobState.QUEUED, "metrics": [],
-                                        "events": [("queued", "Job queued")], "created": datetime.now(UTC)}
+                self.jobs[spec.name] = {
+                    "spec": spec,
+                    "step": 0,
+                    "state": JobState.QUEUED,
+                    "metrics": [],
+                    "events": [("queued", "Job queued")],
+                    "created": datetime.now(UTC),
+                }
             return self._job(spec.name)
 
     def _job(self, job_id: str) -> Job:
@@ -129,9 +140,15 @@ class FakeBackend:
             step = len(j["metrics"]) + 1
             epoch = (step - 1) // self.steps_per_epoch + 1
             end_of_epoch = step % self.steps_per_epoch == 0
-            j["metrics"].append(MetricPoint(step=step, epoch=epoch, train_loss=3.0 / step,
-                                            train_mean_token_accuracy=min(0.99, 0.3 + 0.1 * step),
-                                            valid_loss=3.2 / step if end_of_epoch else None))
+            j["metrics"].append(
+                MetricPoint(
+                    step=step,
+                    epoch=epoch,
+                    train_loss=3.0 / step,
+                    train_mean_token_accuracy=min(0.99, 0.3 + 0.1 * step),
+                    valid_loss=3.2 / step if end_of_epoch else None,
+                )
+            )
             return
         j["state"] = JobState.SUCCEEDED
         self.models[j["spec"].output_model_name] = None
@@ -190,8 +207,11 @@ class FakeBackend:
             if e["state"] is not EndpointState.READY:
                 raise Unavailable("not ready")
         prompt = request.messages[-1].content
-        return ChatReply(content=f"echo: {prompt}", finish_reason="stop",
-                         usage=Usage(prompt_tokens=3, completion_tokens=4, total_tokens=7))
+        return ChatReply(
+            content=f"echo: {prompt}",
+            finish_reason="stop",
+            usage=Usage(prompt_tokens=3, completion_tokens=4, total_tokens=7),
+        )
 
     def delete_endpoint(self, name: str) -> None:
         self._call("delete_endpoint")
