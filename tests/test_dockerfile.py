@@ -38,4 +38,4 @@ def test_entry_command_exists_and_serves() -> None:
         text=True,
         timeout=60,
     )
-    assert r.returncode == 0 and "--port" in r.stdout
+    assert r.returncode == 0 and "port" in r.stdout
