@@ -15,9 +15,11 @@ import pytest
 from bot.logs import SECRETS
 from bot.services import Services
 from bot.standin.slack import FakeSlack
+from bot.ui.ids import Action
+from commands.models import EndpointState, JobState
 from commands.ports import FineTuningBackend
 from tests.bot.harness import BOT_TOKEN, SIGNING_SECRET, make_settings, running_bot
-from tests.bot.test_slack_lifecycle import World
+from tests.bot.test_slack_lifecycle import World, submit
 from tests.commands.test_lifecycle import chat_lines
 from tests.fakes.backend import FakeBackend
 from tests.fakes.files import FileServer
@@ -95,3 +97,16 @@ def make_world(tmp_path: Path, logs: Captured) -> Iterator[MakeWorld]:
 @pytest.fixture
 def world(make_world: MakeWorld) -> World:
     return make_world()
+
+
+def ready_endpoint(world: World) -> tuple[str, str]:
+    """A job trained, deployed by an approver and READY: (job id, endpoint name)."""
+    job_id = submit(world)
+    world.until(lambda: world.services.lifecycle.card(job_id).job.state is JobState.SUCCEEDED)
+    world.click(Action.DEPLOY, job_id, user=APPROVERS[0])
+    world.until(lambda: (e := world.services.lifecycle.card(job_id).endpoint) is not None
+                and e.state is EndpointState.READY)  # fmt: skip
+    endpoint = world.services.lifecycle.card(job_id).endpoint
+    assert endpoint is not None
+    world.tick(2)
+    return job_id, endpoint.name

@@ -16,7 +16,7 @@ from bot.ui.ids import Block as B
 from commands.models import EndpointState, JobState
 from tests.bot.test_slack_lifecycle import World, buttons, submit
 from tests.fakes.backend import FakeBackend
-from tests.reliability.conftest import APPROVERS, CHANNEL, MEMBER, MakeWorld
+from tests.reliability.conftest import APPROVERS, CHANNEL, MEMBER, MakeWorld, ready_endpoint
 from tests.reliability.recording import recording_server
 
 OUTSIDER = "UOUTSIDER1"
@@ -34,17 +34,6 @@ def _rows(world: World) -> dict[str, int]:
 def _audit(world: World) -> list[tuple[str, str, str, str]]:
     with world.services.store.transaction() as tx:
         return [(e.actor, e.action, e.target, e.result) for e in tx.audit_entries()]
-
-
-def _ready(world: World) -> tuple[str, str]:
-    job_id = submit(world)
-    world.until(lambda: world.services.lifecycle.card(job_id).job.state is JobState.SUCCEEDED)
-    world.click(Action.DEPLOY, job_id, user=APPROVERS[0])
-    world.until(lambda: (e := world.services.lifecycle.card(job_id).endpoint) is not None
-                and e.state is EndpointState.READY)  # fmt: skip
-    name = world.services.lifecycle.card(job_id).endpoint.name  # type: ignore[union-attr]
-    world.tick(2)
-    return job_id, name
 
 
 # --- signatures -------------------------------------------------------------------------------------
@@ -74,7 +63,7 @@ def test_a_valid_request_replayed_after_five_minutes_is_401_with_no_side_effect(
 
 
 def test_every_approver_only_click_and_command_is_refused_ephemerally_and_audited(world: World) -> None:
-    job_id, endpoint = _ready(world)
+    job_id, endpoint = ready_endpoint(world)
     world.click(Action.DEPLOY, job_id, user=APPROVERS[0])  # nothing new: deployed already
     world.fake.responses.clear()
     assert isinstance(world.backend, FakeBackend)
@@ -211,7 +200,7 @@ def _unescaped(world: World) -> list[str]:
 
 
 def test_injected_mentions_and_links_are_shown_as_text_everywhere(world: World) -> None:
-    _, endpoint = _ready(world)
+    _, endpoint = ready_endpoint(world)
     evil = " ".join(EVIL)
     # a prompt (echoed back by the model) in the text command and in the test-chat modal
     world.slash(f"chat {endpoint} hello {evil}")
