@@ -31,7 +31,8 @@ def test_dependencies_are_installed_in_a_layer_before_the_code_is_copied() -> No
 
 def test_entry_command_exists_and_serves() -> None:
     assert LINES[_index("ENTRYPOINT")] == 'ENTRYPOINT ["ftbot"]'
-    assert '"serve"' in LINES[_index("CMD")]
+    cmd = [line for line in LINES if line.startswith("CMD [")]
+    assert len(cmd) == 1 and '"serve"' in cmd[0]
     r = subprocess.run(
         [sys.executable, "-c", "from bot.cli import main; main()", "serve", "--help"],
         capture_output=True,
