@@ -68,6 +68,7 @@ class FakeSlack:
         self._ts = itertools.count(1)
         self._ids = itertools.count(1)
         self.expired_triggers: set[str] = set()
+        self._limits: dict[str, list[float]] = {}  # method -> [per_second, burst, tokens, last]
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -108,6 +109,25 @@ class FakeSlack:
     ) -> None:
         with self._lock:
             self._failures[method].extend([(status, retry_after)] * times)
+
+    def rate_limit(self, method: str, per_minute: float, burst: int = 5) -> None:
+        """Answer ``method`` with 429 and Retry-After once more than ``per_minute`` calls a minute (a
+        token bucket of ``burst``) arrive, as Slack's per-method, per-workspace tiers do."""
+        with self._lock:
+            self._limits[method] = [per_minute / 60.0, float(burst), float(burst), time.monotonic()]
+
+    def _over_limit(self, method: str) -> tuple[int, float | None] | None:
+        limit = self._limits.get(method)
+        if limit is None:
+            return None
+        rate, burst, tokens, last = limit
+        now = time.monotonic()
+        tokens = min(burst, tokens + (now - last) * rate)
+        if tokens >= 1:
+            limit[2:] = [tokens - 1, now]
+            return None
+        limit[2:] = [tokens, now]
+        return 429, max(1.0, (1 - tokens) / rate)
 
     def add_file(self, content: bytes, name: str = "train.jsonl") -> dict[str, Any]:
         """Register a file as Slack would hold it after a `file_input` upload; returns its file object."""
@@ -209,6 +229,7 @@ class FakeSlack:
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 with fake._lock:
                     failure = fake._failures[method].pop(0) if fake._failures.get(method) else None
+                    failure = failure or fake._over_limit(method)
                 if failure is not None:
                     status, retry_after = failure
                     with fake._lock:

@@ -1,0 +1,276 @@
+"""Ack latency under load: 50 concurrent clients against one ``ftbot serve`` (HTTP mode, real uvicorn) while
+its scheduler polls 1,000 live jobs, beside a bare Bolt AsyncApp that only acks on the same stack.
+
+- Store: a fresh PostgreSQL database (SQLite with ``--db sqlite``) seeded with ``--live`` running jobs and
+  as many finished ones; the backend is ``bench/scale_world.py``'s in-memory one, loaded into the serve
+  process through the FTBOT_BACKEND_FACTORY test hook, every job held running. The scheduler polls
+  every live job every ``--poll-seconds`` (30 s, the default, or 5 s as a stress case) during the run.
+- Load: ``wrk`` (one thread, ``--connections`` connections, ``--seconds`` s) replaying pre-signed
+  requests in turn: ``/finetune status``, ``/finetune status JOB``, a Cancel click by someone who may
+  not cancel (refused after the ack, with an audit row) and a Deploy click on a running job (refused
+  after the ack). Signatures carry the start time; Slack's 5-minute window covers the run. Replies
+  after the ack go to the loopback Slack stand-in's response URL (in this process).
+- Baseline: ``bench/bare_bolt.py``, same requests, same wrk settings, run first.
+
+Re-run: ``.venv/bin/python bench/bench_acks.py`` (needs ``wrk``: ``apt-get install wrk``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sqlalchemy import create_engine, text
+
+from bench.scale_world import job_id, pg_available, scratch_database, seed
+from bot.standin.payloads import block_action, payload_body, sign, slash_body
+from bot.standin.slack import FakeSlack
+from bot.store.db import Database
+from bot.ui.ids import Action
+
+REPO = Path(__file__).resolve().parents[1]
+SECRET = "bench-signing-secret"
+LUA = """
+local bodies = {
+%s
+}
+local reqs = {}
+local i = 0
+init = function(args)
+  for k, b in ipairs(bodies) do
+    reqs[k] = wrk.format("POST", "/slack/events", {
+      ["Content-Type"] = "application/x-www-form-urlencoded",
+      ["X-Slack-Request-Timestamp"] = b[1], ["X-Slack-Signature"] = b[2]}, b[3])
+  end
+end
+request = function()
+  i = i %% #reqs + 1
+  return reqs[i]
+end
+%s
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    "RESULT {\\"p50\\": %%d, \\"p95\\": %%d, \\"p99\\": %%d, \\"max\\": %%d, \\"requests\\": %%d, " ..
+    "\\"duration_us\\": %%d, \\"connect\\": %%d, \\"read\\": %%d, \\"write\\": %%d, \\"timeout\\": %%d, " ..
+    "\\"status\\": %%d}\\n",
+    latency:percentile(50), latency:percentile(95), latency:percentile(99), latency.max,
+    summary.requests, summary.duration, e.connect, e.read, e.write, e.timeout, e.status))
+end
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def requests(fake: FakeSlack, live: int, n: int = 200) -> list[str]:
+    bodies = []
+    for i in range(n):
+        job, user, channel = job_id(i * 7 % live), f"UUSER{i % 50:04d}", f"CBENCH{i % 50:03d}"
+        url = fake.response_url()
+        match i % 4:
+            case 0:
+                bodies.append(slash_body("status", user=user, channel=channel, response_url=url))
+            case 1:
+                bodies.append(slash_body(f"status {job}", user=user, channel=channel, response_url=url))
+            case 2:
+                click = block_action(Action.CANCEL, job, user=user, channel=channel, response_url=url)
+                bodies.append(payload_body(click))
+            case _:
+                click = block_action(Action.DEPLOY, job, user=user, channel=channel, response_url=url)
+                bodies.append(payload_body(click))
+    return bodies
+
+
+def lua_script(bodies: list[str], path: Path, think_ms: int) -> None:
+    rows = []
+    for body in bodies:
+        h = sign(SECRET, body)
+        rows.append(f'{{"{h["X-Slack-Request-Timestamp"]}", "{h["X-Slack-Signature"]}", [==[{body}]==]}},')
+    delay = f"delay = function() return {think_ms} end" if think_ms else ""
+    path.write_text(LUA % ("\n".join(rows), delay))
+
+
+def wait_healthy(port: int, proc: subprocess.Popen[bytes], log: Path, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"server exited with {proc.returncode}: {log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit("server did not become healthy")
+
+
+def wrk(port: int, script: Path, connections: int, seconds: int) -> dict:
+    out = subprocess.run(
+        [
+            "wrk",
+            "-t1",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--timeout",
+            "10s",
+            "-s",
+            str(script),
+            f"http://127.0.0.1:{port}/slack/events",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    line = next(x for x in out.stdout.splitlines() if x.startswith("RESULT "))
+    return json.loads(line[len("RESULT ") :])
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def measure(
+    label: str,
+    cmd: list[str],
+    env: dict[str, str],
+    port: int,
+    script: Path,
+    args: argparse.Namespace,
+    log: Path,
+) -> dict:
+    with log.open("wb") as out:
+        proc = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        wait_healthy(port, proc, log)
+        time.sleep(args.settle)  # ftbot: the scheduler is into its polling rounds
+        wrk(port, script, args.connections, 3)  # warm-up, not reported
+        result = wrk(port, script, args.connections, args.seconds)
+    finally:
+        stop(proc)
+    result["label"] = label
+    return result
+
+
+def report(r: dict) -> str:
+    errors = r["connect"] + r["read"] + r["write"] + r["timeout"] + r["status"]
+    rate = r["requests"] / (r["duration_us"] / 1e6)
+    return (
+        f"| {r['label']} | {r['p50'] / 1000:.1f} | {r['p95'] / 1000:.1f} | {r['p99'] / 1000:.1f} | "
+        f"{r['max'] / 1000:.1f} | {r['requests']:,} ({rate:,.0f}/s) | {errors} |"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--live", type=int, default=1000)
+    parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--seconds", type=int, default=30)
+    parser.add_argument("--settle", type=float, default=6.0)
+    parser.add_argument("--poll-seconds", type=float, default=30, help="FTBOT_POLL_SECONDS (default 30)")
+    parser.add_argument(
+        "--think-ms",
+        type=int,
+        default=500,
+        help="each client waits this long after an answer before its next request (0: flat out)",
+    )
+    parser.add_argument("--db", choices=("pg", "sqlite"), default="pg" if pg_available() else "sqlite")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed (apt-get install wrk)")
+    results = []
+    with tempfile.TemporaryDirectory() as tmp, FakeSlack() as fake:
+        script = Path(tmp) / "requests.lua"
+        lua_script(requests(fake, args.live), script, args.think_ms)
+        base = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "FTBOT_", "AZURE_"))}
+        base.update(
+            PYTHONPATH=str(REPO),
+            SLACK_SIGNING_SECRET=SECRET,
+            SLACK_BOT_TOKEN=fake.bot_token,
+            SLACK_API_URL=fake.api_url,
+        )
+
+        port = free_port()
+        cmd = [sys.executable, str(REPO / "bench" / "bare_bolt.py"), str(port)]
+        results.append(
+            measure("bare Bolt AsyncApp (ack only)", cmd, base, port, script, args, Path(tmp) / "b.log")
+        )
+
+        with scratch_database(args.db, Path(tmp)) as url:
+            database = Database(url)
+            database.migrate()
+            seed(database, args.live, args.live, 50)
+            database.dispose()
+            port = free_port()
+            env = base | {
+                "FTBOT_DATABASE_URL": url,
+                "FTBOT_DATA_DIR": str(Path(tmp) / "data"),
+                "FTBOT_POLL_SECONDS": str(args.poll_seconds),
+                "FTBOT_LOG_LEVEL": "WARNING",
+                "FTBOT_BACKEND_FACTORY": "bench.scale_world:build",
+                "FTBOT_BENCH_LIVE": str(args.live),
+            }
+            cmd = [sys.executable, "-c", "from bot.cli import main; main()", "serve", "--port", str(port)]
+            started = time.time()
+            r = measure(
+                f"ftbot serve, {args.live} live jobs polled",
+                cmd,
+                env,
+                port,
+                script,
+                args,
+                Path(tmp) / "f.log",
+            )
+            results.append(r)
+            engine = create_engine(url)
+            with engine.connect() as c:
+                polled = c.execute(
+                    text("SELECT count(*) FROM jobs WHERE next_poll_at IS NOT NULL AND state = 'running'")
+                ).scalar()
+                oldest = c.execute(
+                    text("SELECT min(next_poll_at) FROM jobs WHERE state = 'running'")
+                ).scalar()
+            engine.dispose()
+            lag = time.time() - (oldest.timestamp() - args.poll_seconds) if oldest else float("nan")
+            print(
+                f"scheduler: {polled} of {args.live} live jobs polled; the last round's oldest poll was "
+                f"{lag:.1f} s before shutdown ({time.time() - started:.0f} s run)"
+            )
+            print(f"replies after the ack reached the Slack stand-in: {len(fake.responses):,}")
+            log = (Path(tmp) / "f.log").read_text()
+            if "Traceback" in log or "ERROR" in log:
+                print("ftbot log had errors:\n" + log[-3000:])
+    print(
+        f"\n{args.connections} clients, think time {args.think_ms} ms, {args.seconds} s, db={args.db}, "
+        f"FTBOT_POLL_SECONDS={args.poll_seconds:g}"
+    )
+    print("| server | p50 ms | p95 ms | p99 ms | max ms | requests | errors |")
+    print("|---|---|---|---|---|---|---|")
+    for r in results:
+        print(report(r))
+    ratio = results[1]["p99"] / max(1, results[0]["p99"])
+    print(f"\np99 ratio ftbot / bare: {ratio:.2f}")
+
+
+if __name__ == "__main__":
+    main()
