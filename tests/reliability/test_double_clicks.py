@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from sqlalchemy import func, select
 
@@ -34,7 +35,7 @@ def _clicks(world: World, action: Action, value: str, users: Callable[[int], str
     ]  # fmt: skip
 
 
-def _count(world: World, model: type, *where: object) -> int:
+def _count(world: World, model: Any, *where: Any) -> int:
     with world.services.database.session_scope() as s:
         return int(s.scalar(select(func.count()).select_from(model).where(*where)) or 0)
 

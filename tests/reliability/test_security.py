@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -94,10 +95,10 @@ def test_every_approver_only_click_and_command_is_refused_ephemerally_and_audite
                                 response_url=world.fake.response_url(f"x{i}"))  # fmt: skip
             assert world.bot.post(payload_body(body)).status == 200
         else:
-            body = slash_body(
+            command = slash_body(
                 str(what), user=OUTSIDER, channel=CHANNEL, response_url=world.fake.response_url()
             )
-            assert world.bot.post(body).status == 200
+            assert world.bot.post(command).status == 200
         text = world.wait_response("Only")
         assert "approver" in text
         assert all(r.get("response_type") == "ephemeral" for r in world.fake.responses)
@@ -205,7 +206,7 @@ def test_injected_mentions_and_links_are_shown_as_text_everywhere(world: World) 
     # a prompt (echoed back by the model) in the text command and in the test-chat modal
     world.slash(f"chat {endpoint} hello {evil}")
     world.wait_response("echo")
-    values = {
+    values: dict[str, Any] = {
         B.CHAT_PROMPT: {Action.CHAT_PROMPT: {"type": "plain_text_input", "value": f"hi {evil}"}},
         B.CHAT_SYSTEM: {Action.CHAT_SYSTEM: {"type": "plain_text_input", "value": evil}},
         B.CHAT_TEMPERATURE: {Action.CHAT_TEMPERATURE: {"type": "number_input", "value": "0"}},
@@ -228,7 +229,7 @@ def test_injected_mentions_and_links_are_shown_as_text_everywhere(world: World) 
 def test_a_slack_file_named_with_mentions_shows_as_text_in_the_review_and_card(world: World) -> None:
     name = "<!channel> <@UEVIL0001> <http://evil.example|click>.jsonl"
     file = world.fake.add_file((world.files.root / "train.jsonl").read_bytes(), name)
-    values = {
+    values: dict[str, Any] = {
         B.BASE_MODEL: {Action.BASE_MODEL: {"type": "external_select", "selected_option": {
             "text": {"type": "plain_text", "text": "ftbot-tiny"}, "value": "ftbot-tiny"}}},
         B.TRAINING_FILE: {Action.TRAINING_FILE: {"type": "file_input", "files": [file]}},

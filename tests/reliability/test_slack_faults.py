@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import random
 import time
+from typing import Any
 
 from sqlalchemy import func, select
 
@@ -96,7 +97,7 @@ def test_an_expired_trigger_id_ends_quietly_for_the_wizard_and_test_chat(
 
 def test_a_modal_closed_while_the_bot_works_ends_quietly(world: World, logs: Captured) -> None:
     file = world.fake.add_file((world.files.root / "train.jsonl").read_bytes(), "train.jsonl")
-    values = {
+    values: dict[str, Any] = {
         B.BASE_MODEL: {Action.BASE_MODEL: {"type": "external_select", "selected_option": {
             "text": {"type": "plain_text", "text": "ftbot-tiny"}, "value": "ftbot-tiny"}}},
         B.TRAINING_FILE: {Action.TRAINING_FILE: {"type": "file_input", "files": [file]}},
@@ -114,7 +115,7 @@ def test_a_modal_closed_while_the_bot_works_ends_quietly(world: World, logs: Cap
     world.fake.views.clear()
     original = world.fake._answer
 
-    def closing(method: str, body: dict) -> dict:  # type: ignore[type-arg]
+    def closing(method: str, body: dict[str, Any]) -> dict[str, Any]:
         result = original(method, body)
         if method == "views.open":
             world.fake.views.clear()  # closed at once
