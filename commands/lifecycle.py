@@ -578,6 +578,7 @@ class Lifecycle:
         *,
         scoring_uri: str | None = None,
         error: str | None = None,
+        stopped: bool = False,
     ) -> EndpointRecord:
         if state is endpoint.state:
             return endpoint
@@ -603,10 +604,42 @@ class Lifecycle:
                     f"deploy:{moved.name}:failed",
                     endpoint=moved.name,
                     reason=error or "",
+                    stopped=stopped,
                 )
             tx.update_job(moved.job_id)
         self._changed()
+        if state is EndpointState.FAILED:
+            self._remove_leftover(moved.name)
         return moved
+
+    def _remove_leftover(self, name: str) -> None:
+        """A failed endpoint serves nothing, but on the backend it still holds the model's one deployment:
+        remove it, so Deploy works again. Best effort: the store already says FAILED."""
+        try:
+            self.backend.delete_endpoint(name)
+        except FtbotError as e:
+            log.warning("could not remove the failed endpoint %s from the backend: %s", name, e.message)
+
+    def check_endpoints(self) -> int:
+        """Ask the backend about every READY endpoint; one that died (its process, its deployment) is marked
+        FAILED and the thread told. Returns how many were found dead."""
+        with self.store.transaction() as tx:
+            ready = [e for e in tx.live_endpoints() if e.state is EndpointState.READY]
+        dead = 0
+        for ep in ready:
+            try:
+                remote = self.backend.get_endpoint(ep.name)
+            except NotFound:
+                reason = "The endpoint no longer exists on the backend."
+            except FtbotError:
+                continue  # cannot tell now; the next sweep asks again
+            else:
+                if remote.state is not EndpointState.FAILED:
+                    continue
+                reason = remote.error or "The endpoint stopped."
+            self._endpoint_state(ep, EndpointState.FAILED, error=reason, stopped=True)
+            dead += 1
+        return dead
 
     def poll_endpoint(self, name: str) -> EndpointRecord:
         """Move a CREATING endpoint to READY/FAILED, finish a DELETING one. Idempotent."""
@@ -726,9 +759,10 @@ class Lifecycle:
     # --- endpoint hygiene ------------------------------------------------------------------------
 
     def sweep_endpoints(self) -> int:
-        """Remind threads about idle endpoints (billed hourly) and apply the TTL. Returns actions taken."""
+        """Find READY endpoints that died, remind threads about idle ones (billed hourly) and apply the TTL.
+        Returns actions taken."""
+        actions = self.check_endpoints()
         now = self.clock.now()
-        actions = 0
         with self.store.transaction() as tx:
             live = [e for e in tx.live_endpoints() if e.state is EndpointState.READY]
         for ep in live:

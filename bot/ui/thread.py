@@ -307,6 +307,9 @@ def _main_text(post: ThreadPost, job: JobRecord) -> tuple[str, list[Block]]:
             reason = _str(data, "reason")
             why = escape_clip(reason, 2500) if reason else "The service gave no reason."
             text = f":red_circle: Deploying endpoint {ep} failed.\n*Reason:* {why}"
+            if data.get("stopped"):
+                text = f":red_circle: Endpoint {ep} stopped and no longer answers.\n*Reason:* {why}\n"
+                text += "The model remains: Deploy on the card serves it again."
         case PostKind.TORN_DOWN:
             model = _str(data, "model") or job.output_model
             text = f":wastebasket: Endpoint {ep} was torn down by {mention(_str(data, 'by'))}. "

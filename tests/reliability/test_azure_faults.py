@@ -168,7 +168,8 @@ def test_a_failing_deployment_lro_ends_failed_in_the_thread_and_can_be_retried(a
     az.until(lambda: az.world.services.lifecycle.card(job_id).job.state is JobState.SUCCEEDED)
     original = az.fake._operation_status
 
-    def failing(op_id: str) -> Reply:  # the service gives up on the endpoint
+    def failing(op_id: str) -> Reply:  # the service gives up on creating the endpoint (once)
+        az.fake._operation_status = original  # type: ignore[method-assign]
         for ep in az.fake.endpoints.values():
             ep["properties"]["provisioningState"] = "Failed"
             ep["properties"]["endpointState"] = "Failed"
@@ -185,7 +186,10 @@ def test_a_failing_deployment_lro_ends_failed_in_the_thread_and_can_be_retried(a
     assert f"Deploying endpoint `{endpoint.name}` failed" in thread[-1].text
     assert "Provisioning failed" in thread[-1].text
     assert "Deploy" in buttons(next(iter(az.world.fake.channel_messages(CHANNEL))))  # it may be tried again
-    az.fake._operation_status = original  # type: ignore[method-assign]
+    assert endpoint.name not in az.fake.endpoints  # the broken deployment was removed from Azure
+    az.world.click(Action.DEPLOY, job_id, user=APPROVERS[0])
+    az.until(lambda: (e := az.world.services.lifecycle.card(job_id).endpoint) is not None
+             and e.state is EndpointState.READY)  # fmt: skip
 
 
 def test_timeouts_while_polling_are_retried_and_nothing_leaks(az: Az) -> None:
