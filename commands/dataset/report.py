@@ -29,6 +29,7 @@ ERROR_CODES = (
     "too_few_examples",
     "too_large",
     "empty_file",
+    "line_too_long",
 )
 #: warning codes
 WARNING_CODES = (

@@ -50,6 +50,9 @@ MIN_DEFAULT_EPOCHS = 1
 MAX_DEFAULT_EPOCHS = 25
 
 _BLOCK = 1 << 20
+#: a line longer than this is over every model's context many times (>1M tokens): it is reported and
+#: skipped without being held in memory, parsed or tokenized (a single 100 MB line stays cheap)
+MAX_LINE_BYTES = 4 << 20
 _BATCH_TEXT_CHARS = 1 << 18
 _CACHE_MAX = 4096
 _BOM = b"\xef\xbb\xbf"
@@ -288,6 +291,16 @@ class _Validator:
             self._pool = None
 
     # -- lines -------------------------------------------------------------------------------------
+    def _too_long(self, line: int, size: int) -> None:
+        self.examples += 1
+        self.error(
+            line,
+            "line_too_long",
+            f"This line is {size / (1 << 20):.0f} MB, far beyond any model's context "
+            f"(at most {MAX_LINE_BYTES >> 20} MB a line); it was not read. "
+            "Is the file one JSON object per line?",
+        )
+
     def feed(self, raw: bytes, line: int) -> None:
         if not raw or raw.isspace():
             self.warn(line, "blank_line", "Blank line; it is skipped (and dropped when ftbot uploads).")
@@ -620,12 +633,20 @@ class _Validator:
         line = 0
         rest = b""
         first = True
+        long_line, long_size = 0, 0  # inside an over-long line: its number and bytes so far
         try:
             while True:
                 block = stream.read(_BLOCK)
                 if not block:
                     break
                 self.bytes += len(block)
+                if long_line:
+                    end = block.find(b"\n")
+                    if end < 0:
+                        long_size += len(block)
+                        continue
+                    self._too_long(long_line, long_size + end)
+                    line, long_line, block = long_line, 0, block[end + 1 :]
                 if rest:
                     block = rest + block
                 if first:
@@ -642,8 +663,13 @@ class _Validator:
                 first_line = line + 1
                 for line, raw in enumerate(parts, first_line):
                     feed(raw, line)
+                if len(rest) > MAX_LINE_BYTES:
+                    long_line, long_size, rest = line + 1, len(rest), b""
                 if self.progress is not None:
                     self.progress(self.bytes)
+            if long_line:
+                self._too_long(long_line, long_size)
+                line = long_line
             if first and rest.startswith(_BOM):
                 self.has_bom = True
                 rest = rest[3:]

@@ -147,7 +147,7 @@ def test_text_mixed_formats_across_lines() -> None:
 
 def test_every_code_is_declared() -> None:
     seen = {c for c, _ in CHAT_CASES} | {c for c, _ in TEXT_CASES}
-    seen |= {"too_few_examples", "too_large", "empty_file"}
+    seen |= {"too_few_examples", "too_large", "empty_file", "line_too_long"}
     assert seen == set(ERROR_CODES)
 
 
