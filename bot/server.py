@@ -50,8 +50,8 @@ def build_asgi(app: AsyncApp, health: HealthCheck, signing_secret: str | None) -
                 query=request.url.query,
                 headers={k: [v] for k, v in request.headers.items()},
             )
-            if not isinstance(bolt_request.body, dict):
-                raise ValueError("body is not an object")
+            if not isinstance(bolt_request.body, dict) or not well_formed(bolt_request.body):
+                raise ValueError("body is not a Slack request")
         except Exception:
             log.warning("malformed Slack request refused (400)")
             return JSONResponse({"error": "malformed request"}, status_code=400)
@@ -72,6 +72,36 @@ def build_asgi(app: AsyncApp, health: HealthCheck, signing_secret: str | None) -
             Route("/healthz", healthz, methods=["GET"]),
         ]
     )
+
+
+_OBJECTS = ("team", "channel", "container", "enterprise", "message")  # Slack sends some of these as null
+_REQUIRED_OBJECTS = ("user", "view", "event", "state")
+_STRINGS = ("type", "action_id", "block_id", "callback_id", "trigger_id", "response_url", "command")
+
+
+def well_formed(body: dict[str, Any]) -> bool:
+    """The shapes Bolt indexes without checking (it raises on ``"actions": []`` or ``"event": "x"``, even
+    inside its own error handling, which ends as a 500): anything else is refused with 400."""
+    if any(k in body and body[k] is not None and not isinstance(body[k], dict) for k in _OBJECTS):
+        return False
+    if any(k in body and not isinstance(body[k], dict) for k in _REQUIRED_OBJECTS):
+        return False
+    if any(k in body and body[k] is not None and not isinstance(body[k], str) for k in _STRINGS):
+        return False
+    for key in ("view", "event"):
+        inner = body.get(key) or {}
+        if any(k in inner and not isinstance(inner[k], str) for k in ("type", "callback_id", "id", "user")):
+            return False
+        if key in body and not isinstance(inner.get("type"), str):  # Slack always names the type
+            return False
+    if "actions" in body:
+        actions = body["actions"]
+        if not isinstance(actions, list) or not actions or not all(isinstance(a, dict) for a in actions):
+            return False
+        if any(not isinstance(a.get("action_id", ""), str) or not isinstance(a.get("block_id", ""), str)
+               for a in actions):  # fmt: skip
+            return False
+    return True
 
 
 def _signed(verifier: SignatureVerifier, raw: bytes, request: Request) -> bool:

@@ -40,7 +40,7 @@ def _value(body: dict[str, Any]) -> str:
 
 
 def _approval_id(value: str) -> int:
-    if not value.isdigit():
+    if not value.isdigit() or len(value) > 12:
         raise InvalidInput("This approval button is damaged; ask for a new approval request.")
     return int(value)
 

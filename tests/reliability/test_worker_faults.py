@@ -105,5 +105,5 @@ def test_a_killed_endpoint_server_is_reported_and_the_model_can_be_served_again(
 
     local.click(Action.DEPLOY, job_id, user=APPROVERS[0])  # served again under a new name
     _wait(local, ready, timeout=120)
-    assert local.services.lifecycle.card(job_id).endpoint.name != endpoint.name  # type: ignore[union-attr]
+    assert local.services.lifecycle.card(job_id).endpoint.name != endpoint.name
     assert key not in local.fake.all_text() and key not in logs.text()
