@@ -1,19 +1,36 @@
-"""The serve process: Bolt app, scheduler, HTTP server (and Socket Mode), shut down cleanly on SIGTERM."""
+"""`ftbot serve`: the web process (Bolt app on uvicorn, or Socket Mode) and, beside it, the scheduler in a
+process of its own, both shut down cleanly on SIGTERM.
+
+The scheduler polls every live job and delivers to Slack; in the web process its database and backend
+work would compete with the event loop for the GIL and slow every ack down. In its own process it
+uses the second core instead. The web process supervises it (restarts it if it dies; /healthz says
+503 while it is down); the kernel kills it if the web process dies (PR_SET_PDEATHSIG), so a crashed
+serve never leaves an orphan polling behind. The web process wakes it after a click so cards move at once.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import ctypes.util
 import logging
+import multiprocessing
 import os
 import signal
 import socket
+import sys
+import threading
+from multiprocessing.process import BaseProcess
+from multiprocessing.synchronize import Event as EventType
 
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
 from bot.app import create_app
+from bot.logs import SECRETS, configure_logging
 from bot.scheduler import ScheduledJob, Scheduler
 from bot.server import HealthState, build_asgi, uvicorn_server
 from bot.services import Services
+from bot.settings import Settings
 
 log = logging.getLogger("ftbot.serve")
 
@@ -82,13 +99,109 @@ def reclaim_crashed_leases(services: Services) -> None:
         log.info("took over the leases of %d crashed process(es) on this host", len(dead))
 
 
+def _die_with_parent() -> None:
+    """Linux: have the kernel SIGKILL this process when its parent dies (as a crash would kill both)."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        log.debug("PR_SET_PDEATHSIG unavailable; the scheduler watches its parent instead")
+
+
+def scheduler_main(settings: Settings, parent: int, wake: EventType, ready: EventType) -> None:
+    """The scheduler process (spawned by ``run_serve``)."""
+    _die_with_parent()
+    configure_logging(settings.log_level)
+    for secret in (settings.slack_bot_token, settings.slack_signing_secret, settings.slack_app_token):
+        if secret is not None:
+            SECRETS.add(secret.get_secret_value())
+    services = Services.from_settings(settings)
+    reclaim_crashed_leases(services)
+    scheduler = Scheduler(scheduled_jobs(services))
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the web process, which stops us
+    scheduler.start()
+    ready.set()
+    while not stop.is_set():
+        if wake.wait(timeout=1.0):
+            wake.clear()
+            scheduler.wakeup("deliver")
+        if os.getppid() != parent:  # orphaned (no PR_SET_PDEATHSIG): stop like a crash would
+            break
+    scheduler.shutdown()
+    services.poller.close()
+    services.database.dispose()
+
+
+class SchedulerProcess:
+    """Starts, supervises and stops the scheduler process."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._ctx = multiprocessing.get_context("spawn")
+        self.wake = self._ctx.Event()
+        self._ready = self._ctx.Event()
+        self._proc: BaseProcess | None = None
+        self.stopping = False
+
+    def start(self) -> None:
+        self._ready.clear()
+        self._proc = self._ctx.Process(
+            target=scheduler_main,
+            args=(self.settings, os.getpid(), self.wake, self._ready),
+            name="ftbot-scheduler",
+            daemon=False,
+        )
+        self._proc.start()
+
+    def wait_ready(self, timeout: float = 60) -> bool:
+        return self._ready.wait(timeout)
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.is_alive() and self._ready.is_set()
+
+    def supervise(self) -> None:
+        """Restart the scheduler if it died (called periodically by the web process)."""
+        if not self.stopping and self._proc is not None and not self._proc.is_alive():
+            log.error("the scheduler process exited (code %s); starting a new one", self._proc.exitcode)
+            self.start()
+
+    def stop(self, timeout: float = 30) -> None:
+        self.stopping = True
+        if self._proc is None:
+            return
+        if self._proc.is_alive():
+            self._proc.terminate()  # SIGTERM: finish the tick, hand the leases back
+            self._proc.join(timeout)
+        if self._proc.is_alive():
+            self._proc.kill()
+            self._proc.join(5)
+
+
+async def _supervise(scheduler: SchedulerProcess, stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=5)
+        except TimeoutError:
+            await asyncio.to_thread(scheduler.supervise)
+
+
+# Worker threads (use cases after the ack: SQL, rendering) hold the GIL for up to the switch interval
+# (5 ms by default) before the event loop may run; a shorter interval keeps acks prompt under load.
+ACK_SWITCH_INTERVAL_S = 0.001
+
+
 async def run_serve(services: Services, host: str, port: int) -> None:
     settings = services.settings
+    sys.setswitchinterval(ACK_SWITCH_INTERVAL_S)
     bolt = create_app(services)
-    await asyncio.to_thread(reclaim_crashed_leases, services)
-    scheduler = Scheduler(scheduled_jobs(services))
-    services.wake = lambda: scheduler.wakeup("deliver")
+    scheduler = SchedulerProcess(settings)
     scheduler.start()
+    services.wake = scheduler.wake.set
+    if not await asyncio.to_thread(scheduler.wait_ready):
+        log.error("the scheduler process did not start within 60 s; /healthz reports 503 until it does")
     health = HealthState(
         services.database.ping, lambda: scheduler.running, "socket" if settings.socket_mode else "http"
     )
@@ -98,6 +211,7 @@ async def run_serve(services: Services, host: str, port: int) -> None:
     socket_handler = None
     stop = asyncio.Event()
     connector: asyncio.Task[None] | None = None
+    supervisor = asyncio.create_task(_supervise(scheduler, stop))
     if settings.socket_mode and settings.slack_app_token is not None:
         socket_handler = AsyncSocketModeHandler(bolt, settings.slack_app_token.get_secret_value())
         health.socket_connected = lambda: bool(socket_handler and socket_handler.client.is_connected())
@@ -111,11 +225,11 @@ async def run_serve(services: Services, host: str, port: int) -> None:
         await server.serve()  # returns on SIGTERM / SIGINT (uvicorn installs the handlers)
     finally:
         stop.set()
+        supervisor.cancel()
         if connector is not None:
             connector.cancel()
         if socket_handler is not None:
             await socket_handler.close_async()
-        await asyncio.to_thread(scheduler.shutdown)
-        services.poller.close()
+        await asyncio.to_thread(scheduler.stop)
         services.database.dispose()
         log.info("ftbot stopped")

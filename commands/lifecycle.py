@@ -365,19 +365,24 @@ class Lifecycle:
         """Bring one job up to date from the backend; post what changed. Idempotent."""
         with self.store.transaction() as tx:
             record = tx.get_job(job_id)
+            seen = tx.progress(job_id)
         if record.state is JobState.PENDING:
             return self.start(job_id)
         if record.state.terminal:
             return record
-        return self._apply(job_id, self.backend.get_job(job_id))
+        job = self.backend.get_job(job_id)
+        if _nothing_new(record, job, seen):  # the common case: one read, no write
+            return record
+        return self._apply(job_id, job)
 
     def _apply(self, job_id: str, job: Job) -> JobRecord:
         now = self.clock.now()
         with self.store.transaction() as tx:
             record = tx.get_job(job_id)
-            events_seen = tx.progress(job_id)
+            events_seen, epochs_seen = tx.progress(job_id)
             changed_state = job.state is not record.state and not record.state.terminal
-            for point in completed_epochs(job):  # one post per finished epoch; the key makes it once
+            epochs = completed_epochs(job)
+            for point in epochs:  # one post per finished epoch; the key makes it once
                 self._post(
                     tx,
                     job_id,
@@ -389,8 +394,8 @@ class Lifecycle:
             for i, event in enumerate(job.events[events_seen:], start=events_seen):
                 if event.kind not in _SHOWN_EVENTS:
                     self._post(tx, job_id, PostKind.EVENT, f"event:{i}", event.message)
-            if len(job.events) > events_seen:
-                tx.set_progress(job_id, len(job.events))
+            if len(job.events) > events_seen or len(epochs) > epochs_seen:
+                tx.set_progress(job_id, max(events_seen, len(job.events)), max(epochs_seen, len(epochs)))
             if not changed_state and job.service_status == record.service_status:
                 return record
             changes: dict[str, object] = {"service_status": job.service_status, "updated_at": now}
@@ -841,6 +846,19 @@ class Lifecycle:
 
     def pending_approval_state(self, approval_id: int) -> ApprovalState:
         return self.approval(approval_id).state
+
+
+def _nothing_new(record: JobRecord, job: Job, seen: tuple[int, int]) -> bool:
+    """True when a poll brought nothing to store or post: same state and status, no new event, no
+    newly finished epoch."""
+    events_seen, epochs_seen = seen
+    return (
+        job.state is record.state
+        and job.service_status == record.service_status
+        and len(job.events) <= events_seen
+        and len(completed_epochs(job)) <= epochs_seen
+        and (not job.studio_url or job.studio_url == record.studio_url)
+    )
 
 
 def completed_epochs(job: Job) -> list[MetricPoint]:

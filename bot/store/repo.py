@@ -209,11 +209,16 @@ class SqlTx:
     def cancel_requested(self, job_id: str) -> bool:
         return self._job_row(job_id).cancel_requested_at is not None
 
-    def progress(self, job_id: str) -> int:
-        return self._job_row(job_id).events_seen
+    def progress(self, job_id: str) -> tuple[int, int]:
+        row = self._job_row(job_id)
+        return row.events_seen, row.metrics_seen  # metrics_seen counts finished epochs posted
 
-    def set_progress(self, job_id: str, events_seen: int) -> None:
-        self.s.execute(update(JobRow).where(JobRow.id == job_id).values(events_seen=events_seen))
+    def set_progress(self, job_id: str, events_seen: int, epochs_seen: int) -> None:
+        self.s.execute(
+            update(JobRow)
+            .where(JobRow.id == job_id)
+            .values(events_seen=events_seen, metrics_seen=epochs_seen)
+        )
 
     # --- endpoints ---
     def claim_endpoint(self, endpoint: EndpointRecord) -> EndpointRecord:

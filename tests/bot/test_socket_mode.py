@@ -145,7 +145,7 @@ def test_socket_mode_answers_a_slash_command_and_serves_healthz(served) -> None:
     fake, sm, port, proc = served
     report = _health(port)
     assert report["ok"] is True and report["mode"] == "socket"
-    assert sm.connected.is_set()
+    assert sm.connected.wait(10)
     payload = dict(urllib.parse.parse_qsl(slash_body("help", response_url=fake.response_url())))
     sm.outgoing.put(
         {
