@@ -20,7 +20,7 @@ from tests.bot.test_slack_lifecycle import World, buttons, submit
 from tests.reliability.conftest import CHANNEL, MEMBER, Captured, ready_endpoint
 
 METHODS = ("chat.postMessage", "chat.update", "files.getUploadURLExternal", "files.completeUploadExternal")
-JOBS = 4
+JOBS = 3
 
 
 def _outbox(world: World, job_id: str) -> int:
