@@ -13,6 +13,7 @@ endpoint hygiene.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -39,6 +40,7 @@ class Poller:
         batch: int = 5000,
         chunk: int = 64,
         lease_seconds: float | None = None,
+        tick_seconds: float | None = None,
     ) -> None:
         self.store = store
         self.lifecycle = lifecycle
@@ -50,6 +52,7 @@ class Poller:
         self.chunk = chunk
         # a lease outlives a few missed ticks and one slow poll; a dead replica's jobs wait this long
         self.lease = timedelta(seconds=lease_seconds or max(30.0, 3 * poll_seconds))
+        self.tick_seconds = tick_seconds or min(poll_seconds, 5.0)
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="ftbot-poll")
         self._lock = threading.Lock()
         self.polls = 0
@@ -64,13 +67,24 @@ class Poller:
             log.warning("could not release this replica's leases; they expire in %s", self.lease)
 
     def poll_jobs(self) -> int:
-        """Claim the live jobs that are due, a chunk at a time, and poll each once. Returns how many."""
+        """Claim the live jobs that are due, a chunk at a time, and poll each once. Returns how many.
+
+        Polls are spread evenly over the poll interval: a tick takes about its share (live jobs x tick /
+        FTBOT_POLL_SECONDS, plus a margin) and paces its chunks across the tick, so 1,000 live jobs cost
+        a steady trickle of backend and database work instead of a burst that starves the acks."""
         started = time.monotonic()
         budget = max(self.poll_seconds, 5.0)  # then let the next tick go on, with fresh leases
         tick = self.clock.now()  # due by the tick's start: a job polled in this tick is not due again
+        with self.store.transaction() as tx:
+            live = tx.live_job_count()
+        share = min(
+            self.batch, max(self.chunk, math.ceil(live * self.tick_seconds / self.poll_seconds * 1.25))
+        )
+        per_chunk = self.tick_seconds * 0.8 * self.chunk / share  # seconds each chunk may take
         total = 0
-        while total < self.batch:
-            size = min(self.chunk, self.batch - total)
+        while total < share:
+            chunk_started = time.monotonic()
+            size = min(self.chunk, share - total)
             next_poll = self.clock.now() + timedelta(seconds=self.poll_seconds)
             with self.store.transaction() as tx:
                 ids = tx.claim_due_jobs(
@@ -81,6 +95,7 @@ class Poller:
             total += len(ids)
             if len(ids) < size or time.monotonic() - started > budget:
                 break
+            time.sleep(max(0.0, per_chunk - (time.monotonic() - chunk_started)))
         return total
 
     def _poll_one(self, job_id: str) -> None:

@@ -18,7 +18,6 @@ import multiprocessing
 import os
 import signal
 import socket
-import sys
 import threading
 from multiprocessing.process import BaseProcess
 from multiprocessing.synchronize import Event as EventType
@@ -39,7 +38,7 @@ def scheduled_jobs(services: Services) -> list[ScheduledJob]:
     """Everything the scheduler runs, registered in one place. Jobs are claimed by their own
     ``next_poll_at``, so ticking more often than FTBOT_POLL_SECONDS costs nothing extra."""
     poll = services.settings.poll_seconds
-    tick = min(poll, 5.0)
+    tick = services.poller.tick_seconds
     return [
         ScheduledJob("poll_jobs", services.poller.poll_jobs, tick),
         ScheduledJob("poll_endpoints", services.poller.poll_endpoints, tick),
@@ -111,6 +110,7 @@ def _die_with_parent() -> None:
 def scheduler_main(settings: Settings, parent: int, wake: EventType, ready: EventType) -> None:
     """The scheduler process (spawned by ``run_serve``)."""
     _die_with_parent()
+    os.nice(SCHEDULER_NICENESS)  # background work: acks in the web process come first on a busy machine
     configure_logging(settings.log_level)
     for secret in (settings.slack_bot_token, settings.slack_signing_secret, settings.slack_app_token):
         if secret is not None:
@@ -188,14 +188,12 @@ async def _supervise(scheduler: SchedulerProcess, stop: asyncio.Event) -> None:
             await asyncio.to_thread(scheduler.supervise)
 
 
-# Worker threads (use cases after the ack: SQL, rendering) hold the GIL for up to the switch interval
-# (5 ms by default) before the event loop may run; a shorter interval keeps acks prompt under load.
-ACK_SWITCH_INTERVAL_S = 0.001
+# Polling and delivery run at a lower CPU priority than the web process.
+SCHEDULER_NICENESS = 10
 
 
 async def run_serve(services: Services, host: str, port: int) -> None:
     settings = services.settings
-    sys.setswitchinterval(ACK_SWITCH_INTERVAL_S)
     bolt = create_app(services)
     scheduler = SchedulerProcess(settings)
     scheduler.start()
