@@ -1,5 +1,6 @@
-"""A FineTuningBackend that several ``ftbot serve`` processes share (replica tests): its state is one JSON
-file under a file lock in FTBOT_DATA_DIR, the way Azure is one service behind every replica.
+"""A FineTuningBackend that several ``ftbot serve`` processes share (replica and restart tests): its state
+is one JSON file under a file lock in FTBOT_DATA_DIR, the way Azure is one service behind every replica,
+and a serve killed with SIGKILL and the one started after it see the same jobs and endpoints.
 
 Time moves by the wall clock: a job is queued for ``queued_s``, runs for ``running_s`` (a metric point per
 quarter), then succeeds; an endpoint is creating for ``creating_s``. Every ``get_job`` is logged with the
@@ -68,7 +69,10 @@ class SharedBackend:
     def state(self) -> Iterator[dict[str, Any]]:
         with open(f"{self.path}.lock", "a+") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)  # released by the kernel if this process is killed
-            data = json.loads(self.path.read_text()) if self.path.exists() else {}
+            try:
+                data = json.loads(self.path.read_text()) if self.path.exists() else {}
+            except ValueError:
+                data = {}
             for key in ("jobs", "endpoints", "counts"):
                 data.setdefault(key, {})
             data.setdefault("polls", [])

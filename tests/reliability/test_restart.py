@@ -26,7 +26,7 @@ from bot.ui.ids import Action
 from commands.models import EndpointState, JobState
 from tests.commands.test_lifecycle import chat_lines
 from tests.fakes.files import FileServer
-from tests.reliability.durable_backend import DurableBackend
+from tests.fakes.shared_backend import SharedBackend
 from tests.reliability.serve import ServeProcess
 
 pytestmark = pytest.mark.slow
@@ -44,7 +44,7 @@ class Run:
     fake: FakeSlack
     files: FileServer
     store: SqlStore
-    backend: DurableBackend
+    backend: SharedBackend
     rng: random.Random
     kills_in: Counter[str] = field(default_factory=Counter)
     resent: Counter[str] = field(default_factory=Counter)
@@ -133,14 +133,14 @@ def run(tmp_path: Path) -> Iterator[Run]:
             "FTBOT_DATA_URL_HOSTS": files.host,
             "FTBOT_SLACK_UPDATES_PER_MINUTE": "600",
             "FTBOT_LOG_LEVEL": "DEBUG",
-            "FTBOT_BACKEND_FACTORY": "tests.reliability.durable_backend:build",
-            "FTBOT_TEST_TIMING": "1.5,3,1.5",  # queued s, training s, endpoint creation s
+            "FTBOT_BACKEND_FACTORY": "tests.fakes.shared_backend:build",
+            "FTBOT_TEST_SHARED_TIMING": "1.5,3,1.5",  # queued s, training s, endpoint creation s
         }
         serve = ServeProcess(env, tmp_path, SECRET)
         database = Database(db_url)
         seed = int(os.environ.get("FTBOT_RELIABILITY_SEED", str(int(time.time()))))
         print(f"restart test seed {seed}")
-        backend = DurableBackend(tmp_path / "data" / "durable-backend.json")
+        backend = SharedBackend(tmp_path / "data" / "shared-backend.json")
         r = Run(serve, fake, files, SqlStore(database), backend, random.Random(seed))
         try:
             yield r
