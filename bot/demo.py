@@ -34,6 +34,7 @@ from bot.standin.payloads import (
     sign,
     slash_body,
     view_submission,
+    wizard_values,
 )
 from bot.standin.slack import FakeSlack
 from bot.standin.transcript import blocks_text, render
@@ -186,33 +187,7 @@ class Demo:
             f"\n@dana picks ftbot-tiny, uploads customer_support.jsonl ({len(data):,} bytes), holds out 10% "
             "for validation, sets 8 epochs (Custom), and clicks Next"
         )
-        values: dict[str, Any] = {
-            B.BASE_MODEL: {
-                Action.BASE_MODEL: {
-                    "type": "external_select",
-                    "selected_option": {
-                        "text": {"type": "plain_text", "text": "ftbot-tiny"},
-                        "value": "ftbot-tiny",
-                    },
-                }
-            },
-            B.TRAINING_FILE: {Action.TRAINING_FILE: {"type": "file_input", "files": [file]}},
-            B.VALIDATION_MODE: {
-                Action.VALIDATION_MODE: {
-                    "type": "radio_buttons",
-                    "selected_option": {"text": {"type": "plain_text", "text": "split"}, "value": "split"},
-                }
-            },
-            B.VALIDATION_SPLIT: {Action.VALIDATION_SPLIT: {"type": "number_input", "value": "10"}},
-            B.PARAMS_MODE: {
-                Action.PARAMS_MODE: {
-                    "type": "radio_buttons",
-                    "selected_option": {"text": {"type": "plain_text", "text": "Custom"}, "value": "custom"},
-                }
-            },
-            B.EPOCHS: {Action.EPOCHS: {"type": "number_input", "value": "8"}},
-            B.SUFFIX: {Action.SUFFIX: {"type": "plain_text_input", "value": "support"}},
-        }
+        values = wizard_values("ftbot-tiny", file, split_percent=10, epochs=8, suffix="support")
         self.post(
             payload_body(
                 view_submission(

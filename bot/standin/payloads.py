@@ -12,6 +12,9 @@ from typing import Any
 
 from slack_sdk.signature import SignatureVerifier
 
+from bot.ui.ids import Action
+from bot.ui.ids import Block as B
+
 
 def sign(secret: str, body: str, timestamp: int | None = None) -> dict[str, str]:
     ts = str(int(time.time()) if timestamp is None else timestamp)
@@ -139,3 +142,35 @@ def block_suggestion(action_id: str, value: str, *, block_id: str, user: str = "
             "state": {"values": {}},
         },
     }
+
+
+def wizard_values(
+    model: str,
+    file: Mapping[str, Any],
+    *,
+    split_percent: float | None = None,
+    epochs: int | None = None,
+    suffix: str | None = None,
+) -> dict[str, Any]:
+    """``view.state.values`` of a filled-in wizard, as Slack sends it on submit."""
+
+    def selected(action: str, value: str, text: str, kind: str) -> dict[str, Any]:
+        option = {"text": {"type": "plain_text", "text": text}, "value": value}
+        return {action: {"type": kind, "selected_option": option}}
+
+    def typed(action: str, kind: str, value: str) -> dict[str, Any]:
+        return {action: {"type": kind, "value": value}}
+
+    values: dict[str, Any] = {
+        B.BASE_MODEL: selected(Action.BASE_MODEL, model, model, "external_select"),
+        B.TRAINING_FILE: {Action.TRAINING_FILE: {"type": "file_input", "files": [dict(file)]}},
+    }
+    if split_percent is not None:
+        values[B.VALIDATION_MODE] = selected(Action.VALIDATION_MODE, "split", "split", "radio_buttons")
+        values[B.VALIDATION_SPLIT] = typed(Action.VALIDATION_SPLIT, "number_input", f"{split_percent:g}")
+    if epochs is not None:
+        values[B.PARAMS_MODE] = selected(Action.PARAMS_MODE, "custom", "Custom", "radio_buttons")
+        values[B.EPOCHS] = typed(Action.EPOCHS, "number_input", str(epochs))
+    if suffix is not None:
+        values[B.SUFFIX] = typed(Action.SUFFIX, "plain_text_input", suffix)
+    return values

@@ -13,7 +13,14 @@ from typing import Any
 import pytest
 
 from bot.services import Services
-from bot.standin.payloads import block_action, block_suggestion, payload_body, slash_body, view_submission
+from bot.standin.payloads import (
+    block_action,
+    block_suggestion,
+    payload_body,
+    slash_body,
+    view_submission,
+    wizard_values,
+)
 from bot.standin.slack import FakeSlack, Message
 from bot.ui.ids import Action, Callback
 from bot.ui.ids import Block as B
@@ -283,25 +290,7 @@ def test_wizard_opens_at_once_loads_options_reports_field_errors_reviews_and_sta
     assert errors["response_action"] == "errors" and B.BASE_MODEL in errors["errors"]
 
     file = world.fake.add_file((world.files.root / "train.jsonl").read_bytes(), "train.jsonl")
-    values = {
-        B.BASE_MODEL: {
-            Action.BASE_MODEL: {
-                "type": "external_select",
-                "selected_option": {
-                    "text": {"type": "plain_text", "text": "ftbot-tiny"},
-                    "value": "ftbot-tiny",
-                },
-            }
-        },
-        B.TRAINING_FILE: {Action.TRAINING_FILE: {"type": "file_input", "files": [file]}},
-        B.VALIDATION_MODE: {
-            Action.VALIDATION_MODE: {
-                "type": "radio_buttons",
-                "selected_option": {"text": {"type": "plain_text", "text": "split"}, "value": "split"},
-            }
-        },
-        B.VALIDATION_SPLIT: {Action.VALIDATION_SPLIT: {"type": "number_input", "value": "20"}},
-    }
+    values = wizard_values("ftbot-tiny", file, split_percent=20)
     r = world.bot.post(
         payload_body(
             view_submission(Callback.WIZARD, values, user=MEMBER, private_metadata=CHANNEL, view_id="VWIZ")
