@@ -36,7 +36,6 @@ from commands.ports import ApproverDirectory, Clock, FineTuningBackend, Store, S
 from commands.records import (
     Actor,
     ApprovalRecord,
-    ApprovalState,
     AuditEntry,
     DatasetSummary,
     EndpointRecord,
@@ -839,13 +838,6 @@ class Lifecycle:
     def channel_of_endpoint(self, name: str) -> str:
         with self.store.transaction() as tx:
             return tx.get_job(tx.get_endpoint(name).job_id).channel_id
-
-    def approval(self, approval_id: int) -> ApprovalRecord:
-        with self.store.transaction() as tx:
-            return tx.get_approval(approval_id)
-
-    def pending_approval_state(self, approval_id: int) -> ApprovalState:
-        return self.approval(approval_id).state
 
 
 def _nothing_new(record: JobRecord, job: Job, seen: tuple[int, int]) -> bool:
