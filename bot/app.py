@@ -8,7 +8,6 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.errors import handle_error
 from bot.listeners import actions, finetune, home, wizard
 from bot.registry import Registrar
-from bot.replies import Responder
 from bot.services import Services
 
 LISTENER_MODULES = (finetune, wizard, actions, home)
@@ -30,7 +29,7 @@ def build_registrar(services: Services) -> Registrar:
         ignoring_self_events_enabled=True,
     )
     app.error(handle_error)
-    app.middleware(Responder().middleware)
+    app.middleware(services.responder.middleware)
     registrar = Registrar(app)
     for module in LISTENER_MODULES:
         module.register(registrar, services)

@@ -306,7 +306,11 @@ def run_demo(data_dir: Path | None, echo: Callable[[str], None] = typer.echo) ->
         scheduler = Scheduler(scheduled_jobs(services))
         services.wake = lambda: scheduler.wakeup("deliver")
         health = HealthState(services.database.ping, lambda: scheduler.running, "http")
-        server = uvicorn_server(build_asgi(create_app(services), health, SIGNING_SECRET), "127.0.0.1", 0)
+        server = uvicorn_server(
+            build_asgi(create_app(services), health, SIGNING_SECRET, [services.responder.close]),
+            "127.0.0.1",
+            0,
+        )
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()
         while not server.started:

@@ -204,7 +204,11 @@ async def run_serve(services: Services, host: str, port: int) -> None:
         services.database.ping, lambda: scheduler.running, "socket" if settings.socket_mode else "http"
     )
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
-    server = uvicorn_server(build_asgi(bolt, health, None if settings.socket_mode else secret), host, port)
+    server = uvicorn_server(
+        build_asgi(bolt, health, None if settings.socket_mode else secret, [services.responder.close]),
+        host,
+        port,
+    )
 
     socket_handler = None
     stop = asyncio.Event()

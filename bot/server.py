@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from typing import Any
 
 import uvicorn
@@ -29,7 +29,12 @@ HealthCheck = Callable[[], Awaitable[dict[str, Any]]]
 MAX_BODY = 1_000_000  # Slack payloads are far smaller; refuse anything bigger before parsing
 
 
-def build_asgi(app: AsyncApp, health: HealthCheck, signing_secret: str | None) -> Starlette:
+def build_asgi(
+    app: AsyncApp,
+    health: HealthCheck,
+    signing_secret: str | None,
+    on_shutdown: Sequence[Callable[[], Awaitable[None]]] = (),
+) -> Starlette:
     verifier = SignatureVerifier(signing_secret) if signing_secret else None
 
     async def slack_events(request: Request) -> Response:
@@ -66,11 +71,18 @@ def build_asgi(app: AsyncApp, health: HealthCheck, signing_secret: str | None) -
         report = await health()
         return JSONResponse(report, status_code=200 if report.get("ok") else 503)
 
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        yield
+        for close in on_shutdown:  # on the server's own loop, where their sessions live
+            await close()
+
     return Starlette(
+        lifespan=lifespan,
         routes=[
             Route("/slack/events", slack_events, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
-        ]
+        ],
     )
 
 
@@ -156,7 +168,7 @@ def uvicorn_server(asgi: Any, host: str, port: int, log_level: str = "warning") 
         asgi,
         host=host,
         port=port,
-        lifespan="off",
+        lifespan="on",
         log_level=log_level.lower(),
         access_log=False,
         server_header=False,

@@ -24,6 +24,7 @@ from bot.delivery import Delivery
 from bot.downloads import Downloader
 from bot.intake import Intake
 from bot.polling import Poller
+from bot.replies import Responder
 from bot.settings import Settings
 from bot.store.db import Database
 from bot.store.repo import SqlStore
@@ -83,6 +84,10 @@ class Services:
     def owner(self) -> str:
         """This process's name in leases (host, pid and a random part)."""
         return f"{socket.gethostname()[:30]}-{os.getpid()}-{secrets.token_hex(3)}"
+
+    @cached_property
+    def responder(self) -> Responder:
+        return Responder()
 
     @cached_property
     def store(self) -> SqlStore:

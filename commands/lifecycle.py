@@ -58,6 +58,9 @@ _STATE_POSTS = {
 _LIVE = (JobState.PENDING, JobState.QUEUED, JobState.RUNNING, JobState.UNKNOWN)
 _SHOWN_EVENTS = {"queued", "started", "running", "epoch", "completed", "succeeded", "failed", "cancelled"}
 MAX_PROMPT = 8000
+# A CREATING endpoint the backend does not know yet is redeployed by polling only after this long
+# (a crash between the claim and the backend call); before that, the click's own call is in flight.
+DEPLOY_GRACE = timedelta(seconds=10)
 
 
 @dataclass(frozen=True)
@@ -656,6 +659,8 @@ class Lifecycle:
         try:
             remote = self.backend.get_endpoint(name)
         except NotFound:
+            if self.clock.now() - endpoint.created_at < DEPLOY_GRACE:
+                return endpoint  # the click's own deploy call may still be on its way
             return self._deploy_on_backend(endpoint)  # the deploy call never reached the backend
         return self._endpoint_state(
             endpoint, remote.state, scoring_uri=remote.scoring_uri, error=remote.error

@@ -88,7 +88,9 @@ def running_bot(services: Services, *, scheduler_running: bool = True) -> Iterat
     health = HealthState(services.database.ping, lambda: scheduler_running, "http")
     secret = services.settings.slack_signing_secret
     server = uvicorn_server(
-        build_asgi(app, health, secret.get_secret_value() if secret else None), "127.0.0.1", 0
+        build_asgi(app, health, secret.get_secret_value() if secret else None, [services.responder.close]),
+        "127.0.0.1",
+        0,
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -310,13 +310,16 @@ def test_idle_reminder_once_then_ttl_teardown(world, data, tmp_path) -> None:  #
 
 
 def test_deploy_interrupted_before_the_backend_call_is_finished_by_polling(world, data) -> None:  # type: ignore[no-untyped-def]
-    life, backend, _store, _ = world
+    life, backend, _store, clock = world
     job_id = succeeded_job(life, data)
     backend.fail_next["deploy_model"] = ConnectionError("process died")  # stands in for a crash mid-deploy
     with pytest.raises(ConnectionError):
         life.deploy(actor(APPROVER), job_id)
     ep = life.card(job_id).endpoint
     assert ep is not None and ep.state is EndpointState.CREATING
+    assert life.poll_endpoint(ep.name).state is EndpointState.CREATING  # within the grace: no second call
+    assert backend.calls["deploy_model"] == 1
+    clock.advance(seconds=11)
     assert life.poll_endpoint(ep.name).state in (EndpointState.CREATING, EndpointState.READY)
     assert life.poll_endpoint(ep.name).state is EndpointState.READY
     assert backend.calls["deploy_model"] == 2 and len(backend.endpoints) == 1
