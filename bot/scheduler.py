@@ -7,7 +7,6 @@ Jobs are registered here, in one place, with stable ids, ``replace_existing``, `
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -39,13 +38,8 @@ def error_boundary(job_id: str, func: Callable[[], object]) -> Callable[[], None
 class Scheduler:
     def __init__(self, jobs: list[ScheduledJob]) -> None:
         self._scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"misfire_grace_time": 30})
-        self.last_tick: float | None = None
-        self._register(ScheduledJob("heartbeat", self._heartbeat, 5))
         for job in jobs:
             self._register(job)
-
-    def _heartbeat(self) -> None:
-        self.last_tick = time.monotonic()
 
     def _register(self, job: ScheduledJob) -> None:
         self._scheduler.add_job(
@@ -73,7 +67,6 @@ class Scheduler:
 
     def start(self) -> None:
         self._scheduler.start()
-        self._heartbeat()
 
     def shutdown(self) -> None:
         if self._scheduler.running:

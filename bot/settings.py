@@ -120,10 +120,6 @@ class Settings(BaseSettings):
         return self.slack_app_token is not None
 
     @property
-    def slack_api_host(self) -> str:
-        return urlsplit(self.slack_api_url).hostname or "slack.com"
-
-    @property
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url
@@ -161,7 +157,3 @@ def describe_validation_error(err: ValidationError) -> list[str]:
         msg = e.get("msg", "invalid").removeprefix("Value error, ")
         lines.append(f"{name}: {msg}" if loc else msg)
     return lines
-
-
-def load_settings(**overrides: object) -> Settings:
-    return Settings(**overrides)  # type: ignore[arg-type]

@@ -400,13 +400,6 @@ class SqlTx:
             )
         return ids
 
-    def release_job(self, job_id: str, owner: str) -> None:
-        self.s.execute(
-            update(JobRow)
-            .where(JobRow.id == job_id, JobRow.lease_owner == owner)
-            .values(lease_owner=None, lease_expires_at=None)
-        )
-
     def release_leases(self, owner: str) -> None:
         """Give up every lease ``owner`` holds (a clean shutdown): the other replicas take over at once."""
         self.s.execute(
