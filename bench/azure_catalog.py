@@ -21,8 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from azure.ai.ml import MLClient
 
-from bot.foundry.azure import DEPLOY_REGIONS_TAG, AzureBackend, client_options
-from tests.bot.foundry.fake_azure import (
+from bot.backends.azure.backend import DEPLOY_REGIONS_TAG, AzureBackend, client_options
+from tests.bot.backends.fake_azure import (
     RESOURCE_GROUP,
     SUBSCRIPTION,
     WORKSPACE,

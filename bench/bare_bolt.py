@@ -1,5 +1,5 @@
 """The ack benchmark's baseline: a bare Bolt AsyncApp that only acks, on ftbot's own server stack
-(``bot.server.build_asgi`` on uvicorn: the same signature check, Starlette and uvicorn settings).
+(``bot.runtime.server.build_asgi`` on uvicorn: the same signature check, Starlette and uvicorn settings).
 
 Run: ``python bench/bare_bolt.py PORT`` (SLACK_SIGNING_SECRET, SLACK_BOT_TOKEN, SLACK_API_URL from the
 environment, as for ftbot)."""
@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.server import build_asgi, uvicorn_server
+from bot.runtime.server import build_asgi, uvicorn_server
 
 
 async def _ok() -> dict[str, Any]:

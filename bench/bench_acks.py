@@ -34,8 +34,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import create_engine, text
 
 from bench.scale_world import job_id, pg_available, scratch_database, seed
-from bot.standin.payloads import block_action, payload_body, sign, slash_body
-from bot.standin.slack import FakeSlack
+from bot.demo.payloads import block_action, payload_body, sign, slash_body
+from bot.demo.slack import FakeSlack
 from bot.store.db import Database
 from bot.ui.ids import Action
 
@@ -230,7 +230,7 @@ def main() -> None:
                 "FTBOT_BACKEND_FACTORY": "bench.scale_world:build",
                 "FTBOT_BENCH_LIVE": str(args.live),
             }
-            cmd = [sys.executable, "-c", "from bot.cli import main; main()", "serve", "--port", str(port)]
+            cmd = [sys.executable, "-c", "from bot.cli.app import main; main()", "serve", "--port", str(port)]
             started = time.time()
             r = measure(
                 f"ftbot serve, {args.live} live jobs polled",

@@ -24,14 +24,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.foundry.local.files import OFFLINE_ENV
+from bot.backends.local.files import OFFLINE_ENV
 
 for _k, _v in OFFLINE_ENV.items():
     os.environ.setdefault(_k, _v)
 
-from bot.foundry.local import LocalBackend, files  # noqa: E402
+from bot.backends.local import LocalBackend, files  # noqa: E402
 from commands.models import EndpointState, Hyperparameters, JobSpec, JobState, Task  # noqa: E402
-from tests.bot.foundry.local.fixtures import examples, write_jsonl  # noqa: E402
+from tests.bot.backends.local.fixtures import examples, write_jsonl  # noqa: E402
 
 PROMPT = "Tell me a long story about the sea and a ship."
 
@@ -99,7 +99,7 @@ def main() -> None:
                 tokens.append(data["usage"]["completion_tokens"])
             conn.close()
 
-            from bot.foundry.local.server import load_generator
+            from bot.backends.local.server import load_generator
 
             config = files.read_json(backend.data.endpoint("bench-ep").config) or {}
             generator = load_generator(config)

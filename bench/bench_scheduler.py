@@ -34,9 +34,9 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from bench.scale_world import ScaleBackend, job_id, pg_available, scratch_database, seed
-from bot.delivery import Delivery
-from bot.polling import Poller
-from bot.standin.slack import FakeSlack, Message
+from bot.demo.slack import FakeSlack, Message
+from bot.scheduling.poller import Poller
+from bot.slack.delivery import Delivery
 from bot.store.db import Database
 from bot.store.repo import SqlStore
 from commands.lifecycle import Lifecycle

@@ -27,15 +27,15 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.foundry.local.files import OFFLINE_ENV
+from bot.backends.local.files import OFFLINE_ENV
 
 for _k, _v in OFFLINE_ENV.items():
     os.environ.setdefault(_k, _v)
 
-from bot.foundry.local import LocalBackend, tiny, trainer  # noqa: E402
-from bot.foundry.local.data import IGNORE, Encoded, encode, read_examples  # noqa: E402
+from bot.backends.local import LocalBackend, tiny, trainer  # noqa: E402
+from bot.backends.local.data import IGNORE, Encoded, encode, read_examples  # noqa: E402
 from commands.models import JobSpec, JobState, Task  # noqa: E402
-from tests.bot.foundry.local.fixtures import PAIRS, SYSTEM, examples, write_jsonl  # noqa: E402
+from tests.bot.backends.local.fixtures import PAIRS, SYSTEM, examples, write_jsonl  # noqa: E402
 
 
 def varied_examples(n: int) -> list[dict[str, list[dict[str, str]]]]:

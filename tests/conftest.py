@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.store.db import Database
-from tests.pg import fresh_pg_database
+from tests.support.pg import fresh_pg_database
 
 # Nothing may load models or encodings from a hub during tests.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

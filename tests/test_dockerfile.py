@@ -34,7 +34,7 @@ def test_entry_command_exists_and_serves() -> None:
     cmd = [line for line in LINES if line.startswith("CMD [")]
     assert len(cmd) == 1 and '"serve"' in cmd[0]
     r = subprocess.run(
-        [sys.executable, "-c", "from bot.cli import main; main()", "serve", "--help"],
+        [sys.executable, "-c", "from bot.cli.app import main; main()", "serve", "--help"],
         capture_output=True,
         text=True,
         timeout=60,

@@ -14,10 +14,10 @@ from slack_bolt.async_app import AsyncAck, AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.errors import reported
 from bot.listeners.common import actor_from, ensure_enabled, notify, off_loop
-from bot.registry import Registrar
-from bot.services import Services
+from bot.listeners.errors import reported
+from bot.listeners.registrar import Registrar
+from bot.runtime.services import Services
 from bot.ui.chat import parse_test_chat, test_chat_modal
 from bot.ui.ids import Action, Callback
 from bot.ui.text import code

@@ -11,8 +11,8 @@ from typing import Any, TypeVar
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.errors import describe
-from bot.services import Services
+from bot.listeners.errors import describe
+from bot.runtime.services import Services
 from commands.errors import InvalidInput, NotEnabledHere
 from commands.records import Actor, Surface
 

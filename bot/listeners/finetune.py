@@ -7,11 +7,11 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.errors import reported
 from bot.listeners.common import actor_from, ensure_enabled, off_loop
+from bot.listeners.errors import reported
+from bot.listeners.registrar import Registrar
 from bot.listeners.wizard import open_wizard
-from bot.registry import Registrar
-from bot.services import Services
+from bot.runtime.services import Services
 from bot.ui.help import help_blocks, help_text
 from bot.ui.ids import SLASH_COMMAND
 from bot.ui.lists import endpoints_list, job_status, jobs_list, models_list

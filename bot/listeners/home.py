@@ -7,8 +7,8 @@ from typing import Any
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.listeners.common import off_loop
-from bot.registry import Registrar
-from bot.services import Services
+from bot.listeners.registrar import Registrar
+from bot.runtime.services import Services
 from bot.ui.home import home_view
 
 

@@ -10,10 +10,10 @@ from slack_bolt.async_app import AsyncAck
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.errors import describe, error_view
 from bot.listeners.common import actor_from, ensure_enabled, notify, off_loop
-from bot.registry import Registrar
-from bot.services import Services
+from bot.listeners.errors import describe, error_view
+from bot.listeners.registrar import Registrar
+from bot.runtime.services import Services
 from bot.ui.ids import Action, Callback
 from bot.ui.ids import Block as B
 from bot.ui.wizard import (

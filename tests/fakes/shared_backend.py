@@ -41,7 +41,7 @@ from commands.models import (
 )
 
 if TYPE_CHECKING:
-    from bot.settings import Settings
+    from bot.runtime.settings import Settings
 
 TIMING_ENV = "FTBOT_TEST_SHARED_TIMING"
 MODEL = BaseModelInfo(name="ftbot-tiny", source="local", description="shared test model", context_length=512)

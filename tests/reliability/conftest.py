@@ -12,17 +12,17 @@ from typing import Any
 
 import pytest
 
-from bot.logs import SECRETS
-from bot.services import Services
-from bot.standin.slack import FakeSlack
+from bot.demo.slack import FakeSlack
+from bot.runtime.logs import SECRETS
+from bot.runtime.services import Services
 from bot.ui.ids import Action
 from commands.models import EndpointState, JobState
 from commands.ports import FineTuningBackend
-from tests.bot.harness import BOT_TOKEN, SIGNING_SECRET, make_settings, running_bot
-from tests.bot.test_slack_lifecycle import World, submit
+from tests.bot.listeners.test_slack_lifecycle import World, submit
 from tests.commands.test_lifecycle import chat_lines
 from tests.fakes.backend import FakeBackend
 from tests.fakes.files import FileServer
+from tests.support.harness import BOT_TOKEN, SIGNING_SECRET, make_settings, running_bot
 
 APPROVERS = ("UAPPROVER1", "UAPPROVER2", "UAPPROVER3")
 MEMBER = "UMEMBER01"

@@ -13,7 +13,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.standin.payloads import sign
+from bot.demo.payloads import sign
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -51,7 +51,7 @@ class ServeProcess:
         with self.log.open("ab") as log:
             log.write(f"--- start {self.starts + 1} ---\n".encode())
             self.proc = subprocess.Popen(
-                [sys.executable, "-c", "from bot.cli import main; main()", "serve", "--port", str(self.port)],
+                [sys.executable, "-c", "from bot.cli.app import main; main()", "serve", "--port", str(self.port)],  # noqa: E501
                 env=env, cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT,
             )  # fmt: skip
         self.starts += 1

@@ -16,10 +16,10 @@ import pytest
 import requests
 from azure.ai.ml import MLClient
 
-from bot.foundry.azure import DEPLOY_REGIONS_TAG, AzureBackend, client_options
+from bot.backends.azure.backend import DEPLOY_REGIONS_TAG, AzureBackend, client_options
 from bot.ui.ids import Action
 from commands.models import EndpointState, JobState
-from tests.bot.foundry.fake_azure import (
+from tests.bot.backends.fake_azure import (
     PHI,
     RESOURCE_GROUP,
     SUBSCRIPTION,
@@ -31,7 +31,7 @@ from tests.bot.foundry.fake_azure import (
     Reply,
     patch_sdk,
 )
-from tests.bot.test_slack_lifecycle import World, buttons
+from tests.bot.listeners.test_slack_lifecycle import World, buttons
 from tests.reliability.conftest import APPROVERS, CHANNEL, MakeWorld
 
 JOB_PUT = r"/jobs/ft-[^/]+$"

@@ -18,14 +18,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from bot.standin.payloads import block_action, payload_body, slash_body, view_submission
+from bot.demo.payloads import block_action, payload_body, slash_body, view_submission
 from bot.store.tables import AuditRow, EndpointRow, JobRow, OutboxRow
 from bot.ui.ids import Action, Callback
 from bot.ui.ids import Block as B
 from commands import grammar
 from commands.dataset import validate_dataset
 from commands.errors import UsageError
-from tests.bot.test_slack_lifecycle import World
+from tests.bot.listeners.test_slack_lifecycle import World
 from tests.reliability.conftest import CHANNEL, MEMBER, Captured
 
 LONG = "x" * 10_000

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from bot.standin.payloads import block_action, payload_body, slash_body
-from bot.standin.slack import FakeSlack
+from bot.demo.payloads import block_action, payload_body, slash_body
+from bot.demo.slack import FakeSlack
 from bot.store.db import Database
 from bot.store.repo import SqlStore
 from bot.store.tables import OutboxRow

@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from bot.standin.payloads import block_action, payload_body, slash_body, view_submission
+from bot.demo.payloads import block_action, payload_body, slash_body, view_submission
 from bot.store.tables import AuditRow, EndpointRow, JobRow, OutboxRow
 from bot.ui.ids import Action, Callback
 from bot.ui.ids import Block as B
 from commands.models import EndpointState, JobState
-from tests.bot.test_slack_lifecycle import World, buttons, submit
+from tests.bot.listeners.test_slack_lifecycle import World, buttons, submit
 from tests.fakes.backend import FakeBackend
 from tests.reliability.conftest import APPROVERS, CHANNEL, MEMBER, MakeWorld, ready_endpoint
 from tests.reliability.recording import recording_server

@@ -11,12 +11,12 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from bot.standin.payloads import block_action, payload_body, slash_body, view_submission
+from bot.demo.payloads import block_action, payload_body, slash_body, view_submission
 from bot.store.tables import OutboxRow
 from bot.ui.ids import Action, Callback
 from bot.ui.ids import Block as B
 from commands.models import JobState
-from tests.bot.test_slack_lifecycle import World, buttons, submit
+from tests.bot.listeners.test_slack_lifecycle import World, buttons, submit
 from tests.reliability.conftest import CHANNEL, MEMBER, Captured, ready_endpoint
 
 METHODS = ("chat.postMessage", "chat.update", "files.getUploadURLExternal", "files.completeUploadExternal")

@@ -13,10 +13,10 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from bot.foundry.local import LocalBackend
+from bot.backends.local import LocalBackend
 from bot.ui.ids import Action
 from commands.models import EndpointState, JobState
-from tests.bot.test_slack_lifecycle import World, buttons
+from tests.bot.listeners.test_slack_lifecycle import World, buttons
 from tests.reliability.conftest import APPROVERS, CHANNEL, Captured, MakeWorld
 
 pytestmark = pytest.mark.slow

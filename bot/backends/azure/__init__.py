@@ -1,0 +1,1 @@
+"""The hub-based serverless backend (azure-ai-ml)."""

@@ -1,0 +1,1 @@
+"""The `ftbot` command line: the Typer app and one module per command."""

@@ -1,0 +1,31 @@
+"""The `ftbot` command line: serve, validate, submit, demo (one module each)."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from bot.cli import demo, serve, submit, validate
+
+cli = typer.Typer(
+    no_args_is_help=True, add_completion=False, help="ftbot: Azure AI Foundry fine-tuning from Slack."
+)
+
+
+@cli.callback()
+def _root() -> None:
+    """ftbot: Azure AI Foundry fine-tuning from Slack."""
+
+
+serve.register(cli)
+demo.register(cli)
+validate.register(cli)
+submit.register(cli)
+
+
+def main() -> None:
+    try:
+        cli()
+    except KeyboardInterrupt:
+        sys.exit(130)

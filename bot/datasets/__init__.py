@@ -1,0 +1,1 @@
+"""Bringing datasets onto disk safely: intake, the URL and address policy, the fetcher."""

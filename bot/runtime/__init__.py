@@ -1,0 +1,1 @@
+"""Composition root, settings, logging, the serve process and its scheduler process, the ASGI server."""

@@ -1,0 +1,92 @@
+"""`ftbot serve`: the web process (Bolt app on uvicorn, or Socket Mode) and, beside it, the scheduler in a
+process of its own, both shut down cleanly on SIGTERM.
+
+The scheduler polls every live job and delivers to Slack; in the web process its database and backend
+work would compete with the event loop for the GIL and slow every ack down. In its own process it
+uses the second core instead. The web process supervises it (restarts it if it dies; /healthz says
+503 while it is down); the kernel kills it if the web process dies (PR_SET_PDEATHSIG), so a crashed
+serve never leaves an orphan polling behind. The web process wakes it after a click so cards move at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+from bot.listeners.app import create_app
+from bot.runtime.scheduler_process import SchedulerProcess
+from bot.runtime.server import HealthState, build_asgi, uvicorn_server
+from bot.runtime.services import Services
+
+log = logging.getLogger("ftbot.serve")
+
+
+async def _keep_socket_mode_connected(handler: AsyncSocketModeHandler, stop: asyncio.Event) -> None:
+    delay = 1.0
+    while not stop.is_set():
+        try:
+            await handler.connect_async()
+            log.info("Socket Mode connected")
+            return
+        except Exception as e:
+            log.warning("Socket Mode connection failed (%s); retrying in %.0fs", type(e).__name__, delay)
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=delay)
+            except TimeoutError:
+                delay = min(delay * 2, 60)
+
+
+async def _supervise(scheduler: SchedulerProcess, stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=5)
+        except TimeoutError:
+            await asyncio.to_thread(scheduler.supervise)
+
+
+async def run_serve(services: Services, host: str, port: int) -> None:
+    settings = services.settings
+    bolt = create_app(services)
+    scheduler = SchedulerProcess(settings)
+    scheduler.start()
+    services.wake = scheduler.wake.set
+    if not await asyncio.to_thread(scheduler.wait_ready):
+        log.error("the scheduler process did not start within 60 s; /healthz reports 503 until it does")
+    health = HealthState(
+        services.database.ping, lambda: scheduler.running, "socket" if settings.socket_mode else "http"
+    )
+    secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
+    server = uvicorn_server(
+        build_asgi(bolt, health, None if settings.socket_mode else secret, [services.responder.close]),
+        host,
+        port,
+    )
+
+    socket_handler = None
+    stop = asyncio.Event()
+    connector: asyncio.Task[None] | None = None
+    supervisor = asyncio.create_task(_supervise(scheduler, stop))
+    if settings.socket_mode and settings.slack_app_token is not None:
+        socket_handler = AsyncSocketModeHandler(bolt, settings.slack_app_token.get_secret_value())
+        health.socket_connected = lambda: bool(socket_handler and socket_handler.client.is_connected())
+        connector = asyncio.create_task(_keep_socket_mode_connected(socket_handler, stop))
+
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, lambda: setattr(server, "should_exit", True))
+    log.info("ftbot serving on http://%s:%d (%s mode, %s backend)", host, port, health.mode, settings.backend)
+    try:
+        await server.serve()  # returns on SIGTERM / SIGINT (uvicorn installs the handlers)
+    finally:
+        stop.set()
+        supervisor.cancel()
+        if connector is not None:
+            connector.cancel()
+        if socket_handler is not None:
+            await socket_handler.close_async()
+        await asyncio.to_thread(scheduler.stop)
+        services.database.dispose()
+        log.info("ftbot stopped")

@@ -1,0 +1,1 @@
+"""The periodic jobs, registered in one place, and the poller they run."""

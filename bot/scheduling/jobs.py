@@ -1,0 +1,25 @@
+"""Everything the scheduler runs, registered in one place with stable ids."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from bot.scheduling.scheduler import ScheduledJob
+
+if TYPE_CHECKING:
+    from bot.runtime.services import Services
+
+
+def scheduled_jobs(services: Services) -> list[ScheduledJob]:
+    """Everything the scheduler runs, registered in one place. Jobs are claimed by their own
+    ``next_poll_at``, so ticking more often than FTBOT_POLL_SECONDS costs nothing extra."""
+    poll = services.settings.poll_seconds
+    tick = services.poller.tick_seconds
+    return [
+        ScheduledJob("poll_jobs", services.poller.poll_jobs, tick),
+        ScheduledJob("poll_endpoints", services.poller.poll_endpoints, tick),
+        ScheduledJob("deliver", services.delivery.tick, 1.0),
+        ScheduledJob("sweep_endpoints", services.poller.sweep, max(60.0, poll)),
+        # keep the base-model catalogue warm so the wizard's option loads answer from cache within 3 s
+        ScheduledJob("warm_catalogue", services.backend.list_base_models, 1800.0),
+    ]

@@ -1,0 +1,387 @@
+"""Several ``ftbot serve`` processes on one PostgreSQL database behave as one bot.
+
+Two real replicas (subprocesses, HTTP mode) share a fresh PostgreSQL database, the loopback Slack
+stand-in and a backend in a shared file (``tests.fakes.shared_backend``). Jobs are submitted through
+both; replica B is killed with SIGKILL while it polls half of them. Then: every job reaches its end,
+B's jobs are taken over by A within one lease period (and not before), no job was ever polled by two
+replicas at once, each card got exactly one ``chat.update`` per change, no thread message is doubled,
+and the idle-endpoint reminder is sent once. A second, in-process test covers the delivery lease
+changing hands (a fake clock stands in for the minute a dead deliverer's lease takes to expire).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from slack_sdk import WebClient
+from sqlalchemy import create_engine, text
+
+from bot.demo.payloads import block_action, payload_body, sign, slash_body
+from bot.demo.slack import FakeSlack, Message
+from bot.slack.delivery import LEASE, Delivery
+from bot.store.db import Database
+from bot.store.repo import SqlStore
+from bot.ui.ids import Action
+from bot.ui.ids import Block as B
+from commands.lifecycle import Lifecycle, LocalData, SubmitRequest
+from commands.records import Actor, Surface
+from tests.commands.test_lifecycle import Approvers, Clock, chat_lines
+from tests.fakes.backend import FakeBackend
+from tests.fakes.files import FileServer
+from tests.fakes.shared_backend import SharedBackend
+from tests.support.pg import fresh_pg_database
+
+REPO = Path(__file__).resolve().parents[3]
+SECRET = "replica-signing-secret"
+APPROVER = "UAPPROVER1"
+MEMBER = "UMEMBER01"
+LEASE_S = 30.0  # Poller's job lease at FTBOT_POLL_SECONDS=0.5: max(30 s, 3 polls)
+PER_WAVE = 3
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Replica:
+    name: str
+    proc: subprocess.Popen[bytes]
+    port: int
+    log: Path
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def wait_healthy(self, timeout: float = 90) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"{self.name} exited: {self.log.read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=2) as r:
+                    if r.status == 200:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise AssertionError(f"{self.name} did not become healthy: {self.log.read_text()[-3000:]}")
+
+    def post(self, body: str) -> int:
+        headers = {"Content-Type": "application/x-www-form-urlencoded", **sign(SECRET, body)}
+        url = f"http://127.0.0.1:{self.port}/slack/events"
+        req = urllib.request.Request(url, body.encode(), headers, method="POST")
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                return int(r.status)
+        except urllib.error.HTTPError as e:
+            return int(e.code)
+
+    def family(self) -> set[int]:
+        """The serve process and its descendants (the scheduler runs in a child process)."""
+        parents: dict[int, int] = {}
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            parents[int(stat.parent.name)] = int(fields[1])
+        family = {self.pid}
+        grew = True
+        while grew:
+            kids = {pid for pid, ppid in parents.items() if ppid in family} - family
+            family |= kids
+            grew = bool(kids)
+        return family
+
+    def signal_all(self, sig: signal.Signals) -> None:
+        for pid in self.family():
+            os.kill(pid, sig)
+
+    def owns(self, owner: str | None) -> bool:
+        return owner is not None and int(owner.split("-")[-2]) in self.family()
+
+
+def start_replica(name: str, env: dict[str, str], workdir: Path) -> Replica:
+    port = _free_port()
+    log = workdir / f"{name}.log"
+    full = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "FTBOT_", "AZURE_"))}
+    full.update(env, PYTHONPATH=str(REPO))
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", "from bot.cli.app import main; main()", "serve", "--port", str(port)],
+            env=full, cwd=workdir, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    return Replica(name, proc, port, log)
+
+
+def until(check: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def normalized(msg_text: str, blocks: Any) -> str:
+    """A card's content without its clock (elapsed and uptime figures are all that differ between two
+    renderings of one version)."""
+    return re.sub(r"\d+", "#", msg_text + json.dumps(blocks, sort_keys=True))
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[tuple[FakeSlack, FileServer, str, dict[str, str]]]:
+    (tmp_path / "www").mkdir()
+    (tmp_path / "www" / "train.jsonl").write_text(chat_lines(30))
+    with fresh_pg_database() as url, FakeSlack() as fake, FileServer(tmp_path / "www") as files:
+        env = {
+            "SLACK_BOT_TOKEN": fake.bot_token,
+            "SLACK_SIGNING_SECRET": SECRET,
+            "SLACK_API_URL": fake.api_url,
+            "FTBOT_DATABASE_URL": url,
+            "FTBOT_DATA_DIR": str(tmp_path / "shared-data"),  # one volume for every replica
+            "FTBOT_POLL_SECONDS": "0.5",
+            "FTBOT_SLACK_UPDATES_PER_MINUTE": "600",
+            "FTBOT_APPROVERS": APPROVER,
+            "FTBOT_DATA_URL_HOSTS": files.host,
+            "FTBOT_ENDPOINT_IDLE_HOURS": "0.0003",  # about a second
+            "FTBOT_LOG_LEVEL": "WARNING",
+            "FTBOT_BACKEND_FACTORY": "tests.fakes.shared_backend:build",
+            "FTBOT_TEST_SHARED_TIMING": "1,8,1",  # queued 1 s, running 8 s, endpoint creating 1 s
+        }
+        yield fake, files, url, env
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+def test_two_replicas_one_killed_every_job_finishes_each_change_sent_once(
+    cluster: tuple[FakeSlack, FileServer, str, dict[str, str]], tmp_path: Path
+) -> None:
+    fake, files, url, env = cluster
+    engine = create_engine(url)
+    channels = (f"CREPL{i:02d}" for i in itertools.count(1))
+
+    def leases() -> dict[str, tuple[str, str | None]]:
+        with engine.connect() as c:
+            rows = c.execute(text("SELECT id, state, lease_owner FROM jobs")).all()
+        return {r[0]: (r[1], r[2]) for r in rows}
+
+    def started_jobs() -> set[str]:
+        return {r["text"].split("`")[1] for r in fake.responses if "Started" in r.get("text", "")}
+
+    def submit_wave(via: Replica) -> set[str]:
+        before = started_jobs()
+        for _ in range(PER_WAVE):
+            command = f"submit --model ftbot-tiny --data {files.url('train.jsonl')}"
+            body = slash_body(command, user=MEMBER, channel=next(channels), response_url=fake.response_url())
+            assert via.post(body) == 200
+        until(lambda: len(started_jobs() - before) == PER_WAVE, 30, f"{via.name}'s jobs to start")
+        wave = started_jobs() - before
+        until(lambda: all(via.owns(leases()[j][1]) for j in wave), 20, f"{via.name} to lease its jobs")
+        return wave
+
+    a = start_replica("A", env, tmp_path)
+    replicas = [a]
+    try:
+        a.wait_healthy()
+        b = start_replica("B", env, tmp_path)
+        replicas.append(b)
+        b.wait_healthy()
+        # each replica takes one wave (the other is paused meanwhile, so it cannot claim them first)
+        a.signal_all(signal.SIGSTOP)
+        try:
+            b_jobs = submit_wave(b)
+        finally:
+            a.signal_all(signal.SIGCONT)
+        b.signal_all(signal.SIGSTOP)
+        try:
+            a_jobs = submit_wave(a)
+        finally:
+            b.signal_all(signal.SIGCONT)
+        jobs = a_jobs | b_jobs
+        with engine.connect() as c:
+            singletons: dict[str, str] = {
+                str(r[0]): str(r[1]) for r in c.execute(text("SELECT name, owner FROM leases"))
+            }
+        assert a.owns(singletons.get("delivery")) and a.owns(singletons.get("sweep"))
+
+        # B dies while its jobs are running
+        assert all(leases()[j][0] in ("queued", "running") for j in b_jobs)
+        assert all(b.owns(leases()[j][1]) for j in b_jobs)
+        a_family, b_family = a.family(), b.family()
+        b.proc.send_signal(signal.SIGKILL)  # its scheduler process dies with it (PR_SET_PDEATHSIG)
+        b.proc.wait(timeout=30)
+        killed_at = time.time()
+
+        # A's first job to finish is deployed by an approver (through A)
+        def succeeded() -> list[str]:
+            return sorted(j for j, (state, _) in leases().items() if state == "succeeded" and j in a_jobs)
+
+        until(lambda: bool(succeeded()), 40, "one of A's jobs to succeed")
+        deployed = succeeded()[0]
+        deployed_channel = _channel_of(fake, deployed)
+        click = block_action(Action.DEPLOY, deployed, user=APPROVER, channel=deployed_channel,
+                             response_url=fake.response_url())  # fmt: skip
+        assert a.post(payload_body(click)) == 200
+
+        until(lambda: all(leases()[j][0] == "succeeded" for j in jobs), LEASE_S + 30, "every job to finish")
+        # the idle reminder comes from A's next endpoint sweep (once a minute)
+        until(lambda: len(_reminders(fake, deployed)) >= 1, 90, "the idle-endpoint reminder")
+        # a third writer sweeping on its own (no lease) still finds the reminder already owed
+        _sweep_from_outside(url, tmp_path / "shared-data")
+        time.sleep(2.5)  # two delivery ticks: anything doubled would be sent by now
+
+        with engine.connect() as c:
+            undelivered = c.execute(
+                text("SELECT count(*) FROM jobs WHERE version > delivered_version")
+            ).scalar()
+            unsent = c.execute(text("SELECT count(*) FROM outbox WHERE sent_at IS NULL")).scalar()
+        assert undelivered == 0 and unsent == 0
+
+        state = SharedBackend(tmp_path / "shared-data" / "shared-backend.json").snapshot()
+        assert state["counts"]["submitted"] == dict.fromkeys(jobs, 1)
+        assert sum(state["counts"]["deployed"].values()) == 1
+
+        # polling: one replica at a time per job; B's jobs moved to A once, after one lease period
+        polls: dict[str, list[tuple[int, float]]] = {}
+        for job, pid, at in state["polls"]:
+            polls.setdefault(job, []).append((pid, at))
+        for job in jobs:
+            runs = [pid for pid, _ in itertools.groupby(pid for pid, _ in polls[job])]
+            assert len(runs) == len(set(runs)), f"{job} was polled by replicas in turn: {runs}"
+        for job in b_jobs:
+            by_b = [at for pid, at in polls[job] if pid in b_family]
+            by_a = [at for pid, at in polls[job] if pid in a_family]
+            assert by_b and by_a and max(by_b) < killed_at <= min(by_a)
+            gap = min(by_a) - max(by_b)
+            assert LEASE_S - 1.5 <= gap <= LEASE_S + 5, f"{job} taken over after {gap:.1f}s"
+        for job in a_jobs:
+            assert {pid for pid, _ in polls[job]} <= a_family
+
+        # Slack: one card per job, one chat.update per change, no thread message twice
+        for job in jobs:
+            card = _card(fake, job)
+            sent = [c.body for c in fake.calls_to("chat.update") if c.body.get("ts") == card.ts]
+            post = next(c.body for c in fake.calls_to("chat.postMessage")
+                        if c.body.get("channel") == card.channel and not c.body.get("thread_ts"))  # fmt: skip
+            contents = [normalized(b.get("text", ""), b.get("blocks")) for b in [post, *sent]]
+            doubled = [i for i in range(1, len(contents)) if contents[i] == contents[i - 1]]
+            assert not doubled, f"{job}: chat.update repeated an unchanged card ({len(sent)} updates)"
+            assert sent and "succeeded" in sent[-1].get("text", "")
+            thread = fake.thread(card.channel, card.ts)
+            seen = [json.dumps([m.text, m.blocks, m.files], sort_keys=True) for m in thread]
+            assert len(seen) == len(set(seen)), f"{job}: a thread message was posted twice"
+            assert sum(f"{job}` succeeded." in s for s in seen) == 1
+        assert len(_reminders(fake, deployed)) == 1
+    finally:
+        for r in replicas:
+            if r.proc.poll() is None:
+                r.proc.send_signal(signal.SIGTERM)
+                try:
+                    r.proc.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    r.proc.kill()
+                    r.proc.wait()
+        engine.dispose()
+
+
+def _channel_of(fake: FakeSlack, job: str) -> str:
+    return _card(fake, job).channel
+
+
+def _card(fake: FakeSlack, job: str) -> Message:
+    with fake._lock:
+        cards = [m for m in fake.messages.values() if m.thread_ts is None and job in m.text]
+    assert len(cards) == 1, f"{job}: expected one card, found {len(cards)}"
+    return cards[0]
+
+
+def _reminders(fake: FakeSlack, job: str) -> list[Message]:
+    card = _card(fake, job)
+    return [
+        m
+        for m in fake.thread(card.channel, card.ts)
+        if any(b.get("block_id") == B.THREAD_ACTIONS for b in m.blocks) and "idle" in m.text.lower()
+    ]
+
+
+def _sweep_from_outside(url: str, data_dir: Path) -> None:
+    class WallClock:
+        def now(self) -> datetime:
+            return datetime.now(UTC)
+
+    database = Database(url)
+    try:
+        life = Lifecycle(backend=SharedBackend(data_dir / "shared-backend.json"), store=SqlStore(database),
+                         clock=WallClock(), approvers=Approvers(), work_dir=data_dir / "outside",
+                         idle_hours=0.0003)  # fmt: skip
+        life.sweep_endpoints()
+    finally:
+        database.dispose()
+
+
+def test_delivery_lease_moves_to_another_replica_only_when_it_expires(tmp_path: Path) -> None:
+    """Two deliverers on one database: only the lease holder sends; when it stops (dies), the other
+    takes over once the lease expires, and sends each pending change exactly once."""
+    with fresh_pg_database() as url, FakeSlack() as fake:
+        database = Database(url)
+        database.migrate()
+        try:
+            clock = Clock()
+            store = SqlStore(database)
+            life = Lifecycle(backend=FakeBackend(), store=store, clock=clock, approvers=Approvers(),
+                             work_dir=tmp_path / "work")  # fmt: skip
+            web = WebClient(token=fake.bot_token, base_url=fake.api_url)
+            one, two = (
+                Delivery(
+                    store=store,
+                    lifecycle=life,
+                    web=web,
+                    approvers=Approvers(),
+                    clock=clock,
+                    owner=owner,
+                    updates_per_minute=6000,
+                )
+                for owner in ("host-1-aaaaaa", "host-2-bbbbbb")
+            )
+            path = tmp_path / "train.jsonl"
+            path.write_text(chat_lines(12))
+            actor = Actor(user_id=MEMBER, channel_id="CJOBS1", surface=Surface.SLASH)
+            request = SubmitRequest(model="ftbot-tiny", training=LocalData(path, "train.jsonl"))
+            job = life.submit(actor, life.check(request))
+            life.start(job.id)
+            for d in (one, two, one, two):
+                d.tick()
+            assert one.stats["chat.postMessage"] >= 1 and two.stats == dict.fromkeys(two.stats, 0)
+            life.poll(job.id)  # running: a change for the card, while `one` is gone
+            for _ in range(3):
+                two.tick()
+            assert fake.calls_to("chat.update") == []  # the dead holder's lease still stands
+            clock.advance(seconds=LEASE.total_seconds() + 1)
+            two.tick()
+            two.tick()
+            assert len(fake.calls_to("chat.update")) == 1 and two.stats["chat.update"] == 1
+            with store.transaction() as tx:
+                assert tx.undelivered_cards() == 0 and tx.unsent_count() == 0
+        finally:
+            database.dispose()
