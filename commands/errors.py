@@ -3,20 +3,46 @@
 Adapters (Azure, local backend, SQL, Slack downloads) turn vendor errors into these types, chained with
 ``raise ... from e``. One Bolt error handler (``bot/errors.py``) renders them on the right surface.
 Messages are written for the person in the channel; they never contain secrets.
+
+Messages carry no Slack markup. Ids and names (a job, an endpoint, a model, a flag, a user) are passed
+as keyword ``names`` and stand in the message as ``{placeholder}``s: ``message`` reads them as plain
+text (logs, the command line), and ``bot/ui`` renders them as code spans or mentions (``User`` ids).
 """
 
 from __future__ import annotations
 
+import re
+
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+class User(str):
+    """A Slack user id inside an error: a person, shown as a mention where the surface can."""
+
+    __slots__ = ()
+
+
+def fill(template: str, names: dict[str, str], render: object = str) -> str:
+    """``template`` with each ``{name}`` replaced by ``render(names[name])``; other braces stay."""
+    if not names:
+        return template
+    fmt = render if callable(render) else str
+    return _PLACEHOLDER.sub(
+        lambda m: str(fmt(names[m.group(1)])) if m.group(1) in names else m.group(0), template
+    )
+
 
 class FtbotError(Exception):
-    """Base of every error ftbot shows to a user. ``str(err)`` is the user-facing message."""
+    """Base of every error ftbot shows to a user. ``str(err)`` is the plain-text message."""
 
     #: short machine-readable code, stable across releases (used in logs, audit and JSON output)
     code = "error"
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(self, message: str, **names: str) -> None:
+        self.template = message
+        self.names = names
+        self.message = fill(message, names)
+        super().__init__(self.message)
 
 
 class InvalidInput(FtbotError):
@@ -24,8 +50,8 @@ class InvalidInput(FtbotError):
 
     code = "invalid_input"
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, *, field: str | None = None, **names: str) -> None:
+        super().__init__(message, **names)
         self.field = field
 
 
@@ -34,8 +60,10 @@ class UsageError(InvalidInput):
 
     code = "usage"
 
-    def __init__(self, message: str, *, field: str | None = None, hint: str | None = None) -> None:
-        super().__init__(message, field=field)
+    def __init__(
+        self, message: str, *, field: str | None = None, hint: str | None = None, **names: str
+    ) -> None:
+        super().__init__(message, field=field, **names)
         self.hint = hint
 
 
@@ -51,8 +79,8 @@ class Conflict(FtbotError):
 
     code = "conflict"
 
-    def __init__(self, message: str, *, existing: str | None = None) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, *, existing: str | None = None, **names: str) -> None:
+        super().__init__(message, **names)
         self.existing = existing
 
 
@@ -71,8 +99,8 @@ class Unavailable(FtbotError):
 
     code = "unavailable"
 
-    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, *, retry_after: float | None = None, **names: str) -> None:
+        super().__init__(message, **names)
         self.retry_after = retry_after
 
 

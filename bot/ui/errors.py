@@ -5,13 +5,22 @@ from __future__ import annotations
 from slack_sdk.models.blocks import Block, MarkdownTextObject, SectionBlock
 
 from bot.ui.ids import Block as B
-from bot.ui.text import clip, escape
-from commands.errors import FtbotError, UsageError
+from bot.ui.text import clip, code, escape
+from commands.errors import FtbotError, User, UsageError, fill
+
+
+def _name(value: str) -> str:
+    return f"<@{value}>" if isinstance(value, User) else code(value)
+
+
+def message_text(err: FtbotError) -> str:
+    """The error's message in mrkdwn: its text escaped (it may quote user input), its ids and names
+    as code spans, its users as mentions."""
+    return fill(escape(err.template), err.names, _name)
 
 
 def error_text(err: FtbotError) -> str:
-    # messages come from commands/ and may quote user input: escape all of it (backticks survive)
-    text = f":warning: {escape(err.message)}"
+    text = f":warning: {message_text(err)}"
     if isinstance(err, UsageError) and err.hint and err.hint not in err.message:
         text += f"\nUsage: `{escape(err.hint)}`"
     return clip(text, 2900)
