@@ -6,7 +6,7 @@ from slack_sdk.models.blocks import Block, MarkdownTextObject, SectionBlock
 
 from bot.ui.ids import Block as B
 from bot.ui.text import clip, code, escape
-from commands.errors import FtbotError, User, UsageError, fill
+from commands.errors import FtbotError, UsageError, User, fill
 
 
 def _name(value: str) -> str:
