@@ -5,6 +5,8 @@ FROM python:3.11-slim AS base
 # Extras to install: "" for the Azure backend only (small image); "local" adds the local LoRA backend
 # (PyTorch CPU); "mlflow" adds training metrics from Azure ML runs.
 ARG EXTRAS=""
+# The lock pins torch==…+cpu, which only PyTorch's CPU index serves (PyPI's torch is a multi-GB CUDA build).
+ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -17,10 +19,13 @@ RUN groupadd --system ftbot && useradd --system --gid ftbot --home-dir /app --sh
 
 WORKDIR /app
 
-# Dependencies first, in their own cached layer: only pyproject.toml changes invalidate it.
+# Dependencies first, in their own cached layer: only pyproject.toml and lock changes invalidate it.
+# What `ftbot serve` needs (plus EXTRAS), at the versions CI tested: requirements/lock.txt constrains
+# every package it names (dev tools are locked there too, but nothing here asks for them).
 COPY pyproject.toml README.md ./
+COPY requirements/lock.txt ./requirements/lock.txt
 RUN mkdir -p commands bot && touch commands/__init__.py bot/__init__.py \
-    && pip install ".${EXTRAS:+[$EXTRAS]}" \
+    && pip install --extra-index-url "$TORCH_INDEX_URL" -c requirements/lock.txt ".${EXTRAS:+[$EXTRAS]}" \
     && pip uninstall -y ftbot
 
 # Then the code.

@@ -21,7 +21,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from azure.ai.ml import MLClient
 
-from bot.backends.azure.backend import DEPLOY_REGIONS_TAG, AzureBackend, client_options
+from bot.backends.azure.backend import AzureBackend
+from bot.backends.azure.catalogue import DEPLOY_REGIONS_TAG
+from bot.backends.azure.project import client_options
 from tests.bot.backends.fake_azure import (
     RESOURCE_GROUP,
     SUBSCRIPTION,

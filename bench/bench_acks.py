@@ -19,14 +19,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -38,8 +35,8 @@ from bot.demo.payloads import block_action, payload_body, sign, slash_body
 from bot.demo.slack import FakeSlack
 from bot.store.db import Database
 from bot.ui.ids import Action
+from tests.support.serve import REPO, clean_env, free_port, ftbot_argv, wait_healthy
 
-REPO = Path(__file__).resolve().parents[1]
 SECRET = "bench-signing-secret"
 LUA = """
 local bodies = {
@@ -71,12 +68,6 @@ end
 """
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def requests(fake: FakeSlack, live: int, n: int = 200) -> list[str]:
     bodies = []
     for i in range(n):
@@ -103,21 +94,6 @@ def lua_script(bodies: list[str], path: Path, think_ms: int) -> None:
         rows.append(f'{{"{h["X-Slack-Request-Timestamp"]}", "{h["X-Slack-Signature"]}", [==[{body}]==]}},')
     delay = f"delay = function() return {think_ms} end" if think_ms else ""
     path.write_text(LUA % ("\n".join(rows), delay))
-
-
-def wait_healthy(port: int, proc: subprocess.Popen[bytes], log: Path, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"server exited with {proc.returncode}: {log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise SystemExit("server did not become healthy")
 
 
 def wrk(port: int, script: Path, connections: int, seconds: int) -> dict:
@@ -162,7 +138,7 @@ def measure(
     with log.open("wb") as out:
         proc = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
     try:
-        wait_healthy(port, proc, log)
+        wait_healthy(f"http://127.0.0.1:{port}", proc, log)
         time.sleep(args.settle)  # ftbot: the scheduler is into its polling rounds
         wrk(port, script, args.connections, 3)  # warm-up, not reported
         result = wrk(port, script, args.connections, args.seconds)
@@ -202,12 +178,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, FakeSlack() as fake:
         script = Path(tmp) / "requests.lua"
         lua_script(requests(fake, args.live), script, args.think_ms)
-        base = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "FTBOT_", "AZURE_"))}
-        base.update(
-            PYTHONPATH=str(REPO),
-            SLACK_SIGNING_SECRET=SECRET,
-            SLACK_BOT_TOKEN=fake.bot_token,
-            SLACK_API_URL=fake.api_url,
+        base = clean_env(
+            {"SLACK_SIGNING_SECRET": SECRET, "SLACK_BOT_TOKEN": fake.bot_token, "SLACK_API_URL": fake.api_url}
         )
 
         port = free_port()
@@ -230,7 +202,7 @@ def main() -> None:
                 "FTBOT_BACKEND_FACTORY": "bench.scale_world:build",
                 "FTBOT_BENCH_LIVE": str(args.live),
             }
-            cmd = [sys.executable, "-c", "from bot.cli.app import main; main()", "serve", "--port", str(port)]
+            cmd = ftbot_argv("serve", "--port", str(port))
             started = time.time()
             r = measure(
                 f"ftbot serve, {args.live} live jobs polled",

@@ -21,10 +21,8 @@ import argparse
 import contextlib
 import sys
 import tempfile
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -41,30 +39,7 @@ from bot.store.db import Database
 from bot.store.repo import SqlStore
 from commands.lifecycle import Lifecycle
 from commands.models import JobState
-
-
-class Clock:
-    """Wall-clock time plus an offset the benchmark moves forward, so every live job is due each tick."""
-
-    def __init__(self) -> None:
-        self.offset = timedelta()
-        self._lock = threading.Lock()
-
-    def now(self) -> datetime:
-        with self._lock:
-            return datetime.now(UTC) + self.offset
-
-    def advance(self, seconds: float) -> None:
-        with self._lock:
-            self.offset += timedelta(seconds=seconds)
-
-
-class Approvers:
-    def is_approver(self, user_id: str) -> bool:
-        return False
-
-    def approvers(self) -> list[str]:
-        return []
+from tests.support.doubles import Approvers, WallClock
 
 
 def _slack(limit_per_minute: float, cards: int, channels: int) -> FakeSlack:
@@ -83,7 +58,7 @@ def run_ftbot(url: str, args: argparse.Namespace, *, live: int, speedup: float, 
     finished = args.finished if live == args.live else 0
     ids = seed(database, live, finished, args.channels)
     fake = _slack(50 * speedup, live + args.finished, args.channels)
-    clock = Clock()
+    clock = WallClock()  # moved forward each tick, so every live job is due again
     backend = ScaleBackend(
         ids + [job_id(i) for i in range(live, live + args.finished)], args.latency_ms / 1000
     )
@@ -92,7 +67,7 @@ def run_ftbot(url: str, args: argparse.Namespace, *, live: int, speedup: float, 
         backend=backend,  # type: ignore[arg-type]  # only get_job is used by polling
         store=store,
         clock=clock,
-        approvers=Approvers(),
+        approvers=Approvers(()),
         work_dir=Path(tempfile.mkdtemp()),
     )
     poller = Poller(store=store, lifecycle=life, clock=clock, owner="bench-1-000000", poll_seconds=30)
@@ -106,7 +81,7 @@ def run_ftbot(url: str, args: argparse.Namespace, *, live: int, speedup: float, 
         store=store,
         lifecycle=life,
         web=web,
-        approvers=Approvers(),
+        approvers=Approvers(()),
         clock=clock,
         owner="bench-1-000000",
         updates_per_minute=45 * speedup,

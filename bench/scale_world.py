@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-import psycopg
 from sqlalchemy import update
 
 from bot.store.db import Database
@@ -21,9 +19,11 @@ from bot.store.tables import JobRow
 from commands.errors import NotFound
 from commands.models import BaseModelInfo, DatasetRef, Job, JobSpec, JobState
 from commands.records import JobRecord
+from tests.support.pg import pg_available, pg_database
+
+__all__ = ["ScaleBackend", "job_id", "pg_available", "scratch_database", "seed"]
 
 MODEL = BaseModelInfo(name="ftbot-tiny", source="local", description="bench model", context_length=512)
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
 @contextmanager
@@ -32,22 +32,8 @@ def scratch_database(kind: str, tmp: Path) -> Iterator[str]:
     if kind == "sqlite":
         yield f"sqlite:///{tmp / 'bench.db'}"
         return
-    name = f"ftbot_bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def pg_available() -> bool:
-    try:
-        with psycopg.connect(PG_ADMIN, connect_timeout=3):
-            return True
-    except psycopg.Error:
-        return False
+    with pg_database("ftbot_bench_") as url:
+        yield url
 
 
 def job_id(i: int) -> str:
@@ -87,8 +73,8 @@ def seed(database: Database, live: int, finished: int, channels: int, *, posted:
                 tx.save_status_message(jid, f"CBENCH{i % channels:03d}", f"1700000000.{i:06d}", now)
             if i < live:
                 ids.append(jid)
-        tx.s.flush()
-        tx.s.execute(update(JobRow).values(delivered_version=JobRow.version))  # cards are up to date
+        tx.session.flush()
+        tx.session.execute(update(JobRow).values(delivered_version=JobRow.version))  # cards are up to date
     return ids
 
 

@@ -166,9 +166,14 @@ def _tokens(text: str) -> list[str]:
 def _identifier(value: str, what: str, usage: str) -> str:
     if not _ID.match(value):
         raise UsageError(
-            f"`{_clip(value)}` is not a valid {what} name: use letters, digits, `.`, `_` and `-`.",
+            f"{{value}} is not a valid {what} name: use letters, digits, "
+            "{dot}, {underscore} and {dash}.",
             field=what,
             hint=usage,
+            value=_clip(value),
+            dot=".",
+            underscore="_",
+            dash="-",
         )
     return value
 
@@ -181,9 +186,10 @@ def _one_arg(name: str, args: list[str], what: str) -> str:
     usage = next(s.usage for s in SUBCOMMANDS if s.name == name)
     if len(args) != 1:
         raise UsageError(
-            f"`{name}` takes exactly one {what}" + (f", got {len(args)}." if args else "."),
+            f"{{command}} takes exactly one {what}" + (f", got {len(args)}." if args else "."),
             field=what,
             hint=usage,
+            command=name,
         )
     return _identifier(args[0], what, usage)
 
@@ -202,48 +208,69 @@ _SUBMIT_FLAGS: Final[dict[str, str]] = {
 _SUBMIT_USAGE = next(s.usage for s in SUBCOMMANDS if s.name == "submit")
 
 
-def _parse_submit(args: list[str]) -> Submit:
+def _flag_error(message: str, flag: str, **names: str) -> UsageError:
+    """A usage error about ``flag`` of `submit`; ``message`` names it as ``{flag}``."""
+    return UsageError(message, field=flag, hint=_SUBMIT_USAGE, flag=flag, **names)
+
+
+def _submit_values(args: list[str]) -> dict[str, str]:
+    """``--flag value`` and ``--flag=value`` pairs, each flag known and given once."""
     values: dict[str, str] = {}
     i = 0
     while i < len(args):
         raw = args[i]
         flag, eq, inline = raw.partition("=")
         if not flag.startswith("--"):
-            raise UsageError(f"Unexpected `{_clip(raw)}`: every value follows a flag.", hint=_SUBMIT_USAGE)
+            raise UsageError(
+                "Unexpected {value}: every value follows a flag.", hint=_SUBMIT_USAGE, value=_clip(raw)
+            )
         if flag not in _SUBMIT_FLAGS:
             close = difflib.get_close_matches(flag, list(_SUBMIT_FLAGS), n=1, cutoff=0.6)
-            maybe = f" Did you mean `{close[0]}`?" if close else ""
-            raise UsageError(f"Unknown flag `{_clip(flag)}`.{maybe}", field=flag, hint=_SUBMIT_USAGE)
+            if close:
+                raise UsageError(
+                    "Unknown flag {flag}. Did you mean {suggestion}?",
+                    field=flag,
+                    hint=_SUBMIT_USAGE,
+                    flag=_clip(flag),
+                    suggestion=close[0],
+                )
+            raise UsageError("Unknown flag {flag}.", field=flag, hint=_SUBMIT_USAGE, flag=_clip(flag))
         if eq:
             value = inline
             i += 1
         else:
             if i + 1 >= len(args) or args[i + 1].startswith("--"):
-                raise UsageError(f"`{flag}` needs a value.", field=flag, hint=_SUBMIT_USAGE)
+                raise _flag_error("{flag} needs a value.", flag)
             value = args[i + 1]
             i += 2
         if flag in values:
-            raise UsageError(f"`{flag}` is given twice.", field=flag, hint=_SUBMIT_USAGE)
+            raise _flag_error("{flag} is given twice.", flag)
         values[flag] = value
-
     for required in ("--model", "--data"):
         if required not in values:
-            raise UsageError(f"`{required}` is required.", field=required, hint=_SUBMIT_USAGE)
+            raise _flag_error("{flag} is required.", required)
     if "--validation" in values and "--split" in values:
-        raise UsageError(
-            "Give either `--validation URL` or `--split F`, not both.", field="--split", hint=_SUBMIT_USAGE
+        raise _flag_error(
+            "Give either {validation} or {split}, not both.",
+            "--split",
+            validation="--validation URL",
+            split="--split F",
         )
+    return values
 
-    split = None
-    if "--split" in values:
-        split = _number(values["--split"], "--split", float)
-        if not 0 < split < 1:
-            raise UsageError(
-                "`--split` is the fraction held out for validation, between 0 and 1 (e.g. 0.1).",
-                field="--split",
-                hint=_SUBMIT_USAGE,
-            )
 
+def _split(values: dict[str, str]) -> float | None:
+    if "--split" not in values:
+        return None
+    split = _number(values["--split"], "--split", float)
+    if not 0 < split < 1:
+        raise _flag_error(
+            "{flag} is the fraction held out for validation, between 0 and 1 (e.g. 0.1).", "--split"
+        )
+    return split
+
+
+def _hyperparameters(values: dict[str, str]) -> Hyperparameters:
     hp: dict[str, float | int] = {}
     if "--epochs" in values:
         hp["n_epochs"] = _number(values["--epochs"], "--epochs", int)
@@ -254,31 +281,44 @@ def _parse_submit(args: list[str]) -> Submit:
             values["--learning-rate-multiplier"], "--learning-rate-multiplier", float
         )
     try:
-        hyperparameters = Hyperparameters(**hp)
+        return Hyperparameters(**hp)
     except ValidationError as e:
         err = e.errors()[0]
         name = str(err["loc"][0])
         flag = next(f for f, n in _SUBMIT_FLAGS.items() if n == name)
-        raise UsageError(f"`{flag}`: {err['msg'].lower()}.", field=flag, hint=_SUBMIT_USAGE) from e
+        raise _flag_error("{flag}: " + err["msg"].lower() + ".", flag) from e
 
-    task = Task.CHAT_COMPLETION
-    if "--task" in values:
-        try:
-            task = Task(values["--task"])
-        except ValueError as e:
-            raise UsageError(
-                f"`--task` is `chat_completion` or `text_completion`, not `{_clip(values['--task'])}`.",
-                field="--task",
-                hint=_SUBMIT_USAGE,
-            ) from e
 
+def _task(values: dict[str, str]) -> Task:
+    if "--task" not in values:
+        return Task.CHAT_COMPLETION
+    try:
+        return Task(values["--task"])
+    except ValueError as e:
+        raise _flag_error(
+            "{flag} is {chat} or {text}, not {value}.",
+            "--task",
+            chat="chat_completion",
+            text="text_completion",
+            value=_clip(values["--task"]),
+        ) from e
+
+
+def _suffix(values: dict[str, str]) -> str | None:
     suffix = values.get("--suffix")
     if suffix is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9-]{0,39}", suffix):
-        raise UsageError(
-            "`--suffix` is up to 40 letters, digits and dashes, starting with a letter or digit.",
-            field="--suffix",
-            hint=_SUBMIT_USAGE,
+        raise _flag_error(
+            "{flag} is up to 40 letters, digits and dashes, starting with a letter or digit.", "--suffix"
         )
+    return suffix
+
+
+def _parse_submit(args: list[str]) -> Submit:
+    values = _submit_values(args)
+    split = _split(values)
+    hyperparameters = _hyperparameters(values)
+    task = _task(values)
+    suffix = _suffix(values)
     model = _identifier(values["--model"], "--model", _SUBMIT_USAGE)
     return Submit(
         model=model,
@@ -299,12 +339,39 @@ def _number(raw: str, flag: str, kind: type[_Num]) -> _Num:
         value = kind(raw)
     except ValueError:
         word = "a whole number" if kind is int else "a number"
-        raise UsageError(
-            f"`{flag}` must be {word}, got `{_clip(raw)}`.", field=flag, hint=_SUBMIT_USAGE
-        ) from None
+        raise _flag_error("{flag} must be " + word + ", got {value}.", flag, value=_clip(raw)) from None
     if isinstance(value, float) and not (value == value and abs(value) != float("inf")):
-        raise UsageError(f"`{flag}` must be a finite number.", field=flag, hint=_SUBMIT_USAGE)
+        raise _flag_error("{flag} must be a finite number.", flag)
     return value
+
+
+def _unknown(head: str) -> UsageError:
+    close = closest_subcommand(head)
+    if close:
+        return UsageError(
+            "Unknown subcommand {command}. Did you mean {suggestion}? See {help}.",
+            hint=f"/finetune {close}",
+            command=_clip(head),
+            suggestion=f"/finetune {close}",
+            help="/finetune help",
+        )
+    return UsageError(
+        "Unknown subcommand {command}. See {help}.",
+        hint="/finetune help",
+        command=_clip(head),
+        help="/finetune help",
+    )
+
+
+def _chat(rest: str) -> Chat:
+    """``chat ENDPOINT PROMPT``: a prompt is free text, so apostrophes are not shell quotes."""
+    parts = rest.strip().split(None, 1)
+    if len(parts) < 2:
+        raise UsageError(
+            "{command} needs an endpoint and a prompt.", hint="/finetune chat ENDPOINT PROMPT", command="chat"
+        )
+    endpoint = _identifier(parts[0], "endpoint", "/finetune chat ENDPOINT PROMPT")
+    return Chat(endpoint=endpoint, prompt=parts[1].strip())
 
 
 def parse(text: str) -> Command:
@@ -313,12 +380,8 @@ def parse(text: str) -> Command:
         raise UsageError(f"The command is too long ({len(text)} characters; at most {MAX_TEXT}).")
     text = text.strip()
     head_raw, _, rest = text.partition(" ")
-    if head_raw.lower() == "chat":  # a prompt is free text: apostrophes are not shell quotes
-        parts = rest.strip().split(None, 1)
-        if len(parts) < 2:
-            raise UsageError("`chat` needs an endpoint and a prompt.", hint="/finetune chat ENDPOINT PROMPT")
-        endpoint = _identifier(parts[0], "endpoint", "/finetune chat ENDPOINT PROMPT")
-        return Chat(endpoint=endpoint, prompt=parts[1].strip())
+    if head_raw.lower() == "chat":
+        return _chat(rest)
     tokens = _tokens(text)
     if not tokens:
         return OpenWizard()
@@ -330,15 +393,19 @@ def parse(text: str) -> Command:
             return _parse_submit(args)
         case "validate":
             if len(args) != 1:
-                raise UsageError("`validate` takes one URL.", hint="/finetune validate URL")
+                raise UsageError(
+                    "{command} takes one URL.", hint="/finetune validate URL", command="validate"
+                )
             return Validate(url=args[0])
         case "status":
             if len(args) > 1:
-                raise UsageError("`status` takes at most one job.", hint="/finetune status [JOB]")
+                raise UsageError(
+                    "{command} takes at most one job.", hint="/finetune status [JOB]", command="status"
+                )
             return Status(job=_identifier(args[0], "job", "/finetune status [JOB]") if args else None)
         case "list" | "models" | "endpoints":
             if args:
-                raise UsageError(f"`{head}` takes no arguments.", hint=f"/finetune {head}")
+                raise UsageError("{command} takes no arguments.", hint=f"/finetune {head}", command=head)
             return ListJobs() if head == "list" else ListModels() if head == "models" else ListEndpoints()
         case "deploy":
             return Deploy(job=_one_arg("deploy", args, "job"))
@@ -347,9 +414,4 @@ def parse(text: str) -> Command:
         case "teardown":
             return Teardown(endpoint=_one_arg("teardown", args, "endpoint"))
         case _:
-            close = closest_subcommand(head)
-            maybe = f" Did you mean `/finetune {close}`?" if close else ""
-            raise UsageError(
-                f"Unknown subcommand `{_clip(head)}`.{maybe} See `/finetune help`.",
-                hint=f"/finetune {close}" if close else "/finetune help",
-            )
+            raise _unknown(head)

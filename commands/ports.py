@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from contextlib import AbstractContextManager
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -18,7 +19,16 @@ from commands.models import (
     JobSpec,
     Task,
 )
-from commands.records import ApprovalRecord, AuditEntry, EndpointRecord, JobRecord, ThreadPost
+from commands.records import (
+    ApprovalRecord,
+    AuditEntry,
+    CardDelivery,
+    EndpointRecord,
+    JobRecord,
+    LaunchRecord,
+    OutgoingPost,
+    ThreadPost,
+)
 
 
 @runtime_checkable
@@ -139,13 +149,90 @@ class StoreTx(Protocol):
 
     # audit log and thread outbox
     def audit(self, entry: AuditEntry) -> None: ...
+    def audit_entries(self, limit: int = 1000) -> list[AuditEntry]:
+        """The audit log, oldest first."""
+        ...
+
     def post(self, post: ThreadPost, *, key: str, at: datetime) -> bool:
         """Queue a thread message once per ``key``. False when that key was queued before."""
+        ...
+
+    # launches in progress (check, submit, start)
+    def begin_launch(self, launch: LaunchRecord) -> None:
+        """Record a launch as ``checking``. ``Conflict(existing=id)`` when the id is taken."""
+        ...
+
+    def get_launch(self, launch_id: str) -> LaunchRecord: ...  # NotFound
+    def finish_launch(self, launch_id: str, job_id: str, *, at: datetime) -> None:
+        """checking → submitted with its job, in the transaction that adds the job. ``Conflict`` when
+        the launch was answered meanwhile (so the job is rolled back with it)."""
+        ...
+
+    def stale_launches(self, dead_owners: Collection[str], started_before: datetime) -> list[LaunchRecord]:
+        """Launches still ``checking`` whose owner is dead or that began before ``started_before``."""
+        ...
+
+    def answer_launch(self, launch_id: str, *, at: datetime) -> bool:
+        """checking → answered. False when it was not checking any more (another replica answered it,
+        or its job was submitted), so a launch is answered once."""
         ...
 
 
 class Store(Protocol):
     def transaction(self) -> AbstractContextManager[StoreTx]: ...
+
+
+class SchedulerTx(StoreTx, Protocol):
+    """What the scheduler and the Slack delivery need besides the core: leases shared by replicas, job
+    claims for polling, card delivery bookkeeping and the outbox's delivery side."""
+
+    # leases and polling claims
+    def claim_due_jobs(
+        self,
+        owner: str,
+        now: datetime,
+        lease: timedelta,
+        next_poll: datetime,
+        limit: int,
+        *,
+        pending_grace: timedelta | None = None,
+    ) -> list[str]:
+        """Lease up to ``limit`` live jobs due for a poll (unleased, leased by ``owner`` or expired)."""
+        ...
+
+    def live_job_count(self) -> int: ...
+    def release_leases(self, owner: str) -> None:
+        """Give up every lease ``owner`` holds (a clean shutdown)."""
+        ...
+
+    def acquire_lease(self, name: str, owner: str, now: datetime, ttl: timedelta) -> bool:
+        """Take or renew the named singleton lease; False while another owner holds it."""
+        ...
+
+    def release_lease(self, name: str, owner: str) -> None: ...
+    def lease_owners(self, now: datetime) -> set[str]: ...
+    def expire_leases(self, owners: Collection[str]) -> None: ...
+    def endpoints_to_poll(self) -> list[str]: ...
+
+    # job cards
+    def status_message(self, job_id: str) -> tuple[str, str] | None:
+        """(channel, ts) of the job's card once posted."""
+        ...
+
+    def save_status_message(self, job_id: str, channel_id: str, ts: str, at: datetime) -> None: ...
+    def cards_to_deliver(self, limit: int) -> list[CardDelivery]: ...
+    def mark_card_delivered(self, job_id: str, version: int) -> None: ...
+    def undelivered_cards(self) -> int: ...
+
+    # outbox delivery
+    def outbox_due(self, now: datetime, limit: int) -> list[OutgoingPost]: ...
+    def mark_sent(self, outbox_id: int, at: datetime) -> None: ...
+    def mark_failed(self, outbox_id: int, error: str, retry_at: datetime) -> None: ...
+    def unsent_count(self) -> int: ...
+
+
+class SchedulerStore(Protocol):
+    def transaction(self) -> AbstractContextManager[SchedulerTx]: ...
 
 
 class ApproverDirectory(Protocol):

@@ -158,3 +158,47 @@ class ThreadPost(Frozen):
     kind: PostKind
     text: str = ""
     data: dict[str, object] = Field(default_factory=dict)
+
+
+class OutgoingPost(Frozen):
+    """A queued thread message ready to deliver, with where its job's thread is (None: no card yet)."""
+
+    id: int
+    job_id: str
+    post: ThreadPost
+    channel_id: str | None = None
+    thread_ts: str | None = None
+    attempts: int = 0
+
+
+class CardDelivery(Frozen):
+    """A job card Slack has not seen at ``version`` yet; ``ts`` is None until the card is posted."""
+
+    job_id: str
+    version: int
+    channel_id: str
+    ts: str | None = None
+
+
+class LaunchState(StrEnum):
+    CHECKING = "checking"  # the dataset is being checked; no job yet
+    SUBMITTED = "submitted"  # the job exists (``job_id``): its card answers the user
+    ANSWERED = "answered"  # the launch died before its job existed; the user was told to run it again
+
+
+class LaunchRecord(Frozen):
+    """A launch in progress (check, then submit, then start), so a process that dies while it checks the
+    dataset never leaves the user without an answer. ``what`` says what the user asked, to run again."""
+
+    id: str
+    team_id: str = ""
+    enterprise_id: str | None = None
+    channel_id: str
+    user_id: str
+    owner: str  # the lease owner of the process that runs the launch
+    surface: Surface
+    what: str
+    state: LaunchState = LaunchState.CHECKING
+    job_id: str | None = None
+    created_at: datetime
+    updated_at: datetime

@@ -29,6 +29,13 @@ def test_dependencies_are_installed_in_a_layer_before_the_code_is_copied() -> No
     assert deps < first_install < code
 
 
+def test_dependencies_are_installed_at_the_locked_versions() -> None:
+    lock = _index("COPY requirements/lock.txt")
+    install = next(i for i, line in enumerate(LINES) if "pip install" in line)
+    assert lock < install
+    assert "-c requirements/lock.txt" in LINES[install]
+
+
 def test_entry_command_exists_and_serves() -> None:
     assert LINES[_index("ENTRYPOINT")] == 'ENTRYPOINT ["ftbot"]'
     cmd = [line for line in LINES if line.startswith("CMD [")]

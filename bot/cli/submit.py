@@ -1,6 +1,7 @@
-"""``ftbot submit job.yaml``: CLI parity with the article's ``az ml job create --file job.yaml``.
+"""``ftbot submit job.yaml``: CLI parity with ``az ml job create --file job.yaml`` as Microsoft's
+"Fine-tune models using serverless API deployments in Azure AI Foundry" gives it.
 
-The YAML is the article's (``type: finetuning``, ``model`` path, ``training_data``, ``validation_data``,
+The YAML is that page's (``type: finetuning``, ``model`` path, ``training_data``, ``validation_data``,
 ``hyperparameters``, ``outputs.registered_model.name``). It is read by azure-ai-ml's own ``load_job``, so
 whatever the SDK accepts or refuses here is what Azure's CLI accepts or refuses; it is then turned into
 ftbot's ``JobSpec`` and submitted through the same ``FineTuningBackend.submit_job`` the Slack layer uses
@@ -80,7 +81,7 @@ def _dataset(value: Any, base_dir: Path) -> DatasetRef | None:
 
 
 def spec_from_yaml(path: Path, *, name: str | None = None) -> tuple[JobSpec, list[str]]:
-    """The article's CLI YAML → ``JobSpec`` (plus warnings to show). ``load_job`` parses and validates it."""
+    """An Azure ML CLI fine-tuning YAML → ``JobSpec`` (plus warnings to show); ``load_job`` validates it."""
     from azure.ai.ml import load_job
     from azure.ai.ml.exceptions import ValidationException
     from marshmallow.exceptions import ValidationError as SchemaError
@@ -166,7 +167,7 @@ def register(app: typer.Typer, backend_factory: BackendFactory | None = None) ->
 
     @app.command("submit")
     def submit(
-        file: Annotated[Path, typer.Argument(help="The article's CLI job YAML (type: finetuning).")],
+        file: Annotated[Path, typer.Argument(help="An Azure ML CLI job YAML (type: finetuning).")],
         name: Annotated[str | None, typer.Option(help="Job name (default: `name` in the YAML).")] = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     ) -> None:

@@ -1,6 +1,6 @@
 """``ftbot validate FILE``: the dataset check on the command line.
 
-Exit codes (DESIGN.md): 0 valid (warnings allowed), 1 invalid, 2 unreadable file or bad usage.
+Exit codes: 0 valid (warnings allowed), 1 invalid, 2 unreadable file or bad usage.
 """
 
 from __future__ import annotations

@@ -10,7 +10,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from bot.datasets.fetcher import Downloader, safe_filename
+from bot.datasets.fetcher import Downloader
+from bot.datasets.names import safe_filename
 from commands.errors import InvalidInput
 from commands.lifecycle import LocalData
 

@@ -71,7 +71,7 @@ class FakeSlack:
         self._limits: dict[str, list[float]] = {}  # method -> [per_second, burst, tokens, last]
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
 
     # --- lifecycle ---
     def start(self) -> FakeSlack:

@@ -18,9 +18,9 @@ from bot.listeners.common import actor_from, ensure_enabled, notify, off_loop
 from bot.listeners.errors import reported
 from bot.listeners.registrar import Registrar
 from bot.runtime.services import Services
+from bot.ui import replies
 from bot.ui.chat import parse_test_chat, test_chat_modal
 from bot.ui.ids import Action, Callback
-from bot.ui.text import code
 from commands.errors import InvalidInput
 from commands.records import Actor, Surface
 
@@ -46,43 +46,44 @@ def _approval_id(value: str) -> int:
 
 
 def register(app: Registrar, services: Services) -> None:
+    _register_job_buttons(app, services)
+    _register_endpoint_buttons(app, services)
+
+
+def _clicker(services: Services, body: dict[str, Any]) -> Actor:
+    actor = actor_from(body, Surface.BUTTON)
+    ensure_enabled(services, actor)
+    return actor
+
+
+async def _tell(respond: AsyncRespond, text: str) -> None:
+    await respond(response_type="ephemeral", replace_original=False, text=text)
+
+
+def _register_job_buttons(app: Registrar, services: Services) -> None:
+    """Cancel and Deploy on the card; Approve and Reject on an approval request in the thread."""
     life = services.lifecycle
 
-    def actor_of(body: dict[str, Any]) -> Actor:
-        actor = actor_from(body, Surface.BUTTON)
-        ensure_enabled(services, actor)
-        return actor
-
-    async def tell(respond: AsyncRespond, text: str) -> None:
-        await respond(response_type="ephemeral", replace_original=False, text=text)
-
     async def cancel(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
-        actor, job_id = actor_of(body), _value(body)
+        actor, job_id = _clicker(services, body), _value(body)
         await ack()
         async with reported(respond):
-            job = await off_loop(life.cancel, actor, job_id)
-            await tell(respond, f":octagonal_sign: Cancel of {code(job.id)} requested.")
+            job = await off_loop(life.jobs.cancel, actor, job_id)
+            await _tell(respond, replies.cancel_requested(job, clicked=True))
 
     async def deploy(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
-        actor, job_id = actor_of(body), _value(body)
+        actor, job_id = _clicker(services, body), _value(body)
         await ack()
         async with reported(respond):
-            outcome = await off_loop(life.request_deploy, actor, job_id)
-            if outcome.endpoint is not None:
-                text = f":rocket: Deploying {code(job_id)} as {code(outcome.endpoint.name)}."
-            elif outcome.approval_is_new:
-                text = ":hourglass: You are not an approver, so an approval request was posted in the thread."
-            else:
-                text = ":hourglass: A deploy request for this job is already waiting for an approver."
-            await tell(respond, text)
+            outcome = await off_loop(life.deploys.request_deploy, actor, job_id)
+            await _tell(respond, replies.deploy_requested(job_id, outcome, clicked=True))
 
     async def decide(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, approve: bool) -> None:
-        actor, approval_id = actor_of(body), _approval_id(_value(body))
+        actor, approval_id = _clicker(services, body), _approval_id(_value(body))
         await ack()
         async with reported(respond):
-            decided = await off_loop(life.decide, actor, approval_id, approve)
-            word = "approved: deploying" if approve else "rejected"
-            await tell(respond, f"Deploy of {code(decided.job_id)} {word}.")
+            decided = await off_loop(life.deploys.decide, actor, approval_id, approve)
+            await _tell(respond, replies.approval_decided(decided, approve))
 
     async def approve(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await decide(ack, body, respond, True)
@@ -90,14 +91,24 @@ def register(app: Registrar, services: Services) -> None:
     async def reject(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await decide(ack, body, respond, False)
 
+    app.action(Action.CANCEL)(cancel)
+    app.action(Action.DEPLOY)(deploy)
+    app.action(Action.APPROVE)(approve)
+    app.action(Action.REJECT)(reject)
+
+
+def _register_endpoint_buttons(app: Registrar, services: Services) -> None:
+    """Test chat (a button that opens a modal, and the modal's submission) and Tear down."""
+    life = services.lifecycle
+
     async def test_chat(
         ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
     ) -> None:
-        actor_of(body)
+        _clicker(services, body)
         name = _value(body)
         await ack()
         async with reported(respond):
-            endpoint = await off_loop(life.endpoint, name)
+            endpoint = await off_loop(life.queries.endpoint, name)
             try:
                 trigger = str(body.get("trigger_id") or "")
                 await client.views_open(trigger_id=trigger, view=test_chat_modal(endpoint))
@@ -113,24 +124,19 @@ def register(app: Registrar, services: Services) -> None:
         await ack()  # the exchange is posted in the job's thread
         system = next((m.content for m in request.messages if m.role == "system"), None)
         prompt = request.messages[-1].content
+        options = {"system": system, "temperature": request.temperature, "max_tokens": request.max_tokens}
         try:
-            await off_loop(life.chat, actor, name, prompt, system=system, temperature=request.temperature,
-                           max_tokens=request.max_tokens)  # fmt: skip
+            await off_loop(life.endpoints.chat, actor, name, prompt, **options)
         except Exception as e:
-            await notify(client, actor, await off_loop(life.channel_of_endpoint, name), e)
+            await notify(client, actor, await off_loop(life.queries.channel_of_endpoint, name), e)
 
     async def tear_down(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
-        actor, name = actor_of(body), _value(body)
+        actor, name = _clicker(services, body), _value(body)
         await ack()
         async with reported(respond):
-            ep = await off_loop(life.teardown, actor, name)
-            text = f":wastebasket: {code(ep.name)} is torn down; the model remains and can be redeployed."
-            await tell(respond, text)
+            ep = await off_loop(life.endpoints.teardown, actor, name)
+            await _tell(respond, replies.torn_down(ep, clicked=True))
 
-    app.action(Action.CANCEL)(cancel)
-    app.action(Action.DEPLOY)(deploy)
-    app.action(Action.APPROVE)(approve)
-    app.action(Action.REJECT)(reject)
     app.action(Action.TEST_CHAT)(test_chat)
     app.action(Action.TEAR_DOWN)(tear_down)
     app.view(Callback.TEST_CHAT)(chat_submitted)

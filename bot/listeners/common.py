@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -13,12 +12,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.listeners.errors import describe
 from bot.runtime.services import Services
+from bot.ui.ids import CHANNEL_ID, USER_ID
 from commands.errors import InvalidInput, NotEnabledHere
 from commands.records import Actor, Surface
 
 log = logging.getLogger("ftbot.listeners")
-_USER = re.compile(r"^[UW][A-Z0-9]{2,30}$")
-_CHANNEL = re.compile(r"^[CDGZ][A-Z0-9]{2,30}$")
 T = TypeVar("T")
 
 
@@ -29,9 +27,9 @@ def actor_from(body: dict[str, Any], surface: Surface) -> Actor:
     if channel is None and surface is not Surface.SLASH:
         channel = (body.get("container") or {}).get("channel_id")
     team = body.get("team_id") if surface is Surface.SLASH else (body.get("team") or {}).get("id")
-    if not isinstance(user, str) or not _USER.match(user):
+    if not isinstance(user, str) or not USER_ID.match(user):
         raise InvalidInput("This request does not say who sent it, so ftbot cannot act on it.")
-    if channel is not None and (not isinstance(channel, str) or not _CHANNEL.match(channel)):
+    if channel is not None and (not isinstance(channel, str) or not CHANNEL_ID.match(channel)):
         raise InvalidInput("This request names a channel ftbot does not recognise.")
     return Actor(
         user_id=user, channel_id=channel, team_id=team if isinstance(team, str) else "", surface=surface

@@ -15,7 +15,7 @@ import orjson
 from slack_bolt.response import BoltResponse
 from slack_sdk.models.views import View
 
-from bot.ui.errors import error_blocks, error_text, unexpected_text
+from bot.ui.errors import error_blocks, error_text, message_text, unexpected_text
 from bot.ui.text import escape
 from commands.errors import FtbotError, InvalidInput
 
@@ -71,8 +71,9 @@ async def handle_error(
     """Registered with ``app.error``. ``response`` is set when the listener failed before ack()."""
     kind = body.get("type") if isinstance(body, dict) else None
     if kind == "view_submission" and isinstance(error, InvalidInput) and error.field:
-        fields = getattr(error, "errors", None) or {error.field: error.message}
-        errors = {str(field): escape(str(message))[:2000] for field, message in fields.items()}
+        many = getattr(error, "errors", None)  # plain text per field (the wizard's checks)
+        fields = {f: escape(str(m)) for f, m in many.items()} if many else {error.field: message_text(error)}
+        errors = {str(field): message[:2000] for field, message in fields.items()}
         return _json(200, {"response_action": "errors", "errors": errors})
     text, blocks = describe(error)
     if kind == "view_submission":

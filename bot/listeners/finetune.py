@@ -12,11 +12,10 @@ from bot.listeners.errors import reported
 from bot.listeners.registrar import Registrar
 from bot.listeners.wizard import open_wizard
 from bot.runtime.services import Services
+from bot.ui import replies
 from bot.ui.help import help_blocks, help_text
 from bot.ui.ids import SLASH_COMMAND
 from bot.ui.lists import endpoints_list, job_status, jobs_list, models_list
-from bot.ui.text import code, escape
-from bot.ui.validation import validation_report_blocks
 from commands import grammar
 from commands.lifecycle import SubmitRequest
 from commands.records import Actor, Surface
@@ -38,7 +37,7 @@ def register(app: Registrar, services: Services) -> None:
                 await ack()
                 await open_wizard(services, client, str(command.get("trigger_id") or ""), actor)
             case _:
-                await ack(response_type="ephemeral", text=_working(parsed))
+                await ack(response_type="ephemeral", text=replies.working(parsed))
                 async with reported(respond):
                     text, blocks = await off_loop(run, services, actor, parsed)
                     await respond(response_type="ephemeral", replace_original=False, text=text, blocks=blocks)
@@ -46,76 +45,49 @@ def register(app: Registrar, services: Services) -> None:
     app.command(SLASH_COMMAND)(finetune)
 
 
-def _working(cmd: grammar.Command) -> str:
-    return {
-        grammar.Submit: "Checking your dataset before anything is submitted…",
-        grammar.Validate: "Checking the dataset…",
-        grammar.Deploy: "Working on the deploy…",
-        grammar.Chat: "Asking the model…",
-        grammar.Teardown: "Tearing down…",
-        grammar.Cancel: "Cancelling…",
-    }.get(type(cmd), "One moment…")
-
-
 def run(services: Services, actor: Actor, cmd: grammar.Command) -> tuple[str, list[Any]]:
     """One subcommand, in a worker thread. Errors propagate to the one error handler."""
-    life = services.lifecycle
-    now = services.clock.now()
+    life, now = services.lifecycle, services.clock.now()
     match cmd:
         case grammar.Submit():
-            training = services.intake.from_url(cmd.data, field="--data")
-            validation = (
-                services.intake.from_url(cmd.validation, field="--validation") if cmd.validation else None
-            )
-            request = SubmitRequest(
-                model=cmd.model, training=training, validation=validation, split=cmd.split,
-                hyperparameters=cmd.hyperparameters, suffix=cmd.suffix, task=cmd.task,
-            )  # fmt: skip
-            checked = life.check(request)
-            job = life.submit(actor, checked)
-            life.start(job.id)
-            examples = checked.report.examples
-            return f":rocket: Started {code(job.id)} on {code(job.base_model)} ({examples} examples). " + (
-                "Its card in the channel tracks it."
-            ), []
+            what = replies.submit_launch(cmd.model, cmd.data)
+            launched = life.jobs.launch(actor, lambda: _submit_request(services, cmd), what=what)
+            return replies.launched(launched), []
         case grammar.Validate():
             data = services.intake.from_url(cmd.url, field="url")
-            report = life.check_dataset(data.path)
-            return f"Dataset check of {escape(data.name)}", validation_report_blocks(report, title=data.name)
+            return replies.dataset_checked(data.name, life.jobs.check_dataset(data.path))
         case grammar.Status(job=None) | grammar.ListJobs():
             channel = actor.channel_id if isinstance(cmd, grammar.ListJobs) else None
             user = actor.user_id if isinstance(cmd, grammar.Status) else None
-            return jobs_list(life.jobs(channel_id=channel, user_id=user), now)
+            return jobs_list(life.queries.jobs(channel_id=channel, user_id=user), now)
         case grammar.Status(job=str(job_id)):
-            return job_status(life.card(job_id), now)
+            return job_status(life.queries.card(job_id), now)
         case grammar.ListModels():
-            return models_list(life.models(), services.settings.backend)
+            return models_list(life.jobs.models(), services.settings.backend)
         case grammar.ListEndpoints():
-            return endpoints_list(life.live_endpoints(), now)
+            return endpoints_list(life.queries.live_endpoints(), now)
         case grammar.Deploy():
-            outcome = life.request_deploy(actor, cmd.job)
-            if outcome.endpoint is not None:
-                return f":rocket: Deploying {code(cmd.job)} as {code(outcome.endpoint.name)}.", []
-            if outcome.approval_is_new:
-                return (
-                    f":hourglass: Approval requested for deploying {code(cmd.job)}; approvers were asked.",
-                    [],
-                )
-            return f":hourglass: A deploy of {code(cmd.job)} is already waiting for an approver.", []
+            return replies.deploy_requested(cmd.job, life.deploys.request_deploy(actor, cmd.job)), []
         case grammar.Chat():
-            reply = life.chat(actor, cmd.endpoint, cmd.prompt)
-            return f"*{escape(cmd.endpoint)}*: {escape(reply.content[:2900])}", []
+            reply = life.endpoints.chat(actor, cmd.endpoint, cmd.prompt)
+            return replies.chat_answered(cmd.endpoint, reply), []
         case grammar.Teardown():
-            ep = life.teardown(actor, cmd.endpoint)
-            return (
-                f":wastebasket: {code(ep.name)} is torn down. "
-                f"The model {code(ep.model)} remains and can be redeployed.",
-                [],
-            )
+            return replies.torn_down(life.endpoints.teardown(actor, cmd.endpoint)), []
         case grammar.Cancel():
-            job = life.cancel(actor, cmd.job)
-            return (
-                f":octagonal_sign: Cancel of {code(job.id)} requested; the card will show when it stops.",
-                [],
-            )
+            return replies.cancel_requested(life.jobs.cancel(actor, cmd.job)), []
     raise AssertionError(f"unhandled command {cmd!r}")
+
+
+def _submit_request(services: Services, cmd: grammar.Submit) -> SubmitRequest:
+    """Download the data the command names (a URL each) into a submission."""
+    training = services.intake.from_url(cmd.data, field="--data")
+    validation = services.intake.from_url(cmd.validation, field="--validation") if cmd.validation else None
+    return SubmitRequest(
+        model=cmd.model,
+        training=training,
+        validation=validation,
+        split=cmd.split,
+        hyperparameters=cmd.hyperparameters,
+        suffix=cmd.suffix,
+        task=cmd.task,
+    )

@@ -17,8 +17,8 @@ def register(app: Registrar, services: Services) -> None:
         user = event.get("user")
         if not isinstance(user, str) or event.get("tab", "home") != "home":
             return
-        jobs = await off_loop(services.lifecycle.jobs, user_id=user, limit=10)
-        endpoints = await off_loop(services.lifecycle.live_endpoints)
+        jobs = await off_loop(services.lifecycle.queries.jobs, user_id=user, limit=10)
+        endpoints = await off_loop(services.lifecycle.queries.live_endpoints)
         await client.views_publish(user_id=user, view=home_view(jobs, endpoints, services.clock.now()))
 
     app.event("app_home_opened")(home_opened)

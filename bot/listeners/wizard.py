@@ -8,23 +8,19 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck
 from slack_sdk.errors import SlackApiError
+from slack_sdk.models.views import View
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.listeners.common import actor_from, ensure_enabled, notify, off_loop
 from bot.listeners.errors import describe, error_view
 from bot.listeners.registrar import Registrar
 from bot.runtime.services import Services
+from bot.ui import replies
 from bot.ui.ids import Action, Callback
 from bot.ui.ids import Block as B
-from bot.ui.wizard import (
-    DataSource,
-    WizardInput,
-    loading_view,
-    options_for_models,
-    parse_wizard,
-    review_view,
-    wizard_view,
-)
+from bot.ui.review import review_view
+from bot.ui.wizard import loading_view, options_for_models, wizard_view
+from bot.ui.wizard_input import DataSource, WizardInput, parse_wizard
 from commands.errors import FtbotError, InvalidInput
 from commands.lifecycle import DatasetRejected, LocalData, SubmitRequest
 from commands.models import Hyperparameters, Task
@@ -159,9 +155,24 @@ def _summary(request: SubmitRequest) -> list[tuple[str, str]]:
     ]
 
 
+def _review(services: Services, channel: str, wizard: WizardInput) -> View:
+    """Fetch the data and check the submission: the review step (a refused dataset is shown in it)."""
+    request = _request(services, wizard)
+    try:
+        report = services.lifecycle.jobs.check(request).report
+    except DatasetRejected as rejected:
+        report = rejected.report
+    return review_view(
+        report=report,
+        summary=_summary(request),
+        private_metadata=_metadata(services, channel, request),
+        n_epochs=request.hyperparameters.n_epochs,
+    )
+
+
 def register(app: Registrar, services: Services) -> None:
     async def model_options(ack: AsyncAck, body: dict[str, Any]) -> None:
-        models = await off_loop(services.lifecycle.models)
+        models = await off_loop(services.lifecycle.jobs.models)
         await ack(options=options_for_models(models, str(body.get("value") or "")))
 
     async def wizard_submitted(
@@ -170,23 +181,11 @@ def register(app: Registrar, services: Services) -> None:
         channel = str(view.get("private_metadata") or "")
         actor = actor_from(body, Surface.MODAL).model_copy(update={"channel_id": channel or None})
         ensure_enabled(services, actor)
-        wizard = parse_wizard(
-            (view.get("state") or {}).get("values") or {}
-        )  # WizardErrors → per-field errors
+        values = (view.get("state") or {}).get("values") or {}
+        wizard = parse_wizard(values)  # WizardErrors → per-field errors
         await ack(response_action="update", view=loading_view())
         try:
-            request = await off_loop(_request, services, wizard)
-            try:
-                checked = await off_loop(services.lifecycle.check, request)
-                report = checked.report
-            except DatasetRejected as rejected:
-                report = rejected.report
-            screen: Any = review_view(
-                report=report,
-                summary=_summary(request),
-                private_metadata=_metadata(services, channel, request),
-                n_epochs=request.hyperparameters.n_epochs,
-            )
+            screen: Any = await off_loop(_review, services, channel, wizard)
         except FtbotError as e:
             screen = error_view(describe(e)[0])
         await _update(client, view, screen)
@@ -199,12 +198,9 @@ def register(app: Registrar, services: Services) -> None:
         actor = actor.model_copy(update={"channel_id": channel})
         ensure_enabled(services, actor)
         await ack()  # closes the modal; the job card appears in the channel
-        try:
-            checked = await off_loop(
-                services.lifecycle.check, request
-            )  # check again: nothing unchecked starts
-            job = await off_loop(services.lifecycle.submit, actor, checked)
-            await off_loop(services.lifecycle.start, job.id)
+        try:  # checked again: nothing unchecked starts
+            what = replies.wizard_launch(request.model, request.training.name)
+            await off_loop(services.lifecycle.jobs.launch, actor, lambda: request, what=what)
         except Exception as e:
             await notify(client, actor, channel, e)
 

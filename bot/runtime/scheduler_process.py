@@ -10,7 +10,6 @@ import logging
 import multiprocessing
 import os
 import signal
-import socket
 import threading
 from multiprocessing.process import BaseProcess
 from multiprocessing.synchronize import Event as EventType
@@ -19,6 +18,7 @@ from bot.runtime.logs import SECRETS, configure_logging
 from bot.runtime.services import Services
 from bot.runtime.settings import Settings
 from bot.scheduling.jobs import scheduled_jobs
+from bot.scheduling.owners import crashed_owners
 from bot.scheduling.scheduler import Scheduler
 
 log = logging.getLogger("ftbot.serve")
@@ -27,35 +27,11 @@ log = logging.getLogger("ftbot.serve")
 SCHEDULER_NICENESS = 10
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def crashed_owners(owners: set[str], me: str) -> set[str]:
-    """Lease owners (``host-pid-random``, see ``Services.owner``) that were earlier processes on this host
-    and are gone: their pid is dead, or is ours now (a container restarts with the same pid). Leases of
-    other hosts are left to expire."""
-    host = socket.gethostname()[:30]
-    out = set()
-    for owner in owners - {me}:
-        prefix = owner.rpartition("-")[0]
-        owner_host, _, pid = prefix.rpartition("-")
-        if owner_host == host and pid.isdigit() and (int(pid) == os.getpid() or not _pid_alive(int(pid))):
-            out.add(owner)
-    return out
-
-
 def reclaim_crashed_leases(services: Services) -> None:
     """After a crash (kill -9, OOM) this host's new process takes over its predecessor's leases at once,
     instead of leaving its jobs unpolled and its cards undelivered until the leases expire."""
     with services.store.transaction() as tx:
-        dead = crashed_owners(tx.lease_owners(services.clock.now()), services.owner)
+        dead = crashed_owners(tx.lease_owners(services.clock.now()), services.alive_owners())
         tx.expire_leases(dead)
     if dead:
         log.info("took over the leases of %d crashed process(es) on this host", len(dead))
@@ -70,8 +46,10 @@ def _die_with_parent() -> None:
         log.debug("PR_SET_PDEATHSIG unavailable; the scheduler watches its parent instead")
 
 
-def scheduler_main(settings: Settings, parent: int, wake: EventType, ready: EventType) -> None:
-    """The scheduler process (spawned by ``run_serve``)."""
+def scheduler_main(
+    settings: Settings, parent: int, parent_owner: str, wake: EventType, ready: EventType
+) -> None:
+    """The scheduler process (spawned by ``run_serve``; ``parent_owner`` is the web process's name)."""
     _die_with_parent()
     os.nice(SCHEDULER_NICENESS)  # background work: acks in the web process come first on a busy machine
     configure_logging(settings.log_level)
@@ -79,6 +57,7 @@ def scheduler_main(settings: Settings, parent: int, wake: EventType, ready: Even
         if secret is not None:
             SECRETS.add(secret.get_secret_value())
     services = Services.from_settings(settings)
+    services.peers = (parent_owner,)
     reclaim_crashed_leases(services)
     scheduler = Scheduler(scheduled_jobs(services))
     stop = threading.Event()
@@ -100,8 +79,9 @@ def scheduler_main(settings: Settings, parent: int, wake: EventType, ready: Even
 class SchedulerProcess:
     """Starts, supervises and stops the scheduler process."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, parent_owner: str) -> None:
         self.settings = settings
+        self.parent_owner = parent_owner
         self._ctx = multiprocessing.get_context("spawn")
         self.wake = self._ctx.Event()
         self._ready = self._ctx.Event()
@@ -112,7 +92,7 @@ class SchedulerProcess:
         self._ready.clear()
         self._proc = self._ctx.Process(
             target=scheduler_main,
-            args=(self.settings, os.getpid(), self.wake, self._ready),
+            args=(self.settings, os.getpid(), self.parent_owner, self.wake, self._ready),
             name="ftbot-scheduler",
             daemon=False,
         )

@@ -50,7 +50,7 @@ async def _supervise(scheduler: SchedulerProcess, stop: asyncio.Event) -> None:
 async def run_serve(services: Services, host: str, port: int) -> None:
     settings = services.settings
     bolt = create_app(services)
-    scheduler = SchedulerProcess(settings)
+    scheduler = SchedulerProcess(settings, services.owner)
     scheduler.start()
     services.wake = scheduler.wake.set
     if not await asyncio.to_thread(scheduler.wait_ready):

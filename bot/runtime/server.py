@@ -110,8 +110,10 @@ def well_formed(body: dict[str, Any]) -> bool:
         actions = body["actions"]
         if not isinstance(actions, list) or not actions or not all(isinstance(a, dict) for a in actions):
             return False
-        if any(not isinstance(a.get("action_id", ""), str) or not isinstance(a.get("block_id", ""), str)
-               for a in actions):  # fmt: skip
+        if any(
+            not isinstance(a.get("action_id", ""), str) or not isinstance(a.get("block_id", ""), str)
+            for a in actions
+        ):
             return False
     return True
 

@@ -22,6 +22,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 from bot.datasets.fetcher import Downloader
 from bot.datasets.intake import Intake
 from bot.runtime.settings import Settings
+from bot.scheduling.launches import InterruptedLaunches
 from bot.scheduling.poller import Poller
 from bot.slack.approvers import SlackApprovers
 from bot.slack.delivery import Delivery
@@ -62,6 +63,8 @@ class Services:
     clock: SystemClock = field(default_factory=SystemClock)
     _backend: FineTuningBackend | None = None
     wake: Callable[[], None] | None = None
+    #: the other live processes of this serve (the scheduler process's web process)
+    peers: tuple[str, ...] = ()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Services:
@@ -84,6 +87,10 @@ class Services:
     def owner(self) -> str:
         """This process's name in leases (host, pid and a random part)."""
         return f"{socket.gethostname()[:30]}-{os.getpid()}-{secrets.token_hex(3)}"
+
+    def alive_owners(self) -> set[str]:
+        """The owners in the store that are this serve's live processes."""
+        return {self.owner, *self.peers}
 
     @cached_property
     def responder(self) -> Responder:
@@ -116,21 +123,34 @@ class Services:
             idle_hours=self.settings.endpoint_idle_hours,
             ttl_hours=self.settings.endpoint_ttl_hours,
             on_change=self.wake_delivery,
+            owner=self.owner,
         )
 
     @cached_property
     def delivery(self) -> Delivery:
         return Delivery(
-            store=self.store, lifecycle=self.lifecycle, web=self.web, approvers=self.approvers,
-            clock=self.clock, owner=self.owner, updates_per_minute=self.settings.slack_updates_per_minute,
-        )  # fmt: skip
+            store=self.store,
+            lifecycle=self.lifecycle,
+            web=self.web,
+            approvers=self.approvers,
+            clock=self.clock,
+            owner=self.owner,
+            updates_per_minute=self.settings.slack_updates_per_minute,
+        )
+
+    @cached_property
+    def launches(self) -> InterruptedLaunches:
+        return InterruptedLaunches(store=self.store, web=self.web, clock=self.clock, alive=self.alive_owners)
 
     @cached_property
     def poller(self) -> Poller:
         return Poller(
-            store=self.store, lifecycle=self.lifecycle, clock=self.clock, owner=self.owner,
+            store=self.store,
+            lifecycle=self.lifecycle,
+            clock=self.clock,
+            owner=self.owner,
             poll_seconds=self.settings.poll_seconds,
-        )  # fmt: skip
+        )
 
     def wake_delivery(self) -> None:
         """Deliver soon rather than at the next tick (set by the runtime once the scheduler runs)."""

@@ -1,4 +1,4 @@
-"""Settings from the environment (or a ``.env`` file), as DESIGN.md's table states."""
+"""Settings from the environment (or a ``.env`` file), as README's Configuration table lists them."""
 
 from __future__ import annotations
 

@@ -20,6 +20,8 @@ def scheduled_jobs(services: Services) -> list[ScheduledJob]:
         ScheduledJob("poll_endpoints", services.poller.poll_endpoints, tick),
         ScheduledJob("deliver", services.delivery.tick, 1.0),
         ScheduledJob("sweep_endpoints", services.poller.sweep, max(60.0, poll)),
+        # a launch whose process died while checking its dataset: tell the user what to run again
+        ScheduledJob("answer_interrupted_launches", services.launches.sweep, 60.0),
         # keep the base-model catalogue warm so the wizard's option loads answer from cache within 3 s
         ScheduledJob("warm_catalogue", services.backend.list_base_models, 1800.0),
     ]

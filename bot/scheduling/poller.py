@@ -19,10 +19,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
-from bot.store.repo import SqlStore
 from commands.errors import FtbotError, NotFound, Unavailable
 from commands.lifecycle import Lifecycle
-from commands.ports import Clock
+from commands.ports import Clock, SchedulerStore
 
 log = logging.getLogger("ftbot.polling")
 
@@ -31,7 +30,7 @@ class Poller:
     def __init__(
         self,
         *,
-        store: SqlStore,
+        store: SchedulerStore,
         lifecycle: Lifecycle,
         clock: Clock,
         owner: str,
@@ -102,7 +101,7 @@ class Poller:
         with self._lock:
             self.polls += 1
         try:
-            self.lifecycle.poll(job_id)
+            self.lifecycle.jobs.poll(job_id)
         except Unavailable as e:
             log.warning("poll of %s: backend unavailable (%s); next tick retries", job_id, e.message)
         except NotFound:
@@ -120,7 +119,7 @@ class Poller:
             names = tx.endpoints_to_poll()
         for name in names:
             try:
-                self.lifecycle.poll_endpoint(name)
+                self.lifecycle.endpoints.poll(name)
             except FtbotError as e:
                 log.warning("poll of endpoint %s: %s", name, e.message)
             except Exception:
@@ -132,4 +131,4 @@ class Poller:
         with self.store.transaction() as tx:
             if not tx.acquire_lease("sweep", self.owner, now, timedelta(minutes=5)):
                 return 0
-        return self.lifecycle.sweep_endpoints()
+        return self.lifecycle.endpoints.sweep()

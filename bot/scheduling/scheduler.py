@@ -1,7 +1,9 @@
-"""The scheduler: APScheduler 3 in a background thread of the serve process.
+"""The scheduler: APScheduler 3 running the jobs it is given, in the scheduler process that
+``ftbot serve`` starts (bot/runtime/scheduler_process.py).
 
-Jobs are registered here, in one place, with stable ids, ``replace_existing``, ``coalesce`` and
-``max_instances=1``; each runs inside an error boundary so one failure never stops the schedule.
+The jobs themselves are registered in one place, bot/scheduling/jobs.py; here each gets its stable
+id, ``replace_existing``, ``coalesce`` and ``max_instances=1``, and runs inside an error boundary so
+one failure never stops the schedule.
 """
 
 from __future__ import annotations

@@ -25,19 +25,27 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackRequestError
 
 from bot.slack.charts import loss_chart_png, overfit_post
-from bot.store.repo import Outgoing, SqlStore
 from bot.ui.card import job_card
 from bot.ui.thread import thread_post
 from commands.lifecycle import Lifecycle
 from commands.models import MetricPoint
-from commands.ports import ApproverDirectory, Clock
-from commands.records import PostKind
+from commands.ports import ApproverDirectory, Clock, SchedulerStore
+from commands.records import OutgoingPost, PostKind
 
 log = logging.getLogger("ftbot.delivery")
 
 # errors after which retrying cannot help: give up on that message, keep going
-PERMANENT = {"channel_not_found", "not_in_channel", "is_archived", "msg_too_long", "invalid_blocks",
-             "message_not_found", "cant_update_message", "no_permission", "restricted_action"}  # fmt: skip
+PERMANENT = {
+    "channel_not_found",
+    "not_in_channel",
+    "is_archived",
+    "msg_too_long",
+    "invalid_blocks",
+    "message_not_found",
+    "cant_update_message",
+    "no_permission",
+    "restricted_action",
+}
 LEASE = timedelta(seconds=60)
 
 
@@ -83,7 +91,7 @@ class Delivery:
     def __init__(
         self,
         *,
-        store: SqlStore,
+        store: SchedulerStore,
         lifecycle: Lifecycle,
         web: WebClient,
         approvers: ApproverDirectory,
@@ -140,7 +148,7 @@ class Delivery:
             if not self._hold_lease():
                 return done
             try:
-                card = self.lifecycle.card(item.job_id)
+                card = self.lifecycle.queries.card(item.job_id)
                 text, blocks = job_card(card, self.clock.now())
                 if item.ts is None:
                     resp = self.web.chat_postMessage(channel=item.channel_id, text=text, blocks=blocks)
@@ -203,7 +211,7 @@ class Delivery:
             sent += 1
         return sent
 
-    def _send(self, item: Outgoing) -> None:
+    def _send(self, item: OutgoingPost) -> None:
         assert item.channel_id is not None and item.thread_ts is not None
         with self.store.transaction() as tx:
             job = tx.get_job(item.job_id)

@@ -175,3 +175,25 @@ class LeaseRow(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     owner: Mapped[str] = mapped_column(String(64))
     expires_at: Mapped[datetime]
+
+
+class LaunchRow(Base):
+    """A launch in progress (check, submit, start): a replica that finds one ``checking`` whose owner
+    died, or that is too old, tells the user to run it again (``answered``). Per workspace."""
+
+    __tablename__ = "launches"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32), index=True)
+    enterprise_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    channel_id: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[str] = mapped_column(String(32))
+    owner: Mapped[str] = mapped_column(String(64))
+    surface: Mapped[str] = mapped_column(String(32))
+    what: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16))  # checking, submitted, answered
+    job_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    __table_args__ = (Index("ix_launches_state_created", "state", "created_at"),)

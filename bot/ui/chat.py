@@ -1,21 +1,14 @@
-"""The Test chat modal, its parser, and the helpers that read a modal's ``state.values``.
-
-``state.values`` looks like ``{block_id: {action_id: {"type": ..., "value": ...}}}``; number inputs
-arrive as strings, and Slack's own min/max checks are a convenience, so the parser checks again.
-"""
+"""The Test chat modal and its parser."""
 
 from __future__ import annotations
-
-import math
-from collections.abc import Mapping
-from typing import Any
 
 from slack_sdk.models.blocks import InputBlock, NumberInputElement, PlainTextInputElement
 from slack_sdk.models.views import View
 
-from bot.ui.card import context
+from bot.ui.blocks import context
 from bot.ui.ids import Action, Callback
 from bot.ui.ids import Block as B
+from bot.ui.state import Values, parse_number, state_value
 from bot.ui.text import clip, code
 from commands.errors import InvalidInput
 from commands.models import ChatMessage, ChatRequest
@@ -25,72 +18,6 @@ DEFAULT_TEMPERATURE = 0.7
 DEFAULT_MAX_TOKENS = 256
 MAX_TOKENS_LIMIT = 4096
 PROMPT_MAX_CHARS = 20_000
-
-Values = Mapping[str, Mapping[str, Mapping[str, Any]]]
-
-
-# --- reading state.values -------------------------------------------------------------------------
-
-
-def _element(values: Values, block_id: str, action_id: str) -> Mapping[str, Any]:
-    block = values.get(block_id) or {}
-    element = block.get(action_id) if isinstance(block, Mapping) else None
-    return element if isinstance(element, Mapping) else {}
-
-
-def state_value(values: Values, block_id: str, action_id: str) -> str | None:
-    """A text, URL or number input's value, stripped; ``None`` when empty or absent."""
-    value = _element(values, block_id, action_id).get("value")
-    if value is None:
-        return None
-    text = str(value).strip()
-    return text or None
-
-
-def selected_value(values: Values, block_id: str, action_id: str) -> str | None:
-    """A select's or radio group's chosen ``value``; ``None`` when nothing is chosen."""
-    option = _element(values, block_id, action_id).get("selected_option")
-    if not isinstance(option, Mapping):
-        return None
-    value = option.get("value")
-    return str(value) if value not in (None, "") else None
-
-
-def state_files(values: Values, block_id: str, action_id: str) -> list[Mapping[str, Any]]:
-    files = _element(values, block_id, action_id).get("files")
-    return [f for f in files if isinstance(f, Mapping)] if isinstance(files, list) else []
-
-
-def parse_number(
-    raw: str | None,
-    *,
-    field: str,
-    label: str,
-    integer: bool,
-    low: float,
-    high: float,
-    low_exclusive: bool = False,
-) -> float | int | None:
-    """A number input's string as an int or float within bounds; ``None`` when empty."""
-    field = str(field)  # a plain str, never the StrEnum: error renderers serialise it as a JSON key
-    if raw is None:
-        return None
-    try:
-        value = float(raw)
-    except ValueError:
-        raise InvalidInput(f"{label} must be a number.", field=field) from None
-    if not math.isfinite(value):
-        raise InvalidInput(f"{label} must be a number.", field=field)
-    if integer and not value.is_integer():
-        raise InvalidInput(f"{label} must be a whole number.", field=field)
-    too_low = value <= low if low_exclusive else value < low
-    if too_low or value > high:
-        low_word = f"above {low:g}" if low_exclusive else f"at least {low:g}"
-        raise InvalidInput(f"{label} must be {low_word} and at most {high:g}.", field=field)
-    return int(value) if integer else value
-
-
-# --- the modal ------------------------------------------------------------------------------------
 
 
 def test_chat_modal(endpoint: EndpointRecord) -> View:

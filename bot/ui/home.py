@@ -7,21 +7,11 @@ from datetime import datetime
 from slack_sdk.models.blocks import Block, DividerBlock, HeaderBlock
 from slack_sdk.models.views import View
 
-from bot.ui.card import (
-    HOURLY_COST_NOTE,
-    channel_mention,
-    context,
-    elapsed,
-    endpoint_age,
-    endpoint_state_text,
-    job_state_text,
-    link,
-    mention,
-    section,
-)
+from bot.ui.blocks import context, section
 from bot.ui.ids import SLASH_COMMAND
 from bot.ui.ids import Block as B
-from bot.ui.text import clip, code
+from bot.ui.status import HOURLY_COST_NOTE, elapsed, endpoint_age, endpoint_state_text, job_state_text
+from bot.ui.text import channel_mention, clip, code, link, mention
 from commands.records import EndpointRecord, JobRecord
 
 MAX_JOBS = 20

@@ -1,13 +1,22 @@
-"""Every block, action and callback id ftbot registers or renders, in one place.
+"""Every block, action and callback id ftbot registers or renders, and the shape of Slack's own ids,
+in one place.
 
-``tests/bot/test_manifest.py`` checks manifest.yaml against what the app registers.
+``tests/bot/listeners/test_manifest.py`` checks manifest.yaml against what the app registers.
 """
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 
 SLASH_COMMAND = "/finetune"
+
+#: A member: ``U…``, or ``W…`` for an Enterprise Grid user.
+USER_ID = re.compile(r"^[UW][A-Z0-9]{2,30}$")
+#: A user group (FTBOT_APPROVERS may name one): ``S…``.
+USER_GROUP_ID = re.compile(r"^S[A-Z0-9]{2,30}$")
+#: A conversation: ``C…`` a channel, ``G…`` a private channel or group DM, ``D…`` a direct message.
+CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,30}$")
 
 
 class Action(StrEnum):

@@ -8,22 +8,12 @@ from datetime import datetime
 
 from slack_sdk.models.blocks import Block
 
-from bot.ui.card import (
-    HOURLY_COST_NOTE,
-    card_blocks,
-    card_fallback,
-    context,
-    elapsed,
-    endpoint_age,
-    endpoint_state_text,
-    escape_clip,
-    job_state_text,
-    mention,
-    section,
-)
+from bot.ui.blocks import context, section
+from bot.ui.card import card_blocks, card_fallback
 from bot.ui.ids import SLASH_COMMAND
 from bot.ui.ids import Block as B
-from bot.ui.text import clip, code
+from bot.ui.status import HOURLY_COST_NOTE, elapsed, endpoint_age, endpoint_state_text, job_state_text
+from bot.ui.text import clip, code, escape_clip, mention
 from commands.models import BaseModelInfo
 from commands.records import EndpointRecord, JobCard, JobRecord
 

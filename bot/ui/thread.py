@@ -7,27 +7,16 @@ listed on ``PostKind`` and ignores anything else, so a stray value (a key, a tok
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import NamedTuple
 
 from pydantic import ValidationError
-from slack_sdk.models.blocks import ActionsBlock, Block
+from slack_sdk.models.blocks import ActionsBlock, Block, ButtonElement
 
-from bot.ui.card import (
-    HOURLY_COST_NOTE,
-    SECTION_MAX,
-    approve_button,
-    approver_mention,
-    context,
-    escape_clip,
-    mention,
-    metric_text,
-    number,
-    reject_button,
-    section,
-    tear_down_button,
-    test_chat_button,
-)
+from bot.ui.blocks import SECTION_MAX, context, section
+from bot.ui.buttons import approve_button, reject_button, tear_down_button, test_chat_button
 from bot.ui.ids import Block as B
-from bot.ui.text import clip, code, escape
+from bot.ui.status import HOURLY_COST_NOTE, metric_text
+from bot.ui.text import approver_mention, clip, code, escape, escape_clip, mention, number
 from commands.models import MetricPoint, Usage
 from commands.records import JobRecord, PostKind, ThreadPost
 
@@ -221,130 +210,148 @@ def _chat(post: ThreadPost) -> tuple[str, list[Block]]:
     return clip(fallback, 3000), blocks
 
 
-def _main_text(post: ThreadPost, job: JobRecord) -> tuple[str, list[Block]]:
-    data = post.data
-    kind = post.kind
-    actions: list[Block] = []
+class _Body(NamedTuple):
+    """A post's main text, an optional details section under it, and its buttons."""
+
+    text: str
     details: str | None = None
-    endpoint = _str(data, "endpoint")
-    ep = code(clip(endpoint or "endpoint", 100))
-    match kind:
+    actions: tuple[Block, ...] = ()
+
+
+def _succeeded(data: Mapping[str, object], job: JobRecord) -> _Body:
+    text = f":white_check_mark: {mention(job.user_id)} job {code(clip(job.id, 100))} succeeded."
+    model = job.output_model or _str(data, "output_model")
+    if model:
+        text += f" Fine-tuned model: {code(clip(model, 200))}."
+    text += "\nDeploy it from the card to test it; the endpoint is billed by the hour until torn down."
+    lines = _summary_lines(data)
+    return _Body(text, "\n".join(lines) if lines else None)
+
+
+def _overfit_text(data: Mapping[str, object]) -> str:
+    train = _float(data, "train_loss")
+    valid = _float(data, "valid_loss")
+    best = _float(data, "best_valid_loss")
+    text = ":warning: *Validation loss is running away from training loss.*\n"
+    if train is not None and valid is not None:
+        text += f"Training loss keeps falling ({train:.4f}) while validation loss rose to {valid:.4f}"
+        text += f" from its best of {best:.4f}. " if best is not None else ". "
+    return text + (
+        "The model is likely memorising the training examples (overfitting) instead of learning what "
+        "generalises. Try fewer epochs (n_epochs), a lower learning_rate_multiplier, "
+        "or more varied data."
+    )
+
+
+def _training_body(post: ThreadPost, job: JobRecord) -> _Body | None:
+    """Posts about the training job: queued, running, each epoch, the outcome, the loss chart."""
+    data = post.data
+    match post.kind:
         case PostKind.QUEUED:
-            text = (
+            return _Body(
                 ":inbox_tray: Queued: the service accepted the job and will start it when capacity frees up."
             )
         case PostKind.RUNNING:
-            text = ":gear: Training started."
+            return _Body(":gear: Training started.")
         case PostKind.EPOCH:
             metric = _metric(data.get("metric"))
             epoch = _str(data, "epoch") or (str(metric.epoch) if metric and metric.epoch is not None else "?")
             text = f":chart_with_downwards_trend: Epoch {escape_clip(epoch, 10)} done."
-            if metric is not None:
-                text += f"\n{metric_text(metric)}"
+            return _Body(text + f"\n{metric_text(metric)}" if metric is not None else text)
         case PostKind.SUCCEEDED:
-            text = f":white_check_mark: {mention(job.user_id)} job {code(clip(job.id, 100))} succeeded."
-            model = job.output_model or _str(data, "output_model")
-            if model:
-                text += f" Fine-tuned model: {code(clip(model, 200))}."
-            lines = _summary_lines(data)
-            details = "\n".join(lines) if lines else None
-            text += (
-                "\nDeploy it from the card to test it; the endpoint is billed by the hour until torn down."
-            )
+            return _succeeded(data, job)
         case PostKind.FAILED:
             reason = _str(data, "reason") or job.error
             why = escape_clip(reason, 2500) if reason else "The service gave no reason."
-            text = f":x: {mention(job.user_id)} job {code(clip(job.id, 100))} failed.\n*Reason:* {why}"
+            return _Body(f":x: {mention(job.user_id)} job {code(clip(job.id, 100))} failed.\n*Reason:* {why}")
         case PostKind.CANCELLED:
-            text = f":no_entry_sign: Job cancelled by {mention(_str(data, 'by'))}."
-        case PostKind.EVENT | PostKind.INFO:
-            text = (
-                escape_clip(post.text, SECTION_MAX - 10) if post.text else ":information_source: (no details)"
-            )
-            return text, [section(B.THREAD_TEXT, text)]
+            return _Body(f":no_entry_sign: Job cancelled by {mention(_str(data, 'by'))}.")
         case PostKind.LOSS_CHART:
-            text = (
+            return _Body(
                 f":chart_with_downwards_trend: Loss by step for job {code(clip(job.id, 100))}: "
                 "training loss, and validation loss where the job had validation data."
             )
         case PostKind.OVERFIT_WARNING:
-            train = _float(data, "train_loss")
-            valid = _float(data, "valid_loss")
-            best = _float(data, "best_valid_loss")
-            text = ":warning: *Validation loss is running away from training loss.*\n"
-            if train is not None and valid is not None:
-                text += f"Training loss keeps falling ({train:.4f}) while validation loss rose to {valid:.4f}"
-                text += f" from its best of {best:.4f}. " if best is not None else ". "
-            text += (
-                "The model is likely memorising the training examples (overfitting) instead of learning what "
-                "generalises. Try fewer epochs (n_epochs), a lower learning_rate_multiplier, "
-                "or more varied data."
-            )
+            return _Body(_overfit_text(data))
+    return None
+
+
+def _actions(*buttons: ButtonElement) -> tuple[Block, ...]:
+    return (ActionsBlock(block_id=B.THREAD_ACTIONS, elements=list(buttons)),)
+
+
+def _deployment_body(post: ThreadPost, job: JobRecord) -> _Body | None:
+    """Posts about deploying the model: decisions, the endpoint's life, reminders, refusals."""
+    data = post.data
+    endpoint = _str(data, "endpoint")
+    ep = code(clip(endpoint or "endpoint", 100))
+    match post.kind:
         case PostKind.APPROVAL_DECIDED:
-            approved = data.get("approved") is True
             aid = escape_clip(_str(data, "approval_id") or "?", 20)
             by = mention(_str(data, "decided_by"))
-            text = (
-                f":white_check_mark: {by} approved deploy request #{aid}. Deploying."
-                if approved
-                else f":no_entry: {by} rejected deploy request #{aid}. Nothing was deployed."
-            )
+            if data.get("approved") is True:
+                return _Body(f":white_check_mark: {by} approved deploy request #{aid}. Deploying.")
+            return _Body(f":no_entry: {by} rejected deploy request #{aid}. Nothing was deployed.")
         case PostKind.DEPLOYING:
-            text = (
-                f":rocket: Deploying as endpoint {ep} (requested by {mention(_str(data, 'by'))}). "
-                f"{HOURLY_COST_NOTE}"
-            )
+            by = mention(_str(data, "by"))
+            return _Body(f":rocket: Deploying as endpoint {ep} (requested by {by}). {HOURLY_COST_NOTE}")
         case PostKind.DEPLOYED:
-            text = f":large_green_circle: Endpoint {ep} is ready. {HOURLY_COST_NOTE}"
-            if endpoint:
-                actions = [
-                    ActionsBlock(
-                        block_id=B.THREAD_ACTIONS,
-                        elements=[test_chat_button(endpoint), tear_down_button(endpoint)],
-                    )
-                ]
+            return _Body(
+                f":large_green_circle: Endpoint {ep} is ready. {HOURLY_COST_NOTE}",
+                actions=_actions(test_chat_button(endpoint), tear_down_button(endpoint)) if endpoint else (),
+            )
         case PostKind.DEPLOY_FAILED:
             reason = _str(data, "reason")
             why = escape_clip(reason, 2500) if reason else "The service gave no reason."
-            text = f":red_circle: Deploying endpoint {ep} failed.\n*Reason:* {why}"
             if data.get("stopped"):
-                text = f":red_circle: Endpoint {ep} stopped and no longer answers.\n*Reason:* {why}\n"
-                text += "The model remains: Deploy on the card serves it again."
+                return _Body(
+                    f":red_circle: Endpoint {ep} stopped and no longer answers.\n*Reason:* {why}\n"
+                    "The model remains: Deploy on the card serves it again."
+                )
+            return _Body(f":red_circle: Deploying endpoint {ep} failed.\n*Reason:* {why}")
         case PostKind.TORN_DOWN:
             model = _str(data, "model") or job.output_model
             text = f":wastebasket: Endpoint {ep} was torn down by {mention(_str(data, 'by'))}. "
             text += f"The model {code(clip(model, 200))} remains" if model else "The model remains"
-            text += " and can be redeployed with Deploy on the card."
+            return _Body(text + " and can be redeployed with Deploy on the card.")
         case PostKind.IDLE_REMINDER:
             hours = _float(data, "idle_hours")
             idle = (
                 f" has been idle for {hours:g} hours" if hours is not None else " has been idle for a while"
             )
-            text = (
+            return _Body(
                 f":hourglass: Endpoint {ep}{idle}. {HOURLY_COST_NOTE} Tear it down if nobody needs it; "
-                "the model remains and can be redeployed."
+                "the model remains and can be redeployed.",
+                actions=_actions(tear_down_button(endpoint)) if endpoint else (),
             )
-            if endpoint:
-                actions = [ActionsBlock(block_id=B.THREAD_ACTIONS, elements=[tear_down_button(endpoint)])]
         case PostKind.TTL_TEARDOWN:
             hours = _float(data, "ttl_hours")
             after = f" after {hours:g} hours" if hours is not None else ""
-            text = (
+            return _Body(
                 f":wastebasket: Endpoint {ep} was torn down automatically{after} (FTBOT_ENDPOINT_TTL_HOURS). "
                 "The model remains and can be redeployed."
             )
         case PostKind.REFUSED:
             action = escape_clip(_str(data, "action") or "do that", 40)
             who = mention(_str(data, "by"))
-            text = f":no_entry: {who} tried to {action}; only approvers can (FTBOT_APPROVERS)."
-        case _:  # pragma: no cover - every kind is handled above; a new kind shows its text
-            text = escape_clip(post.text or kind.value, SECTION_MAX)
+            return _Body(f":no_entry: {who} tried to {action}; only approvers can (FTBOT_APPROVERS).")
+    return None
+
+
+def _main_text(post: ThreadPost, job: JobRecord) -> tuple[str, list[Block]]:
+    if post.kind in (PostKind.EVENT, PostKind.INFO):
+        text = escape_clip(post.text, SECTION_MAX - 10) if post.text else ":information_source: (no details)"
+        return text, [section(B.THREAD_TEXT, text)]
+    body = _training_body(post, job) or _deployment_body(post, job)
+    if body is None:  # pragma: no cover - every kind is handled above; a new kind shows its text
+        body = _Body(escape_clip(post.text or post.kind.value, SECTION_MAX))
+    text = body.text
     if post.text:
         text += "\n" + escape_clip(post.text, 1000)
     blocks: list[Block] = [section(B.THREAD_TEXT, text)]
-    if details:
-        blocks.append(section(B.THREAD_DETAILS, details))
-    return clip(text, 3000), blocks + actions
+    if body.details:
+        blocks.append(section(B.THREAD_DETAILS, body.details))
+    return clip(text, 3000), [*blocks, *body.actions]
 
 
 def thread_post(post: ThreadPost, job: JobRecord, approvers: Sequence[str]) -> tuple[str, list[Block]]:

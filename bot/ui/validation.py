@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from slack_sdk.models.blocks import Block, MarkdownTextObject, SectionBlock
+from slack_sdk.models.blocks import Block
 
-from bot.ui.card import FIELD_MAX, SECTION_MAX, context, escape_clip, number, section
+from bot.ui.blocks import SECTION_MAX, context, fields_section, section
 from bot.ui.ids import Block as B
-from bot.ui.text import clip, code
+from bot.ui.text import clip, code, escape_clip, number
 from commands.dataset.report import DatasetStats, Issue, ValidationReport
 
 MAX_ERRORS_SHOWN = 10
@@ -116,10 +116,7 @@ def validation_report_blocks(
         )
     blocks: list[Block] = [
         section(f"{B.VALIDATION_SUMMARY}{_suffix}", f"*{escape_clip(title, 200)}*\n{verdict}"),
-        SectionBlock(
-            block_id=f"{B.VALIDATION_STATS}{_suffix}",
-            fields=[MarkdownTextObject(text=clip(f, FIELD_MAX)) for f in _stats_fields(stats)[:10]],
-        ),
+        fields_section(f"{B.VALIDATION_STATS}{_suffix}", _stats_fields(stats)),
     ]
     if not _suffix:  # validation data is not billed as training tokens
         blocks.append(section(B.VALIDATION_ESTIMATE, estimate_text(stats, n_epochs)))

@@ -1,4 +1,4 @@
-"""The validation report: typed, frozen, and serialisable to the JSON object DESIGN.md specifies."""
+"""The validation report: typed, frozen, serialisable to the JSON object ``ftbot validate --json`` prints."""
 
 from __future__ import annotations
 

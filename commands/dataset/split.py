@@ -43,17 +43,18 @@ def split_dataset(source: Path, fraction: float, seed: int, out_dir: Path) -> tu
     try:
         n = sum(1 for _ in _examples(source))
     except FileNotFoundError as e:
-        raise InvalidInput(f"No such file: {source.name}", field="split") from e
+        raise InvalidInput("No such file: {file}", field="split", file=source.name) from e
     except OSError as e:
-        raise InvalidInput(f"Cannot read {source.name}: {e.strerror or e}", field="split") from e
+        raise InvalidInput(f"Cannot read {{file}}: {e.strerror or e}", field="split", file=source.name) from e
     n_valid = max(1, round(n * fraction))
     n_train = n - n_valid
     if n_train < MIN_TRAINING_EXAMPLES:
         raise InvalidInput(
-            f"{source.name} has {n} example(s): too few to split with fraction {fraction} "
+            f"{{file}} has {n} example(s): too few to split with fraction {fraction} "
             f"({n_train} would be left for training; fine-tuning needs at least {MIN_TRAINING_EXAMPLES}). "
             "Add examples or provide a separate validation file.",
             field="split",
+            file=source.name,
         )
     chosen = set(random.Random(seed).sample(range(n), n_valid))
     out_dir = Path(out_dir)

@@ -75,8 +75,12 @@ def get_encoding(name: str = "o200k_base") -> tiktoken.Encoding:
     if enc is not None:
         return enc
     if name not in ENCODINGS:
+        shipped = {f"shipped{i}": n for i, n in enumerate(sorted(ENCODINGS))}
         raise InvalidInput(
-            f"Unknown token encoding {name!r}; ftbot ships {', '.join(sorted(ENCODINGS))}.", field="encoding"
+            "Unknown token encoding {encoding}; ftbot ships " + ", ".join(f"{{{k}}}" for k in shipped) + ".",
+            field="encoding",
+            encoding=name,
+            **shipped,
         )
     with _lock:
         enc = _cache.get(name)

@@ -1,61 +1,25 @@
-"""The lifecycle use cases against the real store (SQLite and PostgreSQL) and a Protocol fake backend."""
+"""The lifecycle use cases against the in-memory store (it passes the store contract suite) and a Protocol
+fake backend."""
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
 
-from bot.store.db import Database
-from bot.store.repo import SqlStore
-from bot.store.tables import AuditRow, EndpointRow, OutboxRow
 from commands.errors import Conflict, InvalidInput, PermissionDenied
 from commands.lifecycle import DatasetRejected, Lifecycle, LocalData, SubmitRequest
 from commands.models import EndpointState, Hyperparameters, JobState
 from commands.records import Actor, PostKind, Surface
 from tests.fakes.backend import FakeBackend
+from tests.support.data import chat_lines
+from tests.support.doubles import Approvers, Clock
+from tests.support.memory_store import MemoryStore
 
 APPROVER = "UAPPROVER1"
 USER = "UMEMBER01"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.t = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
-        self._lock = threading.Lock()
-
-    def now(self) -> datetime:
-        with self._lock:
-            self.t += timedelta(milliseconds=1)
-            return self.t
-
-    def advance(self, **kw: float) -> None:
-        with self._lock:
-            self.t += timedelta(**kw)
-
-
-class Approvers:
-    def is_approver(self, user_id: str) -> bool:
-        return user_id == APPROVER
-
-    def approvers(self) -> list[str]:
-        return [APPROVER]
-
-
-def chat_lines(n: int) -> str:
-    rows = [
-        {"messages": [{"role": "system", "content": "You are a support agent."},
-                      {"role": "user", "content": f"Where is order {i}?"},
-                      {"role": "assistant", "content": f"Order {i} ships tomorrow."}]}
-        for i in range(n)
-    ]  # fmt: skip
-    return "\n".join(json.dumps(r) for r in rows) + "\n"
 
 
 @pytest.fixture
@@ -66,9 +30,9 @@ def data(tmp_path: Path) -> LocalData:
 
 
 @pytest.fixture
-def world(database: Database, tmp_path: Path) -> Iterator[tuple[Lifecycle, FakeBackend, SqlStore, Clock]]:
+def world(tmp_path: Path) -> Iterator[tuple[Lifecycle, FakeBackend, MemoryStore, Clock]]:
     backend = FakeBackend()
-    store = SqlStore(database)
+    store = MemoryStore()
     clock = Clock()
     life = Lifecycle(
         backend=backend, store=store, clock=clock, approvers=Approvers(), work_dir=tmp_path / "work"
@@ -80,38 +44,36 @@ def actor(user: str = USER) -> Actor:
     return Actor(user_id=user, channel_id="CJOBS1", surface=Surface.BUTTON)
 
 
-def posts(store: SqlStore, job_id: str) -> list[PostKind]:
-    with store.database.session_scope() as s:
-        rows = s.scalars(select(OutboxRow).where(OutboxRow.job_id == job_id).order_by(OutboxRow.id))
-        return [PostKind(r.kind) for r in rows]
+def posts(store: MemoryStore, job_id: str) -> list[PostKind]:
+    return [p.kind for p in store.posts(job_id)]
 
 
 def run_to_end(life: Lifecycle, job_id: str) -> None:
     for _ in range(20):
-        if life.poll(job_id).state.terminal:
+        if life.jobs.poll(job_id).state.terminal:
             return
     raise AssertionError("job did not finish")
 
 
 def succeeded_job(life: Lifecycle, data: LocalData) -> str:
-    job = life.submit(actor(), life.check(SubmitRequest(model="ftbot-tiny", training=data)))
-    life.start(job.id)
+    job = life.jobs.submit(actor(), life.jobs.check(SubmitRequest(model="ftbot-tiny", training=data)))
+    life.jobs.start(job.id)
     run_to_end(life, job.id)
     return job.id
 
 
 def test_submit_start_and_poll_to_success_post_each_change_once(world, data) -> None:  # type: ignore[no-untyped-def]
     life, backend, store, _ = world
-    checked = life.check(SubmitRequest(model="ftbot-tiny", training=data, split=0.2))
+    checked = life.jobs.check(SubmitRequest(model="ftbot-tiny", training=data, split=0.2))
     assert checked.summary.examples == 30 and checked.summary.epochs == 3
-    job = life.submit(actor(), checked)
+    job = life.jobs.submit(actor(), checked)
     assert job.state is JobState.PENDING
-    started = life.start(job.id)
+    started = life.jobs.start(job.id)
     assert started.state is JobState.QUEUED
     assert started.spec.training.kind == "asset" and started.spec.validation is not None
     run_to_end(life, job.id)
     run_to_end(life, job.id)  # polling a finished job changes nothing
-    final = life.card(job.id).job
+    final = life.queries.card(job.id).job
     assert final.state is JobState.SUCCEEDED and final.output_model
     kinds = posts(store, job.id)
     assert kinds.count(PostKind.QUEUED) == 1 and kinds.count(PostKind.RUNNING) == 1
@@ -122,11 +84,46 @@ def test_submit_start_and_poll_to_success_post_each_change_once(world, data) -> 
 
 def test_start_is_idempotent_and_never_submits_twice(world, data) -> None:  # type: ignore[no-untyped-def]
     life, backend, _, _ = world
-    job = life.submit(actor(), life.check(SubmitRequest(model="ftbot-tiny", training=data)))
+    job = life.jobs.submit(actor(), life.jobs.check(SubmitRequest(model="ftbot-tiny", training=data)))
     for _ in range(3):
-        life.start(job.id)
-        life.poll(job.id)
+        life.jobs.start(job.id)
+        life.jobs.poll(job.id)
     assert backend.submitted[job.id] == 1
+
+
+def test_launch_checks_records_and_starts_and_refuses_bad_data(world, data, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    life, backend, _, _ = world
+    request = SubmitRequest(model="ftbot-tiny", training=data)
+    launched = life.jobs.launch(actor(), lambda: request, what="submit")
+    assert launched.checked.report.examples == 30
+    assert launched.job.state is JobState.QUEUED and backend.submitted[launched.job.id] == 1
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("{not json\n")
+    with pytest.raises(DatasetRejected):
+        bad_data = LocalData(path=bad, name="bad")
+        life.jobs.launch(actor(), lambda: SubmitRequest(model="ftbot-tiny", training=bad_data), what="submit")
+    assert backend.calls["submit_job"] == 1 and len(life.queries.jobs()) == 1
+
+
+def test_a_launch_is_recorded_while_it_checks_and_closed_either_way(world, data, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    life, _, store, clock = world
+    seen: list[int] = []
+
+    def prepare() -> SubmitRequest:  # the download and check run while the launch is recorded
+        with store.transaction() as tx:
+            seen.append(len(tx.stale_launches((), clock.now())))
+        return SubmitRequest(model="ftbot-tiny", training=data)
+
+    launched = life.jobs.launch(actor(), prepare, what="/finetune submit --model ftbot-tiny")
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("{not json\n")
+    with pytest.raises(DatasetRejected):
+        bad_data = LocalData(path=bad, name="bad")
+        life.jobs.launch(actor(), lambda: SubmitRequest(model="ftbot-tiny", training=bad_data), what="x")
+    with store.transaction() as tx:
+        assert seen == [1]  # recorded before the check, with what to run again
+        assert tx.stale_launches((), clock.now()) == []  # submitted, or answered by the error itself
+        assert launched.job.id in {j.id for j in tx.find_jobs()}
 
 
 def test_dataset_with_errors_is_rejected_with_line_numbers(world, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -134,7 +131,7 @@ def test_dataset_with_errors_is_rejected_with_line_numbers(world, tmp_path) -> N
     bad = tmp_path / "bad.jsonl"
     bad.write_text(chat_lines(12) + "{not json\n")
     with pytest.raises(DatasetRejected) as e:
-        life.check(SubmitRequest(model="ftbot-tiny", training=LocalData(path=bad, name="bad.jsonl")))
+        life.jobs.check(SubmitRequest(model="ftbot-tiny", training=LocalData(path=bad, name="bad.jsonl")))
     assert "line 13" in e.value.message
     assert backend.calls["submit_job"] == 0
 
@@ -142,51 +139,50 @@ def test_dataset_with_errors_is_rejected_with_line_numbers(world, tmp_path) -> N
 def test_unknown_model_is_a_clear_error(world, data) -> None:  # type: ignore[no-untyped-def]
     life, _, _, _ = world
     with pytest.raises(InvalidInput, match="/finetune models"):
-        life.check(SubmitRequest(model="gpt-99", training=data))
+        life.jobs.check(SubmitRequest(model="gpt-99", training=data))
 
 
 def test_failed_job_posts_the_reason(world, data) -> None:  # type: ignore[no-untyped-def]
     life, backend, store, _ = world
-    job = life.submit(actor(), life.check(SubmitRequest(model="ftbot-tiny", training=data)))
+    job = life.jobs.submit(actor(), life.jobs.check(SubmitRequest(model="ftbot-tiny", training=data)))
     backend.fail_jobs[job.id] = "UserError: learning rate too high"
-    life.start(job.id)
+    life.jobs.start(job.id)
     run_to_end(life, job.id)
-    rec = life.card(job.id).job
+    rec = life.queries.card(job.id).job
     assert rec.state is JobState.FAILED and rec.error == "UserError: learning rate too high"
     assert PostKind.FAILED in posts(store, job.id)
 
 
 def test_cancel_by_submitter_and_refusal_for_others(world, data) -> None:  # type: ignore[no-untyped-def]
     life, _backend, store, _ = world
-    job = life.submit(actor(), life.check(SubmitRequest(model="ftbot-tiny", training=data)))
-    life.start(job.id)
+    job = life.jobs.submit(actor(), life.jobs.check(SubmitRequest(model="ftbot-tiny", training=data)))
+    life.jobs.start(job.id)
     with pytest.raises(PermissionDenied):
-        life.cancel(actor("UOTHER001"), job.id)
-    life.cancel(actor(), job.id)
-    assert life.card(job.id).job.state is JobState.CANCELLED
+        life.jobs.cancel(actor("UOTHER001"), job.id)
+    life.jobs.cancel(actor(), job.id)
+    assert life.queries.card(job.id).job.state is JobState.CANCELLED
     with pytest.raises(Conflict):
-        life.cancel(actor(), job.id)
-    with store.database.session_scope() as s:
-        results = [(r.actor, r.action, r.result) for r in s.scalars(select(AuditRow).order_by(AuditRow.id))]
+        life.jobs.cancel(actor(), job.id)
+    results = [(e.actor, e.action, e.result) for e in store.audit_log]
     assert ("UOTHER001", "cancel", "denied") in results
 
 
 def test_cancel_before_submission_never_reaches_the_backend(world, data) -> None:  # type: ignore[no-untyped-def]
     life, backend, _, _ = world
-    job = life.submit(actor(), life.check(SubmitRequest(model="ftbot-tiny", training=data)))
-    life.cancel(actor(), job.id)
-    assert life.card(job.id).job.state is JobState.CANCELLED
+    job = life.jobs.submit(actor(), life.jobs.check(SubmitRequest(model="ftbot-tiny", training=data)))
+    life.jobs.cancel(actor(), job.id)
+    assert life.queries.card(job.id).job.state is JobState.CANCELLED
     assert backend.calls["submit_job"] == 0
 
 
 def test_concurrent_cancels_cancel_once(world, data) -> None:  # type: ignore[no-untyped-def]
     life, backend, _, _ = world
-    job = life.submit(actor(), life.check(SubmitRequest(model="ftbot-tiny", training=data)))
-    life.start(job.id)
+    job = life.jobs.submit(actor(), life.jobs.check(SubmitRequest(model="ftbot-tiny", training=data)))
+    life.jobs.start(job.id)
 
     def click(_: int) -> str:
         try:
-            life.cancel(actor(APPROVER), job.id)
+            life.jobs.cancel(actor(APPROVER), job.id)
             return "ok"
         except Conflict:
             return "conflict"
@@ -200,20 +196,20 @@ def test_concurrent_cancels_cancel_once(world, data) -> None:  # type: ignore[no
 def test_approver_deploys_non_approver_requests_approval(world, data) -> None:  # type: ignore[no-untyped-def]
     life, _backend, store, _ = world
     job_id = succeeded_job(life, data)
-    outcome = life.request_deploy(actor(), job_id)
+    outcome = life.deploys.request_deploy(actor(), job_id)
     assert outcome.approval is not None and outcome.approval_is_new and outcome.endpoint is None
-    again = life.request_deploy(actor("UOTHER001"), job_id)
+    again = life.deploys.request_deploy(actor("UOTHER001"), job_id)
     assert (
         again.approval is not None and not again.approval_is_new and again.approval.id == outcome.approval.id
     )
     with pytest.raises(PermissionDenied):
-        life.decide(actor(), outcome.approval.id, True)
-    life.decide(actor(APPROVER), outcome.approval.id, True)
+        life.deploys.decide(actor(), outcome.approval.id, True)
+    life.deploys.decide(actor(APPROVER), outcome.approval.id, True)
     with pytest.raises(Conflict, match="already approved"):
-        life.decide(actor(APPROVER), outcome.approval.id, False)
-    ep = life.card(job_id).endpoint
+        life.deploys.decide(actor(APPROVER), outcome.approval.id, False)
+    ep = life.queries.card(job_id).endpoint
     assert ep is not None and ep.state is EndpointState.CREATING
-    assert life.poll_endpoint(ep.name).state is EndpointState.READY
+    assert life.endpoints.poll(ep.name).state is EndpointState.READY
     kinds = posts(store, job_id)
     assert {
         PostKind.APPROVAL_REQUEST,
@@ -226,11 +222,11 @@ def test_approver_deploys_non_approver_requests_approval(world, data) -> None:  
 def test_rejected_request_does_not_deploy(world, data) -> None:  # type: ignore[no-untyped-def]
     life, backend, _, _ = world
     job_id = succeeded_job(life, data)
-    outcome = life.request_deploy(actor(), job_id)
+    outcome = life.deploys.request_deploy(actor(), job_id)
     assert outcome.approval is not None
-    life.decide(actor(APPROVER), outcome.approval.id, False)
+    life.deploys.decide(actor(APPROVER), outcome.approval.id, False)
     assert backend.calls["deploy_model"] == 0
-    assert life.card(job_id).pending_approval is None
+    assert life.queries.card(job_id).pending_approval is None
 
 
 def test_twenty_concurrent_deploy_clicks_create_one_endpoint(world, data) -> None:  # type: ignore[no-untyped-def]
@@ -239,7 +235,7 @@ def test_twenty_concurrent_deploy_clicks_create_one_endpoint(world, data) -> Non
 
     def click(_: int) -> str:
         try:
-            life.request_deploy(actor(APPROVER), job_id)
+            life.deploys.request_deploy(actor(APPROVER), job_id)
             return "ok"
         except Conflict:
             return "conflict"
@@ -248,21 +244,20 @@ def test_twenty_concurrent_deploy_clicks_create_one_endpoint(world, data) -> Non
         results = list(pool.map(click, range(20)))
     assert results.count("ok") == 1
     assert backend.calls["deploy_model"] == 1
-    with store.database.session_scope() as s:
-        assert len(list(s.scalars(select(EndpointRow)))) == 1
+    assert len(store.endpoints) == 1
 
 
 def test_teardown_is_approver_only_once_and_model_can_be_redeployed(world, data) -> None:  # type: ignore[no-untyped-def]
     life, backend, store, _ = world
     job_id = succeeded_job(life, data)
-    ep = life.deploy(actor(APPROVER), job_id)
-    life.poll_endpoint(ep.name)
+    ep = life.deploys.deploy(actor(APPROVER), job_id)
+    life.endpoints.poll(ep.name)
     with pytest.raises(PermissionDenied):
-        life.teardown(actor(), ep.name)
+        life.endpoints.teardown(actor(), ep.name)
 
     def click(_: int) -> str:
         try:
-            life.teardown(actor(APPROVER), ep.name)
+            life.endpoints.teardown(actor(APPROVER), ep.name)
             return "ok"
         except Conflict:
             return "conflict"
@@ -270,42 +265,42 @@ def test_teardown_is_approver_only_once_and_model_can_be_redeployed(world, data)
     with ThreadPoolExecutor(20) as pool:
         results = list(pool.map(click, range(20)))
     assert results.count("ok") == 1 and backend.calls["delete_endpoint"] == 1
-    assert life.endpoint(ep.name).state is EndpointState.DELETED
+    assert life.queries.endpoint(ep.name).state is EndpointState.DELETED
     assert PostKind.TORN_DOWN in posts(store, job_id)
-    second = life.deploy(actor(APPROVER), job_id)
+    second = life.deploys.deploy(actor(APPROVER), job_id)
     assert second.name != ep.name
 
 
 def test_chat_posts_the_exchange_and_resets_idleness(world, data) -> None:  # type: ignore[no-untyped-def]
     life, _, store, _clock = world
     job_id = succeeded_job(life, data)
-    ep = life.deploy(actor(APPROVER), job_id)
+    ep = life.deploys.deploy(actor(APPROVER), job_id)
     with pytest.raises(Conflict, match="not ready"):
-        life.chat(actor(), ep.name, "hi")
-    life.poll_endpoint(ep.name)
-    reply = life.chat(actor(), ep.name, "Where is order 7?", temperature=0.0, max_tokens=16)
+        life.endpoints.chat(actor(), ep.name, "hi")
+    life.endpoints.poll(ep.name)
+    reply = life.endpoints.chat(actor(), ep.name, "Where is order 7?", temperature=0.0, max_tokens=16)
     assert reply.content == "echo: Where is order 7?"
     assert PostKind.CHAT in posts(store, job_id)
     with pytest.raises(InvalidInput):
-        life.chat(actor(), ep.name, "   ")
-    assert life.endpoint(ep.name).last_used_at is not None
+        life.endpoints.chat(actor(), ep.name, "   ")
+    assert life.queries.endpoint(ep.name).last_used_at is not None
 
 
 def test_idle_reminder_once_then_ttl_teardown(world, data, tmp_path) -> None:  # type: ignore[no-untyped-def]
     life, backend, store, clock = world
     job_id = succeeded_job(life, data)
-    ep = life.deploy(actor(APPROVER), job_id)
-    life.poll_endpoint(ep.name)
-    assert life.sweep_endpoints() == 0
+    ep = life.deploys.deploy(actor(APPROVER), job_id)
+    life.endpoints.poll(ep.name)
+    assert life.endpoints.sweep() == 0
     clock.advance(hours=25)
-    assert life.sweep_endpoints() == 1
-    assert life.sweep_endpoints() == 0  # reminded once
+    assert life.endpoints.sweep() == 1
+    assert life.endpoints.sweep() == 0  # reminded once
     assert posts(store, job_id).count(PostKind.IDLE_REMINDER) == 1
     ttl = Lifecycle(
         backend=backend, store=store, clock=clock, approvers=Approvers(), work_dir=tmp_path, ttl_hours=24
     )
-    assert ttl.sweep_endpoints() == 1
-    assert life.endpoint(ep.name).state is EndpointState.DELETED
+    assert ttl.endpoints.sweep() == 1
+    assert life.queries.endpoint(ep.name).state is EndpointState.DELETED
     assert PostKind.TTL_TEARDOWN in posts(store, job_id)
 
 
@@ -314,24 +309,26 @@ def test_deploy_interrupted_before_the_backend_call_is_finished_by_polling(world
     job_id = succeeded_job(life, data)
     backend.fail_next["deploy_model"] = ConnectionError("process died")  # stands in for a crash mid-deploy
     with pytest.raises(ConnectionError):
-        life.deploy(actor(APPROVER), job_id)
-    ep = life.card(job_id).endpoint
+        life.deploys.deploy(actor(APPROVER), job_id)
+    ep = life.queries.card(job_id).endpoint
     assert ep is not None and ep.state is EndpointState.CREATING
-    assert life.poll_endpoint(ep.name).state is EndpointState.CREATING  # within the grace: no second call
+    assert life.endpoints.poll(ep.name).state is EndpointState.CREATING  # within the grace: no second call
     assert backend.calls["deploy_model"] == 1
     clock.advance(seconds=11)
-    assert life.poll_endpoint(ep.name).state in (EndpointState.CREATING, EndpointState.READY)
-    assert life.poll_endpoint(ep.name).state is EndpointState.READY
+    assert life.endpoints.poll(ep.name).state in (EndpointState.CREATING, EndpointState.READY)
+    assert life.endpoints.poll(ep.name).state is EndpointState.READY
     assert backend.calls["deploy_model"] == 2 and len(backend.endpoints) == 1
 
 
 def test_hyperparameters_pass_through(world, data) -> None:  # type: ignore[no-untyped-def]
     life, backend, _, _ = world
     hp = Hyperparameters(n_epochs=5, batch_size=4, learning_rate_multiplier=0.1)
-    checked = life.check(SubmitRequest(model="ftbot-tiny", training=data, hyperparameters=hp, suffix="v2"))
+    checked = life.jobs.check(
+        SubmitRequest(model="ftbot-tiny", training=data, hyperparameters=hp, suffix="v2")
+    )
     assert checked.summary.epochs == 5
-    job = life.submit(actor(), checked)
-    life.start(job.id)
+    job = life.jobs.submit(actor(), checked)
+    life.jobs.start(job.id)
     spec = backend.jobs[job.id]["spec"]
     assert spec.hyperparameters == hp and spec.suffix == "v2" and "v2" in job.id
     assert spec.tags["slack_user"] == USER and spec.tags["slack_channel"] == "CJOBS1"

@@ -7,6 +7,7 @@ object that satisfies ``BackendHarness``. The harness knows how to make time pas
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Protocol
 
@@ -48,8 +49,27 @@ class BackendHarness(Protocol):
     ) -> Endpoint: ...
 
 
+def _parameters(function: Callable[..., object]) -> list[tuple[str, str, bool]]:
+    """Name, kind and whether it has a default, for each parameter after ``self``."""
+    params = list(inspect.signature(function).parameters.values())[1:]
+    return [(p.name, p.kind.name, p.default is not p.empty) for p in params]
+
+
+PROTOCOL_METHODS = sorted(
+    name for name, member in vars(FineTuningBackend).items() if inspect.isfunction(member) and name[0] != "_"
+)
+
+
 class BackendContract:
     """Subclass in a ``Test*`` class and provide a ``harness`` fixture."""
+
+    def test_methods_take_the_protocols_parameters(self, harness: BackendHarness) -> None:
+        backend = harness.backend
+        assert isinstance(backend, FineTuningBackend)
+        assert backend.kind in ("azure", "local")
+        for name in PROTOCOL_METHODS:
+            mine = getattr(type(backend), name)
+            assert _parameters(mine) == _parameters(getattr(FineTuningBackend, name)), name
 
     def test_base_models_are_listed_and_found_by_name(self, harness: BackendHarness) -> None:
         names = [m.name for m in harness.backend.list_base_models()]

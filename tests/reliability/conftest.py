@@ -19,9 +19,9 @@ from bot.ui.ids import Action
 from commands.models import EndpointState, JobState
 from commands.ports import FineTuningBackend
 from tests.bot.listeners.test_slack_lifecycle import World, submit
-from tests.commands.test_lifecycle import chat_lines
 from tests.fakes.backend import FakeBackend
 from tests.fakes.files import FileServer
+from tests.support.data import chat_lines
 from tests.support.harness import BOT_TOKEN, SIGNING_SECRET, make_settings, running_bot
 
 APPROVERS = ("UAPPROVER1", "UAPPROVER2", "UAPPROVER3")
@@ -102,11 +102,15 @@ def world(make_world: MakeWorld) -> World:
 def ready_endpoint(world: World) -> tuple[str, str]:
     """A job trained, deployed by an approver and READY: (job id, endpoint name)."""
     job_id = submit(world)
-    world.until(lambda: world.services.lifecycle.card(job_id).job.state is JobState.SUCCEEDED)
+    world.until(lambda: world.services.lifecycle.queries.card(job_id).job.state is JobState.SUCCEEDED)
     world.click(Action.DEPLOY, job_id, user=APPROVERS[0])
-    world.until(lambda: (e := world.services.lifecycle.card(job_id).endpoint) is not None
-                and e.state is EndpointState.READY)  # fmt: skip
-    endpoint = world.services.lifecycle.card(job_id).endpoint
+    world.until(
+        lambda: (
+            (e := world.services.lifecycle.queries.card(job_id).endpoint) is not None
+            and e.state is EndpointState.READY
+        )
+    )
+    endpoint = world.services.lifecycle.queries.card(job_id).endpoint
     assert endpoint is not None
     world.tick(2)
     return job_id, endpoint.name

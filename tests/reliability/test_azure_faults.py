@@ -16,7 +16,9 @@ import pytest
 import requests
 from azure.ai.ml import MLClient
 
-from bot.backends.azure.backend import DEPLOY_REGIONS_TAG, AzureBackend, client_options
+from bot.backends.azure.backend import AzureBackend
+from bot.backends.azure.catalogue import DEPLOY_REGIONS_TAG
+from bot.backends.azure.project import client_options
 from bot.ui.ids import Action
 from commands.models import EndpointState, JobState
 from tests.bot.backends.fake_azure import (
@@ -130,7 +132,7 @@ def test_throttling_and_server_errors_are_retried_by_azure_core_and_the_job_succ
     started = time.monotonic()
     job_id = _submit(az)
     assert time.monotonic() - started >= 1  # Retry-After was honoured
-    az.until(lambda: az.world.services.lifecycle.card(job_id).job.state is JobState.SUCCEEDED)
+    az.until(lambda: az.world.services.lifecycle.queries.card(job_id).job.state is JobState.SUCCEEDED)
     puts = az.fake.calls("PUT", JOB_PUT)
     assert [r.path.rsplit("/", 1)[-1] for r in puts] == [job_id] * 3  # 429, 503, then created
     assert az.fake.created_jobs == [job_id]
@@ -143,9 +145,9 @@ def test_a_submit_whose_answer_was_lost_creates_one_job(az: Az, lost: int) -> No
     az.world.services.poller.lease = timedelta(seconds=0.5)
     url = az.world.files.url("train.jsonl")
     az.world.slash(f"submit --model {PHI} --data {url}")
-    az.until(lambda: bool(az.world.services.lifecycle.jobs(channel_id=CHANNEL)))
-    job_id = az.world.services.lifecycle.jobs(channel_id=CHANNEL)[0].id
-    az.until(lambda: az.world.services.lifecycle.card(job_id).job.state is JobState.SUCCEEDED)
+    az.until(lambda: bool(az.world.services.lifecycle.queries.jobs(channel_id=CHANNEL)))
+    job_id = az.world.services.lifecycle.queries.jobs(channel_id=CHANNEL)[0].id
+    az.until(lambda: az.world.services.lifecycle.queries.card(job_id).job.state is JobState.SUCCEEDED)
     az.world.tick(2)
     assert az.fake.created_jobs == [job_id]  # one job, whatever the retries: the name is the key
     assert len(az.fake.jobs) == 1
@@ -156,16 +158,16 @@ def test_a_job_failing_with_a_user_error_shows_the_reason(az: Az) -> None:
     job_id = _submit(az)
     reason = "UserError: Training data line 7 has no assistant message"
     az.fake.job_errors[job_id] = reason
-    az.until(lambda: az.world.services.lifecycle.card(job_id).job.state is JobState.FAILED)
+    az.until(lambda: az.world.services.lifecycle.queries.card(job_id).job.state is JobState.FAILED)
     az.world.tick(3)
-    job = az.world.services.lifecycle.card(job_id).job
+    job = az.world.services.lifecycle.queries.card(job_id).job
     assert job.error and "line 7 has no assistant message" in job.error
     assert "line 7 has no assistant message" in _card_text(az, job_id)
 
 
 def test_a_failing_deployment_lro_ends_failed_in_the_thread_and_can_be_retried(az: Az) -> None:
     job_id = _submit(az)
-    az.until(lambda: az.world.services.lifecycle.card(job_id).job.state is JobState.SUCCEEDED)
+    az.until(lambda: az.world.services.lifecycle.queries.card(job_id).job.state is JobState.SUCCEEDED)
     original = az.fake._operation_status
 
     def failing(op_id: str) -> Reply:  # the service gives up on creating the endpoint (once)
@@ -177,10 +179,10 @@ def test_a_failing_deployment_lro_ends_failed_in_the_thread_and_can_be_retried(a
 
     az.fake._operation_status = failing  # type: ignore[method-assign]
     az.world.click(Action.DEPLOY, job_id, user=APPROVERS[0])
-    az.until(lambda: (e := az.world.services.lifecycle.card(job_id).endpoint) is not None
+    az.until(lambda: (e := az.world.services.lifecycle.queries.card(job_id).endpoint) is not None
              and e.state is EndpointState.FAILED)  # fmt: skip
     az.world.tick(3)
-    endpoint = az.world.services.lifecycle.card(job_id).endpoint
+    endpoint = az.world.services.lifecycle.queries.card(job_id).endpoint
     assert endpoint is not None and endpoint.error
     thread = az.world.fake.thread(CHANNEL, az.world.fake.channel_messages(CHANNEL)[0].ts)
     assert f"Deploying endpoint `{endpoint.name}` failed" in thread[-1].text
@@ -188,18 +190,18 @@ def test_a_failing_deployment_lro_ends_failed_in_the_thread_and_can_be_retried(a
     assert "Deploy" in buttons(next(iter(az.world.fake.channel_messages(CHANNEL))))  # it may be tried again
     assert endpoint.name not in az.fake.endpoints  # the broken deployment was removed from Azure
     az.world.click(Action.DEPLOY, job_id, user=APPROVERS[0])
-    az.until(lambda: (e := az.world.services.lifecycle.card(job_id).endpoint) is not None
+    az.until(lambda: (e := az.world.services.lifecycle.queries.card(job_id).endpoint) is not None
              and e.state is EndpointState.READY)  # fmt: skip
 
 
 def test_timeouts_while_polling_are_retried_and_nothing_leaks(az: Az) -> None:
     az.fake.lose("GET", JOB_PUT, times=2)  # answered by azure-core's retry
     job_id = _submit(az)
-    az.until(lambda: az.world.services.lifecycle.card(job_id).job.state is JobState.SUCCEEDED)
+    az.until(lambda: az.world.services.lifecycle.queries.card(job_id).job.state is JobState.SUCCEEDED)
     az.world.click(Action.DEPLOY, job_id, user=APPROVERS[0])
-    az.until(lambda: (e := az.world.services.lifecycle.card(job_id).endpoint) is not None
+    az.until(lambda: (e := az.world.services.lifecycle.queries.card(job_id).endpoint) is not None
              and e.state is EndpointState.READY)  # fmt: skip
-    endpoint = az.world.services.lifecycle.card(job_id).endpoint
+    endpoint = az.world.services.lifecycle.queries.card(job_id).endpoint
     assert endpoint is not None
     az.world.slash(f"chat {endpoint.name} hello")
     az.world.wait_response("echo")

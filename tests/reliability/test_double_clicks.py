@@ -49,7 +49,7 @@ def _settle(world: World, replies: int) -> list[str]:
 
 def _succeeded(world: World) -> str:
     job_id = submit(world)
-    world.until(lambda: world.services.lifecycle.card(job_id).job.state is JobState.SUCCEEDED)
+    world.until(lambda: world.services.lifecycle.queries.card(job_id).job.state is JobState.SUCCEEDED)
     world.fake.responses.clear()
     return job_id
 
@@ -84,9 +84,9 @@ def test_twenty_concurrent_deploy_text_commands_create_one_endpoint(world: World
 def test_twenty_concurrent_tear_down_clicks_tear_down_once(world: World) -> None:
     job_id = _succeeded(world)
     world.click(Action.DEPLOY, job_id, user=APPROVERS[0])
-    world.until(lambda: (e := world.services.lifecycle.card(job_id).endpoint) is not None
+    world.until(lambda: (e := world.services.lifecycle.queries.card(job_id).endpoint) is not None
                 and e.state is EndpointState.READY)  # fmt: skip
-    name = world.services.lifecycle.card(job_id).endpoint.name  # type: ignore[union-attr]
+    name = world.services.lifecycle.queries.card(job_id).endpoint.name  # type: ignore[union-attr]
     world.fake.responses.clear()
     assert _together(world, _clicks(world, Action.TEAR_DOWN, name, approver)) == [200] * N
     texts = _settle(world, N)
@@ -94,7 +94,7 @@ def test_twenty_concurrent_tear_down_clicks_tear_down_once(world: World) -> None
     assert sum("already" in t for t in texts) == N - 1, texts
     assert isinstance(world.backend, FakeBackend) and world.backend.calls["delete_endpoint"] == 1
     assert _count(world, OutboxRow, OutboxRow.kind == "torn_down") == 1
-    assert world.services.lifecycle.endpoint(name).state is EndpointState.DELETED
+    assert world.services.lifecycle.queries.endpoint(name).state is EndpointState.DELETED
 
 
 def test_twenty_concurrent_cancel_clicks_cancel_once(world: World) -> None:
@@ -109,7 +109,7 @@ def test_twenty_concurrent_cancel_clicks_cancel_once(world: World) -> None:
     assert sum("Cancel of" in t for t in texts) == 1, texts
     assert sum("already" in t for t in texts) == N - 1, texts
     assert world.backend.calls["cancel_job"] == 1
-    assert world.services.lifecycle.card(job_id).job.state is JobState.CANCELLED
+    assert world.services.lifecycle.queries.card(job_id).job.state is JobState.CANCELLED
     assert _count(world, OutboxRow, OutboxRow.kind == "cancelled") == 1
 
 
@@ -117,7 +117,7 @@ def test_twenty_concurrent_approve_clicks_deploy_once(world: World) -> None:
     job_id = _succeeded(world)
     world.click(Action.DEPLOY, job_id, user=MEMBER)
     world.wait_response("approval request")
-    approval = world.services.lifecycle.card(job_id).pending_approval
+    approval = world.services.lifecycle.queries.card(job_id).pending_approval
     assert approval is not None
     world.fake.responses.clear()
     assert _together(world, _clicks(world, Action.APPROVE, str(approval.id), approver)) == [200] * N

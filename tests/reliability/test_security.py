@@ -42,7 +42,7 @@ def _audit(world: World) -> list[tuple[str, str, str, str]]:
 
 def test_a_valid_request_replayed_after_five_minutes_is_401_with_no_side_effect(world: World) -> None:
     job_id = submit(world)
-    world.until(lambda: world.services.lifecycle.card(job_id).job.state is JobState.SUCCEEDED)
+    world.until(lambda: world.services.lifecycle.queries.card(job_id).job.state is JobState.SUCCEEDED)
     before, calls = _rows(world), len(world.fake.calls)
     click = payload_body(block_action(Action.DEPLOY, job_id, user=APPROVERS[0], channel=CHANNEL,
                                       response_url=world.fake.response_url()))  # fmt: skip
@@ -72,10 +72,10 @@ def test_every_approver_only_click_and_command_is_refused_ephemerally_and_audite
 
     # a second job with a pending approval request, for Approve/Reject
     job2 = submit(world)
-    world.until(lambda: world.services.lifecycle.card(job2).job.state is JobState.SUCCEEDED)
+    world.until(lambda: world.services.lifecycle.queries.card(job2).job.state is JobState.SUCCEEDED)
     world.click(Action.DEPLOY, job2, user=MEMBER)
     world.wait_response("approval request")
-    approval = world.services.lifecycle.card(job2).pending_approval
+    approval = world.services.lifecycle.queries.card(job2).pending_approval
     assert approval is not None
     world.fake.responses.clear()
     backend_calls = dict(world.backend.calls)
@@ -106,16 +106,16 @@ def test_every_approver_only_click_and_command_is_refused_ephemerally_and_audite
     # nothing reached the backend, nothing changed, nothing was posted in a thread for the outsider
     world.tick(2)
     assert dict(world.backend.calls) == backend_calls
-    assert world.services.lifecycle.endpoint(endpoint).state is EndpointState.READY
-    assert world.services.lifecycle.card(job2).pending_approval is not None
-    assert world.services.lifecycle.card(job2).job.state is JobState.SUCCEEDED
+    assert world.services.lifecycle.queries.endpoint(endpoint).state is EndpointState.READY
+    assert world.services.lifecycle.queries.card(job2).pending_approval is not None
+    assert world.services.lifecycle.queries.card(job2).job.state is JobState.SUCCEEDED
     posted = json.dumps([(m.text, m.blocks) for m in world.fake.messages.values()])
     assert OUTSIDER not in posted  # refusals are ephemeral: nothing in the channel or threads
 
 
 def test_a_non_approvers_deploy_only_asks_and_is_audited_as_a_request(world: World) -> None:
     job_id = submit(world)
-    world.until(lambda: world.services.lifecycle.card(job_id).job.state is JobState.SUCCEEDED)
+    world.until(lambda: world.services.lifecycle.queries.card(job_id).job.state is JobState.SUCCEEDED)
     world.slash(f"deploy {job_id}", user=OUTSIDER)
     world.wait_response("Approval requested")
     world.click(Action.DEPLOY, job_id, user=MEMBER)

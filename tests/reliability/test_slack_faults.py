@@ -18,6 +18,7 @@ from bot.ui.ids import Block as B
 from commands.models import JobState
 from tests.bot.listeners.test_slack_lifecycle import World, buttons, submit
 from tests.reliability.conftest import CHANNEL, MEMBER, Captured, ready_endpoint
+from tests.support.wait import until
 
 METHODS = ("chat.postMessage", "chat.update", "files.getUploadURLExternal", "files.completeUploadExternal")
 JOBS = 3
@@ -44,14 +45,16 @@ def test_rate_limits_and_server_errors_on_every_delivery_call_still_deliver_ever
         jobs.append(submit(world))
         assert time.perf_counter() - started < 3  # acks and replies never wait for the card's delivery
         world.fake.responses.clear()
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        world.tick()
+
+    def settled() -> bool:
         with world.services.store.transaction() as tx:
-            settled = tx.undelivered_cards() == 0 and tx.unsent_count() == 0
-        if settled and all(world.services.lifecycle.card(j).job.state is JobState.SUCCEEDED for j in jobs):
-            break
-        time.sleep(0.2)
+            delivered = tx.undelivered_cards() == 0 and tx.unsent_count() == 0
+        done = (world.services.lifecycle.queries.card(j).job.state is JobState.SUCCEEDED for j in jobs)
+        return delivered and all(done)
+
+    until(
+        settled, 90, "every job to succeed and everything to be delivered", interval=0.2, between=world.tick
+    )
     rejected = [c for c in world.fake.calls if c.status in (429, 500, 502, 503)]
     assert len(rejected) == injected  # every injected fault was met, and retried past
     cards = world.fake.channel_messages(CHANNEL)
@@ -82,14 +85,22 @@ def test_an_expired_trigger_id_ends_quietly_for_the_wizard_and_test_chat(
     _, endpoint = ready_endpoint(world)
     world.fake.responses.clear()
     world.fake.expired_triggers.update({"trig-used-1", "trig-used-2"})
-    body = slash_body("", user=MEMBER, channel=CHANNEL, trigger="trig-used-1",
-                      response_url=world.fake.response_url())  # fmt: skip
+    body = slash_body(
+        "", user=MEMBER, channel=CHANNEL, trigger="trig-used-1", response_url=world.fake.response_url()
+    )
     r = world.bot.post(body)
     assert r.status == 200 and not (r.body and json.loads(r.body).get("text"))
-    click = block_action(Action.TEST_CHAT, endpoint, user=MEMBER, channel=CHANNEL, trigger="trig-used-2",
-                         response_url=world.fake.response_url())  # fmt: skip
+    click = block_action(
+        Action.TEST_CHAT,
+        endpoint,
+        user=MEMBER,
+        channel=CHANNEL,
+        trigger="trig-used-2",
+        response_url=world.fake.response_url(),
+    )
     assert world.bot.post(payload_body(click)).status == 200
-    time.sleep(0.5)
+    until(lambda: len([c for c in world.fake.calls if c.method == "views.open"]) >= 2, 10, "both views.open")
+    time.sleep(0.3)  # proving an absence (no error shown after the refusals) takes waiting a moment
     refused = [c for c in world.fake.calls if c.method == "views.open"]
     assert len(refused) == 2 and not world.fake.views
     _no_user_facing_error(world, logs)
@@ -98,18 +109,23 @@ def test_an_expired_trigger_id_ends_quietly_for_the_wizard_and_test_chat(
 def test_a_modal_closed_while_the_bot_works_ends_quietly(world: World, logs: Captured) -> None:
     file = world.fake.add_file((world.files.root / "train.jsonl").read_bytes(), "train.jsonl")
     values: dict[str, Any] = {
-        B.BASE_MODEL: {Action.BASE_MODEL: {"type": "external_select", "selected_option": {
-            "text": {"type": "plain_text", "text": "ftbot-tiny"}, "value": "ftbot-tiny"}}},
+        B.BASE_MODEL: {
+            Action.BASE_MODEL: {
+                "type": "external_select",
+                "selected_option": {
+                    "text": {"type": "plain_text", "text": "ftbot-tiny"},
+                    "value": "ftbot-tiny",
+                },
+            }
+        },
         B.TRAINING_FILE: {Action.TRAINING_FILE: {"type": "file_input", "files": [file]}},
-    }  # fmt: skip
+    }
     # the user closed the wizard: views.update on its id answers not_found
     body = view_submission(Callback.WIZARD, values, user=MEMBER, private_metadata=CHANNEL, view_id="VCLOSED")
     r = world.bot.post(payload_body(body))
     assert r.status == 200 and r.json()["response_action"] == "update"
-    deadline = time.monotonic() + 10
-    while not [c for c in world.fake.calls if c.method == "views.update"] and time.monotonic() < deadline:
-        time.sleep(0.05)
-    time.sleep(0.2)
+    until(lambda: [c for c in world.fake.calls if c.method == "views.update"], 10, "views.update")
+    time.sleep(0.2)  # no second views.update follows: an absence takes waiting a moment
     assert [c.body["view_id"] for c in world.fake.calls if c.method == "views.update"] == ["VCLOSED"]
     # /finetune with no text whose loading modal is closed before it is filled in
     world.fake.views.clear()
@@ -124,5 +140,5 @@ def test_a_modal_closed_while_the_bot_works_ends_quietly(world: World, logs: Cap
     world.fake._answer = closing  # type: ignore[method-assign]
     world.slash("")
     world.fake.wait_for("views.open")
-    time.sleep(0.5)
+    time.sleep(0.5)  # nothing shown as an error after the modal closed: an absence takes waiting a moment
     _no_user_facing_error(world, logs)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import time
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -18,6 +17,8 @@ from bot.ui.ids import Action
 from commands.models import EndpointState, JobState
 from tests.bot.listeners.test_slack_lifecycle import World, buttons
 from tests.reliability.conftest import APPROVERS, CHANNEL, Captured, MakeWorld
+from tests.support.serve import exited
+from tests.support.wait import until
 
 pytestmark = pytest.mark.slow
 
@@ -40,13 +41,7 @@ def _submit(world: World, epochs: int) -> str:
 
 
 def _wait(world: World, check: Callable[[], bool], timeout: float = 180) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        world.tick()
-        if check():
-            return
-        time.sleep(0.3)
-    raise AssertionError("condition not reached")
+    until(check, timeout, "the condition", interval=0.3, between=world.tick)
 
 
 def _thread(world: World, job_id: str) -> str:
@@ -60,9 +55,11 @@ def test_a_killed_training_worker_fails_the_job_with_the_reason_in_the_thread(lo
     job_id = _submit(local, epochs=25)
     _wait(local, lambda: any(e.kind == "started" for e in backend.get_job(job_id).events))
     os.kill(int(backend.data.job(job_id).pid.read_text()), signal.SIGKILL)
-    _wait(local, lambda: local.services.lifecycle.card(job_id).job.state is JobState.FAILED, timeout=60)
+    _wait(
+        local, lambda: local.services.lifecycle.queries.card(job_id).job.state is JobState.FAILED, timeout=60
+    )
     local.tick(3)
-    job = local.services.lifecycle.card(job_id).job
+    job = local.services.lifecycle.queries.card(job_id).job
     assert job.error and "signal 9" in job.error
     assert "signal 9" in _thread(local, job_id)
     card = next(c for c in local.fake.channel_messages(CHANNEL) if job_id in json.dumps(c.blocks))
@@ -76,25 +73,26 @@ def test_a_killed_endpoint_server_is_reported_and_the_model_can_be_served_again(
     backend = local.backend
     assert isinstance(backend, LocalBackend)
     job_id = _submit(local, epochs=1)
-    _wait(local, lambda: local.services.lifecycle.card(job_id).job.state is JobState.SUCCEEDED)
+    _wait(local, lambda: local.services.lifecycle.queries.card(job_id).job.state is JobState.SUCCEEDED)
     local.click(Action.DEPLOY, job_id, user=APPROVERS[0])
 
     def ready() -> bool:
-        endpoint = local.services.lifecycle.card(job_id).endpoint
+        endpoint = local.services.lifecycle.queries.card(job_id).endpoint
         return endpoint is not None and endpoint.state is EndpointState.READY
 
     _wait(local, ready, timeout=120)
-    endpoint = local.services.lifecycle.card(job_id).endpoint
+    endpoint = local.services.lifecycle.queries.card(job_id).endpoint
     assert endpoint is not None
     local.slash(f"chat {endpoint.name} Where is my order?")
     local.wait_response(endpoint.name, timeout=60)
     key = backend.data.endpoint(endpoint.name).key.read_text().strip()
 
-    os.kill(int(backend.data.endpoint(endpoint.name).pid.read_text()), signal.SIGKILL)
-    time.sleep(0.5)
+    server = int(backend.data.endpoint(endpoint.name).pid.read_text())
+    os.kill(server, signal.SIGKILL)
+    until(lambda: exited(server), 10, "the endpoint server to die")
     local.services.poller.sweep()  # the scheduler's endpoint sweep
     local.tick(3)
-    dead = local.services.lifecycle.endpoint(endpoint.name)
+    dead = local.services.lifecycle.queries.endpoint(endpoint.name)
     assert dead.state is EndpointState.FAILED and dead.error and "signal 9" in dead.error
     assert f"Endpoint `{endpoint.name}` stopped" in _thread(local, job_id)
     card = next(c for c in local.fake.channel_messages(CHANNEL) if job_id in json.dumps(c.blocks))
@@ -105,5 +103,5 @@ def test_a_killed_endpoint_server_is_reported_and_the_model_can_be_served_again(
 
     local.click(Action.DEPLOY, job_id, user=APPROVERS[0])  # served again under a new name
     _wait(local, ready, timeout=120)
-    assert local.services.lifecycle.card(job_id).endpoint.name != endpoint.name
+    assert local.services.lifecycle.queries.card(job_id).endpoint.name != endpoint.name
     assert key not in local.fake.all_text() and key not in logs.text()

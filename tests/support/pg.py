@@ -22,13 +22,9 @@ def pg_available() -> bool:
 
 
 @contextmanager
-def fresh_pg_database() -> Iterator[str]:
+def pg_database(prefix: str = "ftbot_t_") -> Iterator[str]:
     """Create an empty database and yield its SQLAlchemy URL; drop it afterwards."""
-    if not pg_available():
-        if os.environ.get("CI"):
-            pytest.fail(f"PostgreSQL is not reachable at {PG_ADMIN_URL}; .ci/run should have started it")
-        pytest.skip("PostgreSQL is not running at 127.0.0.1:5432")
-    name = f"ftbot_t_{uuid.uuid4().hex[:12]}"
+    name = f"{prefix}{uuid.uuid4().hex[:12]}"
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     try:
@@ -36,3 +32,14 @@ def fresh_pg_database() -> Iterator[str]:
     finally:
         with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def fresh_pg_database() -> Iterator[str]:
+    """``pg_database`` for a test: skipped when PostgreSQL is not running (failed on CI)."""
+    if not pg_available():
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL is not reachable at {PG_ADMIN_URL}; .ci/run should have started it")
+        pytest.skip("PostgreSQL is not running at 127.0.0.1:5432")
+    with pg_database() as url:
+        yield url

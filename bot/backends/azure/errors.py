@@ -1,6 +1,6 @@
 """azure-core / azure-ai-ml errors → ``commands.errors``, in one place.
 
-The mapping (issue #4):
+The mapping:
 
 =============================================  ============================================================
 what azure raised                              what the user sees
@@ -9,8 +9,10 @@ what azure raised                              what the user sees
 ``ResourceExistsError`` / 409                  ``Conflict``
 400 (``UserError``, ``ValidationException``)   ``InvalidInput`` carrying the service's message
                                                (e.g. "Serverless FineTuning not supported in westus")
-401 / 403 / ``ClientAuthenticationError``      ``BackendAuthError`` for the operator: the role the
-                                               article requires and the Microsoft.Network registration
+401 / 403 / ``ClientAuthenticationError``      ``BackendAuthError`` for the operator: the role that
+                                               "Fine-tune models using serverless API deployments in
+                                               Azure AI Foundry" requires and the Microsoft.Network
+                                               registration
 429, 5xx (after retries), network errors       ``Unavailable`` with ``retry_after`` when the service
                                                sent it
 =============================================  ============================================================
@@ -46,16 +48,20 @@ from commands.errors import (
     InvalidInput,
     NotFound,
     Unavailable,
+    fill,
 )
 
 logger = logging.getLogger(__name__)
 
-AUTH_HELP = (
+_AUTH_TEMPLATE = (
     "Azure refused ftbot's credentials for the Foundry project. An operator needs to check that the identity "
-    "ftbot runs as (managed identity, or `az login` on a laptop) has the Owner or Contributor role on the "
+    "ftbot runs as (managed identity, or {login} on a laptop) has the Owner or Contributor role on the "
     "subscription (or at least on the project's resource group), and that the Microsoft.Network resource "
     "provider is registered on the subscription."
 )
+_AUTH_NAMES = {"login": "az login"}
+#: The message of every ``BackendAuthError`` for refused credentials, as plain text
+AUTH_HELP = fill(_AUTH_TEMPLATE, _AUTH_NAMES)
 
 # SAS query strings and bearer-looking tokens, in case a service message ever echoes one back
 _SECRETS = re.compile(r"(sig|sv|se|sp|skoid|sktid|code|key)=[^&\s\"']+|Bearer\s+[A-Za-z0-9._~+/=-]+", re.I)
@@ -113,7 +119,7 @@ def map_azure_error(err: BaseException, *, what: str = "Azure resource") -> Ftbo
     if isinstance(err, ResourceNotFoundError):
         return NotFound(f"{what} was not found in the Azure AI Foundry project.")
     if isinstance(err, ClientAuthenticationError):
-        return BackendAuthError(AUTH_HELP)
+        return BackendAuthError(_AUTH_TEMPLATE, **_AUTH_NAMES)
     if isinstance(err, ResourceExistsError):
         return Conflict(f"{what} already exists: {service_message(err)}")
     if isinstance(err, HttpResponseError):
@@ -121,7 +127,7 @@ def map_azure_error(err: BaseException, *, what: str = "Azure resource") -> Ftbo
         if status == 404:
             return NotFound(f"{what} was not found in the Azure AI Foundry project.")
         if status in (401, 403):
-            return BackendAuthError(AUTH_HELP)
+            return BackendAuthError(_AUTH_TEMPLATE, **_AUTH_NAMES)
         if status == 409:
             return Conflict(f"{what} already exists: {service_message(err)}")
         if status == 429:

@@ -1,11 +1,10 @@
 """The one table from the portal's hyperparameter names to what azure-ai-ml sends for serverless fine-tuning.
 
-Users speak the portal's words (the article's wizard: *batch_size*, *learning_rate_multiplier*, *n_epochs*,
-each Default or Custom). For the ``Custom`` model provider that ``create_finetuning_job`` uses, the SDK
-forwards
-``hyperparameters`` verbatim as ``Dict[str, str]`` and validates nothing; Microsoft's MaaS samples, the SDK's
-test configs and its recordings all send Hugging Face trainer names as strings (reference/azure-ai-ml.md §0.7,
-§1.3):
+Users speak the portal's words (the wizard of Microsoft's "Fine-tune models using serverless API deployments
+in Azure AI Foundry": *batch_size*, *learning_rate_multiplier*, *n_epochs*, each Default or Custom). For
+the ``Custom`` model provider that ``create_finetuning_job`` uses, the SDK forwards ``hyperparameters``
+verbatim as ``Dict[str, str]`` and validates nothing; Microsoft's MaaS samples, the SDK's test configs and
+its recordings all send Hugging Face trainer names as strings:
 
 ==========================  ================================  =============================================
 portal name (ftbot)         sent to the service               value

@@ -53,7 +53,8 @@ def _default_epochs(n_examples: int) -> int:
 
 
 def _cookbook_epochs(n: int) -> int:
-    """peers.md §1.5, the same rule as ``commands.dataset.validate.default_epochs``."""
+    """The OpenAI Cookbook's rule ("Data preparation and analysis for chat model fine-tuning"), the same
+    as ``commands.dataset.validate.default_epochs``."""
     if n <= 0:
         return 1
     if n * 3 < 100:
@@ -144,7 +145,9 @@ class LocalBackend:
         for info in self.list_base_models():
             if info.name == name:
                 return info
-        raise NotFound(f"No local base model named {name}. `/finetune models` lists them.")
+        raise NotFound(
+            "No local base model named {model}. {command} lists them.", model=name, command="/finetune models"
+        )
 
     # --- datasets ----------------------------------------------------------------------------------
 

@@ -1,6 +1,6 @@
 """Chat JSONL → token ids with a loss mask on assistant tokens only, for any chat template.
 
-The method (reference/local-backend.md §3): render the conversation with the model's own template,
+The method: render the conversation with the model's own template,
 mark the characters of each trained assistant turn as
 ``[len(render(msgs[:i], add_generation_prompt=True)), common_prefix(full, render(msgs[:i+1])))``,
 tokenize the full text once with offsets, and label only tokens lying fully inside a span. This works

@@ -89,6 +89,51 @@ def _authorized(header: str | None, key: str) -> bool:
     return secrets.compare_digest(value.encode(), key.encode())
 
 
+def _chat_body(raw: object) -> _ChatBody | JSONResponse:
+    """The request body, or the 400 that says what is wrong with it."""
+    try:
+        return _ChatBody.model_validate(raw)
+    except ValidationError as e:
+        detail = "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in e.errors())
+        return _error(400, f"Invalid request: {detail}")
+
+
+def _rate_limited(limiter: RateLimiter, refusal: Refusal) -> JSONResponse:
+    what = (
+        f"{limiter.requests_per_minute:,} requests per minute"
+        if refusal.reason == "requests"
+        else f"{limiter.tokens_per_minute:,} tokens per minute"
+    )
+    return _error(
+        429,
+        f"Rate limit of {what} exceeded for this deployment. "
+        f"Retry after {refusal.retry_after_header} seconds.",
+        headers={"Retry-After": refusal.retry_after_header},
+    )
+
+
+def _completion(model_name: str, prompt: list[int], out: Generation, created: int) -> dict[str, object]:
+    """The OpenAI ``chat.completion`` object for one generation."""
+    return {
+        "id": f"chatcmpl-{uuid.uuid4().hex}",
+        "object": "chat.completion",
+        "created": created,
+        "model": model_name,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": out.text},
+                "finish_reason": out.finish_reason,
+            }
+        ],
+        "usage": {
+            "prompt_tokens": len(prompt),
+            "completion_tokens": out.completion_tokens,
+            "total_tokens": len(prompt) + out.completion_tokens,
+        },
+    }
+
+
 def build_app(
     generator: Generator,
     *,
@@ -127,14 +172,12 @@ def build_app(
         if not _authorized(request.headers.get("authorization"), key):
             return denied()
         try:
-            body = _ChatBody.model_validate(await request.json())
-        except ValueError as e:  # JSON or validation error
-            detail = (
-                "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in e.errors())
-                if isinstance(e, ValidationError)
-                else "the body is not valid JSON"
-            )
-            return _error(400, f"Invalid request: {detail}")
+            raw = await request.json()
+        except ValueError:
+            return _error(400, "Invalid request: the body is not valid JSON")
+        body = _chat_body(raw)
+        if isinstance(body, JSONResponse):
+            return body
         messages = [{"role": m.role, "content": m.content} for m in body.messages]
         prompt = generator.prompt_tokens(messages)
         room = generator.context_length - len(prompt)
@@ -146,17 +189,7 @@ def build_app(
         max_tokens = min(body.max_tokens or 256, room)
         admitted = limiter.acquire(len(prompt) + max_tokens)
         if isinstance(admitted, Refusal):
-            what = (
-                f"{limiter.requests_per_minute:,} requests per minute"
-                if admitted.reason == "requests"
-                else f"{limiter.tokens_per_minute:,} tokens per minute"
-            )
-            return _error(
-                429,
-                f"Rate limit of {what} exceeded for this deployment. "
-                f"Retry after {admitted.retry_after_header} seconds.",
-                headers={"Retry-After": admitted.retry_after_header},
-            )
+            return _rate_limited(limiter, admitted)
         try:
             out = await run_in_threadpool(
                 generator.generate,
@@ -169,24 +202,7 @@ def build_app(
             limiter.settle(admitted, len(prompt))
             raise
         limiter.settle(admitted, len(prompt) + out.completion_tokens)
-        return {
-            "id": f"chatcmpl-{uuid.uuid4().hex}",
-            "object": "chat.completion",
-            "created": int(clock()),
-            "model": model_name,
-            "choices": [
-                {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": out.text},
-                    "finish_reason": out.finish_reason,
-                }
-            ],
-            "usage": {
-                "prompt_tokens": len(prompt),
-                "completion_tokens": out.completion_tokens,
-                "total_tokens": len(prompt) + out.completion_tokens,
-            },
-        }
+        return _completion(model_name, prompt, out, int(clock()))
 
     return app
 

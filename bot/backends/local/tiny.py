@@ -6,7 +6,7 @@ FTBOT_DATA_DIR/models/ftbot-tiny and from then on loaded with ``Auto*.from_pretr
 code path a user's real model folder takes. Nothing is downloaded.
 
 ``initializer_range=0.1`` matters: with the default 0.02, LoRA on a random base stays stuck at
-≈ ln(vocab) (reference/local-backend.md §4).
+≈ ln(vocab).
 
 Heavy imports (torch, transformers, tokenizers) happen inside ``build``; only worker processes call it.
 """

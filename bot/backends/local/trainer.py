@@ -1,8 +1,8 @@
 """The training worker: ``python -m bot.backends.local.trainer <job_dir>``.
 
 Runs in its own process (started by ``jobs.py``), never in the bot. Reads ``spec.json``, trains a LoRA
-adapter with a hand-written loop (reference/local-backend.md §4: faster than ``transformers.Trainer``
-at the same loss curve), and reports through files the bot reads, each written atomically:
+adapter with a hand-written loop (faster than ``transformers.Trainer`` at the same loss curve: see
+BENCHMARKS.md), and reports through files the bot reads, each written atomically:
 ``status.json``, ``events.jsonl`` (started, epoch n, completed / failed / cancelled with reason) and
 ``results.csv`` (step, train_loss, train_mean_token_accuracy, valid_loss, valid_mean_token_accuracy).
 
@@ -59,7 +59,8 @@ class ModelFolderError(ValueError):
 
 
 def check_model_folder(path: Path) -> None:
-    """A clear error instead of transformers' misleading hub message (reference §6.2)."""
+    """A clear error instead of transformers' misleading message (it takes a folder without config.json
+    for a Hugging Face Hub repo id)."""
     if not (path / "config.json").is_file():
         raise ModelFolderError(
             f"model folder {path} has no config.json: "
@@ -145,7 +146,7 @@ def add_lora(model: Any, cfg: TrainConfig) -> Any:
     import torch
     from peft import LoraConfig, get_peft_model
 
-    torch.manual_seed(cfg.seed)  # LoRA A matrices are random: seed before wrapping (reference §6.8)
+    torch.manual_seed(cfg.seed)  # LoRA A matrices are random: seed before wrapping
     lora = LoraConfig(
         r=cfg.lora_r,
         lora_alpha=cfg.lora_alpha,
@@ -347,33 +348,10 @@ def _encode_all(tokenizer: Any, path: Path, max_length: int, what: str) -> list[
     return kept
 
 
-def run_job(job: JobDir) -> None:
-    spec = files.read_json(job.spec)
-    if spec is None:
-        raise RuntimeError(f"{job.spec} is missing or unreadable")
-    report = Reporter(job)
-    data_dir = DataDir(Path(spec["data_dir"]))
-    setup_torch(int(spec.get("threads") or 1))
-    report.status(
-        state="running", service_status="Loading", started_at=files.now().isoformat(), pid=os.getpid()
-    )
-
-    base_path = tiny.ensure(data_dir.models) if spec.get("builtin") else Path(spec["base_path"])
-    device, dtype = pick_device()
-    model, tokenizer = load_base(base_path, device=device, dtype=dtype)
-    max_length = min(
-        int(spec.get("max_length") or 2048), int(getattr(tokenizer, "model_max_length", 10**9) or 10**9)
-    )
-    train_data = _encode_all(tokenizer, Path(spec["training"]), max_length, "training")
-    valid_data = (
-        _encode_all(tokenizer, Path(spec["validation"]), max_length, "validation")
-        if spec.get("validation")
-        else []
-    )
-
+def _train_config(spec: dict[str, Any]) -> TrainConfig:
     lora = spec.get("lora") or {}
     targets = lora.get("targets", "all-linear")
-    cfg = TrainConfig(
+    return TrainConfig(
         n_epochs=int(spec["n_epochs"]),
         batch_size=int(spec["batch_size"]),
         learning_rate=float(spec["learning_rate"]),
@@ -382,17 +360,12 @@ def run_job(job: JobDir) -> None:
         lora_alpha=int(lora.get("alpha", 16)),
         lora_targets=targets if isinstance(targets, str) else tuple(targets),
     )
-    model = add_lora(model, cfg)
-    steps_per_epoch = math.ceil(len(train_data) / cfg.batch_size)
-    total_steps = steps_per_epoch * cfg.n_epochs
-    report.status(service_status="Running", steps_per_epoch=steps_per_epoch, total_steps=total_steps, step=0)
-    report.event(
-        "started",
-        f"Training {spec['base_model']} on {len(train_data)} examples"
-        + (f" ({len(valid_data)} validation)" if valid_data else "")
-        + f" on {device}: {cfg.n_epochs} epochs × {steps_per_epoch} steps, batch size {cfg.batch_size}, "
-        f"learning rate {cfg.learning_rate:g}",
-    )
+
+
+def _progress(
+    report: Reporter, cfg: TrainConfig
+) -> tuple[Callable[[StepLog], None], Callable[[EpochLog], None]]:
+    """``on_step`` and ``on_epoch`` for ``train``: a results.csv row per step, an event per epoch."""
 
     def on_step(s: StepLog) -> None:
         report.row(
@@ -418,6 +391,65 @@ def run_job(job: JobDir) -> None:
             + (f", validation loss {_fmt(e.valid_loss)}" if e.valid_loss is not None else ""),
         )
 
+    return on_step, on_epoch
+
+
+def _register(job: JobDir, spec: dict[str, Any], data_dir: DataDir, base_path: Path) -> str:
+    """Record the trained adapter in the model registry; returns the model's name."""
+    name = str(spec["output_model_name"])
+    files.atomic_write_json(
+        data_dir.registry / f"{name}.json",
+        {
+            "name": name,
+            "base_model": spec["base_model"],
+            "base_path": str(base_path),
+            "builtin": bool(spec.get("builtin")),
+            "adapter_path": str(job.adapter),
+            "job": job.name,
+            "created_at": files.now().isoformat(),
+        },
+    )
+    return name
+
+
+def run_job(job: JobDir) -> None:
+    spec = files.read_json(job.spec)
+    if spec is None:
+        raise RuntimeError(f"{job.spec} is missing or unreadable")
+    report = Reporter(job)
+    data_dir = DataDir(Path(spec["data_dir"]))
+    setup_torch(int(spec.get("threads") or 1))
+    report.status(
+        state="running", service_status="Loading", started_at=files.now().isoformat(), pid=os.getpid()
+    )
+
+    base_path = tiny.ensure(data_dir.models) if spec.get("builtin") else Path(spec["base_path"])
+    device, dtype = pick_device()
+    model, tokenizer = load_base(base_path, device=device, dtype=dtype)
+    max_length = min(
+        int(spec.get("max_length") or 2048), int(getattr(tokenizer, "model_max_length", 10**9) or 10**9)
+    )
+    train_data = _encode_all(tokenizer, Path(spec["training"]), max_length, "training")
+    valid_data = (
+        _encode_all(tokenizer, Path(spec["validation"]), max_length, "validation")
+        if spec.get("validation")
+        else []
+    )
+
+    cfg = _train_config(spec)
+    model = add_lora(model, cfg)
+    steps_per_epoch = math.ceil(len(train_data) / cfg.batch_size)
+    total_steps = steps_per_epoch * cfg.n_epochs
+    report.status(service_status="Running", steps_per_epoch=steps_per_epoch, total_steps=total_steps, step=0)
+    report.event(
+        "started",
+        f"Training {spec['base_model']} on {len(train_data)} examples"
+        + (f" ({len(valid_data)} validation)" if valid_data else "")
+        + f" on {device}: {cfg.n_epochs} epochs × {steps_per_epoch} steps, batch size {cfg.batch_size}, "
+        f"learning rate {cfg.learning_rate:g}",
+    )
+
+    on_step, on_epoch = _progress(report, cfg)
     result = train(
         model,
         train_data,
@@ -433,19 +465,7 @@ def run_job(job: JobDir) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the adapter is written whole or not at all
     model.save_pretrained(str(job.adapter))
     tokenizer.save_pretrained(str(job.adapter))
-    name = spec["output_model_name"]
-    files.atomic_write_json(
-        data_dir.registry / f"{name}.json",
-        {
-            "name": name,
-            "base_model": spec["base_model"],
-            "base_path": str(base_path),
-            "builtin": bool(spec.get("builtin")),
-            "adapter_path": str(job.adapter),
-            "job": job.name,
-            "created_at": files.now().isoformat(),
-        },
-    )
+    name = _register(job, spec, data_dir, base_path)
     report.status(
         state="succeeded",
         service_status="Completed",

@@ -8,8 +8,9 @@ import pytest
 from azure.ai.ml import MLClient
 from azure.core.exceptions import ClientAuthenticationError
 
-from bot.backends.azure.backend import AzureBackend, client_options
+from bot.backends.azure.backend import AzureBackend
 from bot.backends.azure.errors import AUTH_HELP, map_azure_error, scrub
+from bot.backends.azure.project import client_options
 from commands.errors import BackendAuthError, Conflict, FtbotError, InvalidInput, NotFound, Unavailable
 from tests.bot.backends.fake_azure import (
     PHI,
@@ -96,7 +97,9 @@ def test_azure_core_retries_5xx_before_giving_up(monkeypatch: pytest.MonkeyPatch
         retry_total=2, retry_backoff_factor=0, polling_interval=0, transport=world.fake.transport()
     )
     ws = MLClient(world.credential, SUBSCRIPTION, RESOURCE_GROUP, WORKSPACE, **options)
-    backend = AzureBackend(ws, registry_factory=world.backend._registry_factory, models=[f"azureml/{PHI}"])
+    backend = AzureBackend(
+        ws, registry_factory=world.backend.project.registry_factory, models=[f"azureml/{PHI}"]
+    )
     world.fake.inject("GET", r"/serverlessEndpoints$", 503, error_body("ServiceUnavailable", "busy"), times=2)
     assert backend.list_endpoints() == []
     assert len(world.fake.calls("GET", r"/serverlessEndpoints$")) == 3

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.backends.azure.backend import MetricsUnavailable
+from bot.backends.azure.metrics import MetricsUnavailable
 from commands.errors import Conflict, InvalidInput, NotFound, Unavailable
 from commands.models import (
     ChatMessage,
@@ -98,7 +98,7 @@ def test_models_missing_from_a_registry_are_left_out(monkeypatch: pytest.MonkeyP
 
 
 def test_regions_tag_parsing_tolerates_json_and_spacing() -> None:
-    from bot.backends.azure.backend import parse_regions
+    from bot.backends.azure.catalogue import parse_regions
 
     assert parse_regions('["East US 2", "westus3"]') == ("eastus2", "westus3")
     assert parse_regions("eastus2;  swedencentral,eastus2") == ("eastus2", "swedencentral")

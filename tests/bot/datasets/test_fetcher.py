@@ -1,5 +1,5 @@
-"""bot/downloads.py on loopback only: allow-list, schemes, internal addresses (via an injected resolver),
-redirects, the bot token, size caps, HTML pages, error mapping and what error messages may show."""
+"""``bot.datasets.fetcher`` on loopback only: downloads, redirects, the bot token, size caps, HTML pages,
+error mapping, what error messages and logs may show, and TLS to the pinned address."""
 
 from __future__ import annotations
 
@@ -7,167 +7,30 @@ import datetime as dt
 import hashlib
 import logging
 import ssl
-import threading
-import time
-from collections.abc import Callable, Iterator
-from contextlib import suppress
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
-from bot.datasets.fetcher import (
-    SLACK_LOGIN_PAGE,
-    URL_HTML_PAGE,
-    Downloader,
-    HostRule,
-    blocked_address,
-    looks_like_html,
-    safe_filename,
-    safe_url,
-)
+from bot.datasets.fetcher import SLACK_LOGIN_PAGE, URL_HTML_PAGE, Downloader, looks_like_html
+from bot.datasets.policy import HostRule
 from bot.demo.slack import FakeSlack
 from bot.runtime.settings import Settings
 from commands.errors import InvalidInput, Unavailable
-
-TOKEN = "xoxb-test-token"
-SAS = "sv=2024-01-01&sig=S3CRETsignatureVALUE%3D"
-BODY = b'{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}\n'
-
-
-# --- a loopback server that records what it was sent ------------------------------------------------
-
-
-@dataclass
-class Seen:
-    path: str
-    headers: dict[str, str]
-
-
-Route = Callable[[BaseHTTPRequestHandler], None]
-
-
-@dataclass
-class Server:
-    routes: dict[str, Route] = field(default_factory=dict)
-    seen: list[Seen] = field(default_factory=list)
-    port: int = 0
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def paths(self) -> list[str]:
-        return [s.path.split("?")[0] for s in self.seen]
-
-
-def _reply(
-    status: int, body: bytes = b"", headers: dict[str, str] | None = None, length: bool = True
-) -> Route:
-    def route(h: BaseHTTPRequestHandler) -> None:
-        h.send_response(status)
-        for k, v in (headers or {}).items():
-            h.send_header(k, v)
-        if length:
-            h.send_header("Content-Length", str(len(body)))
-        else:
-            h.send_header("Connection", "close")
-            h.close_connection = True
-        h.end_headers()
-        with suppress(BrokenPipeError, ConnectionResetError):  # the client may hang up first, rightly
-            h.wfile.write(body)
-
-    return route
-
-
-def ok(body: bytes = BODY, **headers: str) -> Route:
-    return _reply(200, body, {"Content-Type": "application/octet-stream", **headers})
-
-
-def redirect(location: str, status: int = 302) -> Route:
-    return _reply(status, b"", {"Location": location})
-
-
-def stream(chunks: list[bytes]) -> Route:
-    """200 without a Content-Length, the body written in chunks until the connection closes."""
-
-    def route(h: BaseHTTPRequestHandler) -> None:
-        h.send_response(200)
-        h.send_header("Connection", "close")
-        h.end_headers()
-        h.close_connection = True
-        with suppress(BrokenPipeError, ConnectionResetError):  # the client hangs up once past the cap
-            for c in chunks:
-                h.wfile.write(c)
-                h.wfile.flush()
-
-    return route
-
-
-def slow(seconds: float) -> Route:
-    def route(h: BaseHTTPRequestHandler) -> None:
-        time.sleep(seconds)
-        _reply(200, BODY)(h)
-
-    return route
-
-
-def _serve(server: Server, ssl_context: ssl.SSLContext | None = None) -> ThreadingHTTPServer:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-        def do_GET(self) -> None:
-            server.seen.append(Seen(self.path, {k.lower(): v for k, v in self.headers.items()}))
-            route = server.routes.get(self.path.split("?")[0])
-            (route or _reply(404, b"not found"))(self)
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    httpd.daemon_threads = True
-    if ssl_context is not None:
-        httpd.socket = ssl_context.wrap_socket(httpd.socket, server_side=True)
-    server.port = int(httpd.server_address[1])
-    threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-    return httpd
-
-
-@pytest.fixture
-def server() -> Iterator[Server]:
-    s = Server()
-    httpd = _serve(s)
-    try:
-        yield s
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-
-
-class FakeDNS:
-    """host -> addresses, counting lookups. Unknown hosts do not resolve."""
-
-    def __init__(self, answers: dict[str, list[str]] | None = None) -> None:
-        self.answers = answers or {}
-        self.lookups: list[str] = []
-
-    def __call__(self, host: str) -> list[str]:
-        self.lookups.append(host)
-        if host not in self.answers:
-            raise OSError(f"no such host {host}")
-        return self.answers[host]
-
-
-def make(allowed: list[str], dns: FakeDNS | None = None, **kw: object) -> Downloader:
-    kw.setdefault("connect_timeout", 2.0)
-    kw.setdefault("read_timeout", 2.0)
-    return Downloader(allowed, resolver=dns or FakeDNS(), **kw)  # type: ignore[arg-type]
-
-
-def leftovers(directory: Path) -> list[str]:
-    return sorted(p.name for p in directory.iterdir())
-
+from tests.bot.datasets.loopback import (
+    BODY,
+    SAS,
+    TOKEN,
+    FakeDNS,
+    Server,
+    leftovers,
+    make,
+    ok,
+    redirect,
+    reply,
+    serve,
+    slow,
+    stream,
+)
 
 # --- the happy path ---------------------------------------------------------------------------------
 
@@ -205,141 +68,6 @@ def test_exactly_listed_name_resolving_to_loopback_is_pinned(server: Server, tmp
     assert dns.lookups == ["files.test"]
     assert server.paths() == ["/a", "/b"]
     assert {s.headers["host"] for s in server.seen} == {f"files.test:{server.port}"}
-
-
-# --- refusals before any byte is fetched ------------------------------------------------------------
-
-
-def test_host_not_on_the_allow_list_is_refused(server: Server, tmp_path: Path) -> None:
-    server.routes["/x"] = ok()
-    with pytest.raises(InvalidInput, match="not allowed") as err:
-        make(["files.example.com", "*.blob.core.windows.net"]).download(f"{server.base}/x", tmp_path / "d")
-    assert "FTBOT_DATA_URL_HOSTS" in str(err.value)
-    assert server.seen == []
-
-
-@pytest.mark.parametrize(
-    ("url", "says"),
-    [
-        ("file:///etc/passwd", "file://"),
-        ("FILE:///etc/passwd", "file://"),
-        ("ftp://127.0.0.1/train.jsonl", "ftp://"),
-        ("gopher://127.0.0.1:70/_x", "gopher://"),
-        ("data:application/json,{}", "data:"),
-        ("javascript:alert(1)", "javascript:"),
-        ("dict://127.0.0.1:11211/stat", "dict://"),
-        ("127.0.0.1/train.jsonl", "not a link"),
-        ("//127.0.0.1/train.jsonl", "not a link"),
-        ("https:/127.0.0.1/x", "not a link"),
-        ("", "not a link"),
-    ],
-)
-def test_bad_schemes_are_refused(url: str, says: str, tmp_path: Path) -> None:
-    with pytest.raises(InvalidInput, match="https://") as err:
-        make(["127.0.0.1"]).download(url, tmp_path / "d", field="data_url")
-    assert says in str(err.value)
-    assert err.value.field == "data_url"
-
-
-def test_user_info_in_url_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(InvalidInput, match="user name or password") as err:
-        make(["127.0.0.1"]).download("http://admin:hunter22@127.0.0.1:1/x", tmp_path / "d")
-    assert "hunter22" not in str(err.value)
-
-
-def test_plain_http_refused_for_a_public_host_even_if_listed(tmp_path: Path) -> None:
-    dns = FakeDNS({"data.example.com": ["93.184.216.34"]})
-    with pytest.raises(InvalidInput, match="plain http"):
-        make(["data.example.com"], dns).download("http://data.example.com/train.jsonl", tmp_path / "d")
-
-
-def test_plain_http_refused_for_a_loopback_host_matched_only_by_wildcard(tmp_path: Path) -> None:
-    dns = FakeDNS({"dev.test": ["127.0.0.1"]})
-    with pytest.raises(InvalidInput, match="internal network address"):
-        make(["*.test"], dns).download("http://dev.test/x", tmp_path / "d")
-
-
-INTERNAL = [
-    "127.0.0.1",
-    "127.8.9.10",
-    "10.1.2.3",
-    "172.16.0.1",
-    "192.168.1.1",
-    "169.254.169.254",  # cloud metadata
-    "100.64.0.1",  # carrier-grade NAT
-    "0.0.0.0",
-    "224.0.0.1",
-    "240.0.0.1",
-    "::1",
-    "::",
-    "fe80::1%eth0",
-    "fc00::1",
-    "ff02::1",
-    "::ffff:127.0.0.1",
-    "::ffff:10.0.0.1",
-    "::ffff:169.254.169.254",
-    "2002:7f00:1::1",  # 6to4 around 127.0.0.1
-    "64:ff9b::a00:1",  # NAT64 around 10.0.0.1
-]
-
-
-@pytest.mark.parametrize("ip", INTERNAL)
-def test_host_resolving_to_an_internal_address_is_refused(ip: str, tmp_path: Path) -> None:
-    dns = FakeDNS({"data.example.com": [ip]})
-    with pytest.raises(InvalidInput, match="internal network address") as err:
-        make(["*.example.com"], dns).download(f"https://data.example.com/train.jsonl?{SAS}", tmp_path / "d")
-    assert ip.split("%")[0] not in str(err.value)  # do not tell a prober what the name resolves to
-    assert "S3CRET" not in str(err.value)
-
-
-@pytest.mark.parametrize(
-    "url", ["https://127.0.0.1/x", "https://10.0.0.1/x", "https://[::1]/x", "https://[::ffff:7f00:1]/x"]
-)
-def test_unlisted_ip_literals_are_refused(url: str, tmp_path: Path) -> None:
-    with pytest.raises(InvalidInput, match="not allowed"):
-        make(["*.example.com", "127.0.0.2"]).download(url, tmp_path / "d")
-
-
-def test_ip_literal_matched_only_by_a_wildcard_is_still_checked(tmp_path: Path) -> None:
-    with pytest.raises(InvalidInput, match="internal network address"):
-        make(["*.0.0.1"]).download("https://127.0.0.1/x", tmp_path / "d")
-
-
-def test_one_internal_address_among_public_ones_is_enough_to_refuse(tmp_path: Path) -> None:
-    dns = FakeDNS({"data.example.com": ["93.184.216.34", "10.0.0.7"]})
-    with pytest.raises(InvalidInput, match="internal network address"):
-        make(["*.example.com"], dns).download("https://data.example.com/x", tmp_path / "d")
-
-
-def test_unresolvable_host_is_invalid_input(tmp_path: Path) -> None:
-    with pytest.raises(InvalidInput, match="could not be found"):
-        make(["*.example.com"]).download("https://nowhere.example.com/x", tmp_path / "d")
-
-
-@pytest.mark.parametrize("ip", [ip.split("%")[0] for ip in INTERNAL])
-def test_blocked_address_names_why(ip: str) -> None:
-    assert blocked_address(ip) is not None
-
-
-@pytest.mark.parametrize(
-    "ip", ["93.184.216.34", "20.60.1.2", "2606:2800:220:1:248:1893:25c8:1946", "8.8.8.8"]
-)
-def test_public_addresses_are_not_blocked(ip: str) -> None:
-    assert blocked_address(ip) is None
-
-
-def test_host_rules() -> None:
-    wild = HostRule.parse("*.blob.core.windows.net")
-    assert wild.matches("acct.blob.core.windows.net", 443)
-    assert not wild.matches("blob.core.windows.net", 443)  # a wildcard matches subdomains only
-    assert not wild.matches("acct.blob.core.windows.net.evil.com", 443)
-    assert not wild.matches("evilblob.core.windows.net", 443)
-    pinned = HostRule.parse("127.0.0.1:8080")
-    assert pinned.matches("127.0.0.1", 8080)
-    assert not pinned.matches("127.0.0.1", 8081)
-    assert HostRule.parse("[::1]:9000") == HostRule("::1", 9000)
-    assert HostRule.parse("::1") == HostRule("::1")
-    assert HostRule.parse(" Files.Slack.COM. ") == HostRule("files.slack.com")
 
 
 # --- redirects ---------------------------------------------------------------------------------------
@@ -386,7 +114,7 @@ def test_redirect_chain_too_long_is_refused(server: Server, tmp_path: Path) -> N
 
 
 def test_redirect_without_location_is_an_error(server: Server, tmp_path: Path) -> None:
-    server.routes["/r"] = _reply(302)
+    server.routes["/r"] = reply(302)
     with pytest.raises(InvalidInput, match="without a Location"):
         make(["127.0.0.1"]).download(f"{server.base}/r", tmp_path / "d")
 
@@ -499,9 +227,9 @@ def test_no_token_configured_is_unavailable(tmp_path: Path) -> None:
 def test_from_settings_pins_the_slack_api_origin() -> None:
     settings = Settings(SLACK_API_URL="http://127.0.0.1:4567/api/", SLACK_BOT_TOKEN=TOKEN)
     downloader = Downloader.from_settings(settings)
-    assert HostRule("127.0.0.1", 4567) in downloader.slack_hosts
-    assert HostRule("files.slack.com") in downloader.slack_hosts
-    assert HostRule("blob.core.windows.net", wildcard=True) in downloader.allowed
+    assert HostRule("127.0.0.1", 4567) in downloader.policy.slack_hosts
+    assert HostRule("files.slack.com") in downloader.policy.slack_hosts
+    assert HostRule("blob.core.windows.net", wildcard=True) in downloader.policy.allowed
     with pytest.raises(ValueError, match="exact"):
         Downloader([], slack_file_hosts=["*.slack.com"])
 
@@ -587,7 +315,7 @@ def test_html_sniffing() -> None:
 def test_http_errors_are_mapped(
     status: int, error: type[Exception], says: str, server: Server, tmp_path: Path
 ) -> None:
-    server.routes["/x"] = _reply(
+    server.routes["/x"] = reply(
         status, b"<Error>AuthenticationFailed sig=S3CRET</Error>", {"Retry-After": "7"}
     )
     with pytest.raises(error, match=says) as err:
@@ -622,10 +350,11 @@ def test_no_error_or_log_line_shows_the_token_or_the_query(
     # trace echoes response headers (a redirect's Location), which bot/logs.py's SecretFilter scrubs.
     caplog.set_level(logging.INFO)
     caplog.set_level(logging.DEBUG, logger="bot.datasets.fetcher")
+    caplog.set_level(logging.DEBUG, logger="bot.datasets.policy")
     server.routes |= {
         "/r": redirect(f"http://evil.test:{server.port}/x?{SAS}"),
-        "/404": _reply(404),
-        "/500": _reply(500),
+        "/404": reply(404),
+        "/500": reply(500),
         "/html": ok(b"<html></html>"),
         "/big": stream([b"x" * 4096] * 8),
         "/files/F1": redirect(f"/files/F2?{SAS}"),
@@ -653,41 +382,6 @@ def test_no_error_or_log_line_shows_the_token_or_the_query(
     for text in [*messages, caplog.text]:
         assert "S3CRET" not in text and "sig=" not in text and "sv=" not in text
         assert TOKEN not in text
-
-
-# --- file names and URLs for display --------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("raw", "shown"),
-    [
-        ("train.jsonl", "train.jsonl"),
-        ("../../etc/passwd", "passwd"),
-        ("C:\\Users\\me\\train.jsonl", "train.jsonl"),
-        ("..hidden.jsonl", "hidden.jsonl"),
-        ("a\x00b\x1bc\u202e.jsonl", "abc.jsonl"),
-        ("line\nbreak.jsonl", "line break.jsonl"),
-        ("", "dataset.jsonl"),
-        ("...", "dataset.jsonl"),
-        (None, "dataset.jsonl"),
-    ],
-)
-def test_safe_filename(raw: str | None, shown: str) -> None:
-    assert safe_filename(raw) == shown
-
-
-def test_safe_filename_is_short_and_keeps_the_extension() -> None:
-    name = safe_filename("x" * 300 + ".jsonl")
-    assert len(name) == 100 and name.endswith(".jsonl")
-    assert len(safe_filename("y" * 300)) == 100
-
-
-def test_safe_url_drops_credentials_query_and_fragment() -> None:
-    assert safe_url(f"https://u:p@acct.blob.core.windows.net/c/train.jsonl?{SAS}#frag") == (
-        "https://acct.blob.core.windows.net/c/train.jsonl"
-    )
-    assert safe_url("http://[::1]:8080/x?y=1") == "http://[::1]:8080/x"
-    assert len(safe_url("https://h/" + "a" * 500)) < 150
 
 
 # --- TLS: connect to the pinned address, verify the certificate against the host name ----------------
@@ -741,7 +435,7 @@ def test_https_connects_to_the_checked_address_and_verifies_the_name(
 ) -> None:
     server_ctx, client_ctx = _tls_context_for(cert_for, tls_dir)
     s = Server(routes={"/train.jsonl": ok(), "/down": redirect("http://127.0.0.1:1/x")})
-    httpd = _serve(s, server_ctx)
+    httpd = serve(s, server_ctx)
     try:
         dns = FakeDNS({"secure.test": ["127.0.0.1"]})
         downloader = make(["secure.test", "127.0.0.1"], dns, verify=client_ctx)

@@ -25,9 +25,9 @@ from bot.runtime.services import Services
 from bot.ui.ids import Action, Callback
 from bot.ui.ids import Block as B
 from commands.models import EndpointState, JobState
-from tests.commands.test_lifecycle import chat_lines
 from tests.fakes.backend import FakeBackend
 from tests.fakes.files import FileServer
+from tests.support.data import chat_lines
 from tests.support.harness import RunningBot, make_settings, running_bot
 
 APPROVER = "UAPPROVER1"
@@ -141,7 +141,7 @@ def test_one_line_submit_card_edited_in_place_through_every_state(world: World) 
     world.tick()
     card = world.card()
     assert job_id in json.dumps(card.blocks)
-    world.until(lambda: world.services.lifecycle.card(job_id).job.state is JobState.SUCCEEDED)
+    world.until(lambda: world.services.lifecycle.queries.card(job_id).job.state is JobState.SUCCEEDED)
     world.settle()
     card = world.card()  # still exactly one parent message: edited, never re-posted
     assert card.edits >= 1 and world.fake.calls_to("chat.update")
@@ -166,7 +166,7 @@ def test_dataset_with_errors_is_never_submitted(world: World) -> None:
 
 def test_deploy_by_non_approver_asks_approvers_and_approve_deploys(world: World) -> None:
     job_id = submit(world)
-    world.until(lambda: world.services.lifecycle.card(job_id).job.state is JobState.SUCCEEDED)
+    world.until(lambda: world.services.lifecycle.queries.card(job_id).job.state is JobState.SUCCEEDED)
     assert world.click(Action.DEPLOY, job_id, user=MEMBER) == 200
     world.wait_response("approval request")
     world.settle()
@@ -183,8 +183,8 @@ def test_deploy_by_non_approver_asks_approvers_and_approve_deploys(world: World)
     world.wait_response("approved")
     world.until(
         lambda: (
-            world.services.lifecycle.card(job_id).endpoint is not None
-            and world.services.lifecycle.card(job_id).endpoint.state is EndpointState.READY
+            world.services.lifecycle.queries.card(job_id).endpoint is not None
+            and world.services.lifecycle.queries.card(job_id).endpoint.state is EndpointState.READY
         )
     )  # type: ignore[union-attr]
     world.settle()
@@ -194,10 +194,10 @@ def test_deploy_by_non_approver_asks_approvers_and_approve_deploys(world: World)
 
 def test_reject_records_the_decision_and_deploys_nothing(world: World) -> None:
     job_id = submit(world)
-    world.until(lambda: world.services.lifecycle.card(job_id).job.state is JobState.SUCCEEDED)
+    world.until(lambda: world.services.lifecycle.queries.card(job_id).job.state is JobState.SUCCEEDED)
     world.click(Action.DEPLOY, job_id, user=MEMBER)
     world.wait_response("approval request")
-    approval = world.services.lifecycle.card(job_id).pending_approval
+    approval = world.services.lifecycle.queries.card(job_id).pending_approval
     assert approval is not None
     world.click(Action.REJECT, str(approval.id), user=APPROVER)
     world.wait_response("rejected")
@@ -208,7 +208,7 @@ def test_reject_records_the_decision_and_deploys_nothing(world: World) -> None:
 
 def test_approver_deploys_test_chats_and_tears_down(world: World) -> None:
     job_id = submit(world)
-    world.until(lambda: world.services.lifecycle.card(job_id).job.state is JobState.SUCCEEDED)
+    world.until(lambda: world.services.lifecycle.queries.card(job_id).job.state is JobState.SUCCEEDED)
     world.click(Action.DEPLOY, job_id, user=APPROVER)
     world.wait_response("Deploying")
     world.until(lambda: "Test chat" in buttons(world.card()))
@@ -257,7 +257,7 @@ def test_cancel_button_cancels_a_running_job(world: World) -> None:
     world.click(Action.CANCEL, job_id, user=MEMBER)
     world.wait_response("Cancel of")
     world.tick(2)
-    assert world.services.lifecycle.card(job_id).job.state is JobState.CANCELLED
+    assert world.services.lifecycle.queries.card(job_id).job.state is JobState.CANCELLED
     assert "Cancel" not in buttons(world.card())
 
 
@@ -312,7 +312,7 @@ def test_wizard_opens_at_once_loads_options_reports_field_errors_reviews_and_sta
     )
     assert r.status == 200
     world.until(lambda: len(world.fake.channel_messages(CHANNEL)) == 1)
-    job = world.services.lifecycle.jobs(channel_id=CHANNEL)[0]
+    job = world.services.lifecycle.queries.jobs(channel_id=CHANNEL)[0]
     assert job.spec.validation is not None and job.summary is not None and job.summary.split_fraction == 0.2
 
 
@@ -321,7 +321,7 @@ def test_slack_429s_on_card_updates_still_deliver_the_final_state(world: World) 
     world.tick()
     world.fake.fail_next("chat.update", 429, retry_after=1, times=2)
     world.fake.fail_next("chat.postMessage", 503, retry_after=None, times=1)
-    world.until(lambda: world.services.lifecycle.card(job_id).job.state is JobState.SUCCEEDED)
+    world.until(lambda: world.services.lifecycle.queries.card(job_id).job.state is JobState.SUCCEEDED)
     world.until(lambda: "Deploy" in buttons(world.card()))
     rejected = [c for c in world.fake.calls if c.status in (429, 503)]
     assert len(rejected) == 3
@@ -330,13 +330,13 @@ def test_slack_429s_on_card_updates_still_deliver_the_final_state(world: World) 
 
 
 def test_idle_endpoint_reminder_has_a_tear_down_button(world: World, tmp_path: Path) -> None:
-    world.services.lifecycle.idle_hours = 0.0001  # 0.36 s
+    world.services.lifecycle.endpoints.idle_hours = 0.0001  # 0.36 s
     job_id = submit(world)
-    world.until(lambda: world.services.lifecycle.card(job_id).job.state is JobState.SUCCEEDED)
+    world.until(lambda: world.services.lifecycle.queries.card(job_id).job.state is JobState.SUCCEEDED)
     world.click(Action.DEPLOY, job_id, user=APPROVER)
     world.until(lambda: "Test chat" in buttons(world.card()))
     time.sleep(0.5)
-    world.services.lifecycle.sweep_endpoints()
+    world.services.lifecycle.endpoints.sweep()
     world.settle()
     reminder = next(m for m in world.thread() if "Tear down" in buttons(m, B.THREAD_ACTIONS))
     assert "hour" in reminder.text.lower() or "idle" in reminder.text.lower()

@@ -13,18 +13,10 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import re
 import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +24,7 @@ import pytest
 from slack_sdk import WebClient
 from sqlalchemy import create_engine, text
 
-from bot.demo.payloads import block_action, payload_body, sign, slash_body
+from bot.demo.payloads import block_action, payload_body, slash_body
 from bot.demo.slack import FakeSlack, Message
 from bot.slack.delivery import LEASE, Delivery
 from bot.store.db import Database
@@ -41,106 +33,20 @@ from bot.ui.ids import Action
 from bot.ui.ids import Block as B
 from commands.lifecycle import Lifecycle, LocalData, SubmitRequest
 from commands.records import Actor, Surface
-from tests.commands.test_lifecycle import Approvers, Clock, chat_lines
 from tests.fakes.backend import FakeBackend
 from tests.fakes.files import FileServer
 from tests.fakes.shared_backend import SharedBackend
+from tests.support.data import chat_lines
+from tests.support.doubles import Approvers, Clock, WallClock
 from tests.support.pg import fresh_pg_database
+from tests.support.serve import ServeProcess
+from tests.support.wait import until
 
-REPO = Path(__file__).resolve().parents[3]
 SECRET = "replica-signing-secret"
 APPROVER = "UAPPROVER1"
 MEMBER = "UMEMBER01"
 LEASE_S = 30.0  # Poller's job lease at FTBOT_POLL_SECONDS=0.5: max(30 s, 3 polls)
 PER_WAVE = 3
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
-class Replica:
-    name: str
-    proc: subprocess.Popen[bytes]
-    port: int
-    log: Path
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    def wait_healthy(self, timeout: float = 90) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"{self.name} exited: {self.log.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=2) as r:
-                    if r.status == 200:
-                        return
-            except OSError:
-                pass
-            time.sleep(0.1)
-        raise AssertionError(f"{self.name} did not become healthy: {self.log.read_text()[-3000:]}")
-
-    def post(self, body: str) -> int:
-        headers = {"Content-Type": "application/x-www-form-urlencoded", **sign(SECRET, body)}
-        url = f"http://127.0.0.1:{self.port}/slack/events"
-        req = urllib.request.Request(url, body.encode(), headers, method="POST")
-        try:
-            with urllib.request.urlopen(req, timeout=10) as r:
-                return int(r.status)
-        except urllib.error.HTTPError as e:
-            return int(e.code)
-
-    def family(self) -> set[int]:
-        """The serve process and its descendants (the scheduler runs in a child process)."""
-        parents: dict[int, int] = {}
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            try:
-                fields = stat.read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            parents[int(stat.parent.name)] = int(fields[1])
-        family = {self.pid}
-        grew = True
-        while grew:
-            kids = {pid for pid, ppid in parents.items() if ppid in family} - family
-            family |= kids
-            grew = bool(kids)
-        return family
-
-    def signal_all(self, sig: signal.Signals) -> None:
-        for pid in self.family():
-            os.kill(pid, sig)
-
-    def owns(self, owner: str | None) -> bool:
-        return owner is not None and int(owner.split("-")[-2]) in self.family()
-
-
-def start_replica(name: str, env: dict[str, str], workdir: Path) -> Replica:
-    port = _free_port()
-    log = workdir / f"{name}.log"
-    full = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "FTBOT_", "AZURE_"))}
-    full.update(env, PYTHONPATH=str(REPO))
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-c", "from bot.cli.app import main; main()", "serve", "--port", str(port)],
-            env=full, cwd=workdir, stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    return Replica(name, proc, port, log)
-
-
-def until(check: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def normalized(msg_text: str, blocks: Any) -> str:
@@ -189,7 +95,7 @@ def test_two_replicas_one_killed_every_job_finishes_each_change_sent_once(
     def started_jobs() -> set[str]:
         return {r["text"].split("`")[1] for r in fake.responses if "Started" in r.get("text", "")}
 
-    def submit_wave(via: Replica) -> set[str]:
+    def submit_wave(via: ServeProcess) -> set[str]:
         before = started_jobs()
         for _ in range(PER_WAVE):
             command = f"submit --model ftbot-tiny --data {files.url('train.jsonl')}"
@@ -200,13 +106,11 @@ def test_two_replicas_one_killed_every_job_finishes_each_change_sent_once(
         until(lambda: all(via.owns(leases()[j][1]) for j in wave), 20, f"{via.name} to lease its jobs")
         return wave
 
-    a = start_replica("A", env, tmp_path)
-    replicas = [a]
+    a = ServeProcess(env, tmp_path, "A")
+    b = ServeProcess(env, tmp_path, "B")
     try:
-        a.wait_healthy()
-        b = start_replica("B", env, tmp_path)
-        replicas.append(b)
-        b.wait_healthy()
+        a.start()
+        b.start()
         # each replica takes one wave (the other is paused meanwhile, so it cannot claim them first)
         a.signal_all(signal.SIGSTOP)
         try:
@@ -228,9 +132,8 @@ def test_two_replicas_one_killed_every_job_finishes_each_change_sent_once(
         # B dies while its jobs are running
         assert all(leases()[j][0] in ("queued", "running") for j in b_jobs)
         assert all(b.owns(leases()[j][1]) for j in b_jobs)
-        a_family, b_family = a.family(), b.family()
-        b.proc.send_signal(signal.SIGKILL)  # its scheduler process dies with it (PR_SET_PDEATHSIG)
-        b.proc.wait(timeout=30)
+        families = a.family(), b.family()
+        b.kill9()  # its scheduler process dies with it (PR_SET_PDEATHSIG)
         killed_at = time.time()
 
         # A's first job to finish is deployed by an approver (through A)
@@ -240,8 +143,9 @@ def test_two_replicas_one_killed_every_job_finishes_each_change_sent_once(
         until(lambda: bool(succeeded()), 40, "one of A's jobs to succeed")
         deployed = succeeded()[0]
         deployed_channel = _channel_of(fake, deployed)
-        click = block_action(Action.DEPLOY, deployed, user=APPROVER, channel=deployed_channel,
-                             response_url=fake.response_url())  # fmt: skip
+        click = block_action(
+            Action.DEPLOY, deployed, user=APPROVER, channel=deployed_channel, response_url=fake.response_url()
+        )
         assert a.post(payload_body(click)) == 200
 
         until(lambda: all(leases()[j][0] == "succeeded" for j in jobs), LEASE_S + 30, "every job to finish")
@@ -262,47 +166,58 @@ def test_two_replicas_one_killed_every_job_finishes_each_change_sent_once(
         assert state["counts"]["submitted"] == dict.fromkeys(jobs, 1)
         assert sum(state["counts"]["deployed"].values()) == 1
 
-        # polling: one replica at a time per job; B's jobs moved to A once, after one lease period
-        polls: dict[str, list[tuple[int, float]]] = {}
-        for job, pid, at in state["polls"]:
-            polls.setdefault(job, []).append((pid, at))
+        _assert_polled_by_one_replica_at_a_time(state["polls"], (a_jobs, b_jobs), families, killed_at)
         for job in jobs:
-            runs = [pid for pid, _ in itertools.groupby(pid for pid, _ in polls[job])]
-            assert len(runs) == len(set(runs)), f"{job} was polled by replicas in turn: {runs}"
-        for job in b_jobs:
-            by_b = [at for pid, at in polls[job] if pid in b_family]
-            by_a = [at for pid, at in polls[job] if pid in a_family]
-            assert by_b and by_a and max(by_b) < killed_at <= min(by_a)
-            gap = min(by_a) - max(by_b)
-            assert LEASE_S - 1.5 <= gap <= LEASE_S + 5, f"{job} taken over after {gap:.1f}s"
-        for job in a_jobs:
-            assert {pid for pid, _ in polls[job]} <= a_family
-
-        # Slack: one card per job, one chat.update per change, no thread message twice
-        for job in jobs:
-            card = _card(fake, job)
-            sent = [c.body for c in fake.calls_to("chat.update") if c.body.get("ts") == card.ts]
-            post = next(c.body for c in fake.calls_to("chat.postMessage")
-                        if c.body.get("channel") == card.channel and not c.body.get("thread_ts"))  # fmt: skip
-            contents = [normalized(b.get("text", ""), b.get("blocks")) for b in [post, *sent]]
-            doubled = [i for i in range(1, len(contents)) if contents[i] == contents[i - 1]]
-            assert not doubled, f"{job}: chat.update repeated an unchanged card ({len(sent)} updates)"
-            assert sent and "succeeded" in sent[-1].get("text", "")
-            thread = fake.thread(card.channel, card.ts)
-            seen = [json.dumps([m.text, m.blocks, m.files], sort_keys=True) for m in thread]
-            assert len(seen) == len(set(seen)), f"{job}: a thread message was posted twice"
-            assert sum(f"{job}` succeeded." in s for s in seen) == 1
+            _assert_each_change_sent_once(fake, job)
         assert len(_reminders(fake, deployed)) == 1
     finally:
-        for r in replicas:
-            if r.proc.poll() is None:
-                r.proc.send_signal(signal.SIGTERM)
-                try:
-                    r.proc.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    r.proc.kill()
-                    r.proc.wait()
+        a.stop()
+        b.stop()
         engine.dispose()
+
+
+def _assert_polled_by_one_replica_at_a_time(
+    log: list[list[Any]],
+    jobs: tuple[set[str], set[str]],
+    families: tuple[set[int], set[int]],
+    killed_at: float,
+) -> None:
+    """One replica at a time per job; B's jobs moved to A once, after one lease period (``jobs`` and
+    ``families``: A's and B's, the process families taken before B was killed at ``killed_at``)."""
+    (a_jobs, b_jobs), (a_family, b_family) = jobs, families
+    polls: dict[str, list[tuple[int, float]]] = {}
+    for job, pid, at in log:
+        polls.setdefault(job, []).append((pid, at))
+    for job in a_jobs | b_jobs:
+        runs = [pid for pid, _ in itertools.groupby(pid for pid, _ in polls[job])]
+        assert len(runs) == len(set(runs)), f"{job} was polled by replicas in turn: {runs}"
+    for job in b_jobs:
+        by_b = [at for pid, at in polls[job] if pid in b_family]
+        by_a = [at for pid, at in polls[job] if pid in a_family]
+        assert by_b and by_a and max(by_b) < killed_at <= min(by_a)
+        gap = min(by_a) - max(by_b)
+        assert LEASE_S - 1.5 <= gap <= LEASE_S + 5, f"{job} taken over after {gap:.1f}s"
+    for job in a_jobs:
+        assert {pid for pid, _ in polls[job]} <= a_family
+
+
+def _assert_each_change_sent_once(fake: FakeSlack, job: str) -> None:
+    """Slack: one card for the job, one chat.update per change, no thread message twice."""
+    card = _card(fake, job)
+    sent = [c.body for c in fake.calls_to("chat.update") if c.body.get("ts") == card.ts]
+    post = next(
+        c.body
+        for c in fake.calls_to("chat.postMessage")
+        if c.body.get("channel") == card.channel and not c.body.get("thread_ts")
+    )
+    contents = [normalized(b.get("text", ""), b.get("blocks")) for b in [post, *sent]]
+    doubled = [i for i in range(1, len(contents)) if contents[i] == contents[i - 1]]
+    assert not doubled, f"{job}: chat.update repeated an unchanged card ({len(sent)} updates)"
+    assert sent and "succeeded" in sent[-1].get("text", "")
+    thread = fake.thread(card.channel, card.ts)
+    seen = [json.dumps([m.text, m.blocks, m.files], sort_keys=True) for m in thread]
+    assert len(seen) == len(set(seen)), f"{job}: a thread message was posted twice"
+    assert sum(f"{job}` succeeded." in s for s in seen) == 1
 
 
 def _channel_of(fake: FakeSlack, job: str) -> str:
@@ -326,16 +241,17 @@ def _reminders(fake: FakeSlack, job: str) -> list[Message]:
 
 
 def _sweep_from_outside(url: str, data_dir: Path) -> None:
-    class WallClock:
-        def now(self) -> datetime:
-            return datetime.now(UTC)
-
     database = Database(url)
     try:
-        life = Lifecycle(backend=SharedBackend(data_dir / "shared-backend.json"), store=SqlStore(database),
-                         clock=WallClock(), approvers=Approvers(), work_dir=data_dir / "outside",
-                         idle_hours=0.0003)  # fmt: skip
-        life.sweep_endpoints()
+        life = Lifecycle(
+            backend=SharedBackend(data_dir / "shared-backend.json"),
+            store=SqlStore(database),
+            clock=WallClock(),
+            approvers=Approvers(),
+            work_dir=data_dir / "outside",
+            idle_hours=0.0003,
+        )
+        life.endpoints.sweep()
     finally:
         database.dispose()
 
@@ -349,8 +265,13 @@ def test_delivery_lease_moves_to_another_replica_only_when_it_expires(tmp_path: 
         try:
             clock = Clock()
             store = SqlStore(database)
-            life = Lifecycle(backend=FakeBackend(), store=store, clock=clock, approvers=Approvers(),
-                             work_dir=tmp_path / "work")  # fmt: skip
+            life = Lifecycle(
+                backend=FakeBackend(),
+                store=store,
+                clock=clock,
+                approvers=Approvers(),
+                work_dir=tmp_path / "work",
+            )
             web = WebClient(token=fake.bot_token, base_url=fake.api_url)
             one, two = (
                 Delivery(
@@ -368,12 +289,12 @@ def test_delivery_lease_moves_to_another_replica_only_when_it_expires(tmp_path: 
             path.write_text(chat_lines(12))
             actor = Actor(user_id=MEMBER, channel_id="CJOBS1", surface=Surface.SLASH)
             request = SubmitRequest(model="ftbot-tiny", training=LocalData(path, "train.jsonl"))
-            job = life.submit(actor, life.check(request))
-            life.start(job.id)
+            job = life.jobs.submit(actor, life.jobs.check(request))
+            life.jobs.start(job.id)
             for d in (one, two, one, two):
                 d.tick()
             assert one.stats["chat.postMessage"] >= 1 and two.stats == dict.fromkeys(two.stats, 0)
-            life.poll(job.id)  # running: a change for the card, while `one` is gone
+            life.jobs.poll(job.id)  # running: a change for the card, while `one` is gone
             for _ in range(3):
                 two.tick()
             assert fake.calls_to("chat.update") == []  # the dead holder's lease still stands

@@ -6,14 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import queue
-import signal
-import socket
-import subprocess
-import sys
 import threading
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -26,6 +20,7 @@ from aiohttp import WSMsgType, web
 
 from bot.demo.payloads import slash_body
 from bot.demo.slack import FakeSlack
+from tests.support.serve import ServeProcess
 
 APP_TOKEN = "xapp-1-A1-test-socket-token"
 
@@ -89,61 +84,31 @@ class SocketModeServer:
         self._thread.join(timeout=10)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[FakeSlack, SocketModeServer, int, subprocess.Popen[str]]]:
-    port = _free_port()
+def served(tmp_path: Path) -> Iterator[tuple[FakeSlack, SocketModeServer, ServeProcess]]:
     with FakeSlack() as fake, SocketModeServer() as sm:
         fake.app_token = APP_TOKEN
         fake.socket_url = f"ws://127.0.0.1:{sm.port}/link"
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "FTBOT_", "AZURE_"))}
-        env.update(
-            SLACK_BOT_TOKEN=fake.bot_token,
-            SLACK_APP_TOKEN=APP_TOKEN,
-            SLACK_API_URL=fake.api_url,
-            FTBOT_DATA_DIR=str(tmp_path / "data"),
-        )
-        proc = subprocess.Popen(
-            [sys.executable, "-c", "from bot.cli.app import main; main()", "serve", "--port", str(port)],
-            env=env,
-            cwd=tmp_path,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        env = {
+            "SLACK_BOT_TOKEN": fake.bot_token,
+            "SLACK_APP_TOKEN": APP_TOKEN,
+            "SLACK_API_URL": fake.api_url,
+            "FTBOT_DATA_DIR": str(tmp_path / "data"),
+        }
+        serve = ServeProcess(env, tmp_path)
+        serve.launch()
         try:
-            yield fake, sm, port, proc
+            yield fake, sm, serve
         finally:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+            serve.stop(timeout=20)
 
 
-def _health(port: int) -> dict[str, Any]:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
-                report = json.loads(r.read())
-                if report.get("socket_mode_connected"):
-                    return dict(report)
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError("ftbot never reported a Socket Mode connection on /healthz")
-
-
-def test_socket_mode_answers_a_slash_command_and_serves_healthz(served) -> None:  # type: ignore[no-untyped-def]
-    fake, sm, port, proc = served
-    report = _health(port)
+@pytest.mark.slow
+def test_socket_mode_answers_a_slash_command_and_serves_healthz(
+    served: tuple[FakeSlack, SocketModeServer, ServeProcess],
+) -> None:
+    fake, sm, serve = served
+    report = serve.wait_healthy(60, ready=lambda r: bool(r.get("socket_mode_connected")))
     assert report["ok"] is True and report["mode"] == "socket"
     assert sm.connected.wait(10)
     payload = dict(urllib.parse.parse_qsl(slash_body("help", response_url=fake.response_url())))
@@ -159,11 +124,11 @@ def test_socket_mode_answers_a_slash_command_and_serves_healthz(served) -> None:
     assert reply["envelope_id"] == "env-1"
     assert "/finetune submit" in json.dumps(reply.get("payload", {}))
     # nothing is accepted over HTTP in Socket Mode
-    req = urllib.request.Request(f"http://127.0.0.1:{port}/slack/events", b"x=1", method="POST")
+    req = urllib.request.Request(f"{serve.url}/slack/events", b"x=1", method="POST")
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(req, timeout=5)
     assert refused.value.code == 404
-    proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=30)
-    assert proc.returncode == 0, err
+    code = serve.stop()  # SIGTERM
+    err = serve.log.read_text()
+    assert code == 0, err
     assert APP_TOKEN not in err and fake.bot_token not in err

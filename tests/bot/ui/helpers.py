@@ -23,6 +23,9 @@ NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 HOSTILE = "<!channel> <@U0HOSTILE> <!subteam^S0HOSTILE> <http://evil.example|click> & more"
 FORBIDDEN = ("<!channel>", "<@U0HOSTILE>", "<!subteam^S0HOSTILE>", "<http://evil.example")
 
+#: datasets uploaded before, as the wizard lists them: ``(id, label)``
+DATASETS = [("ds-1", "support.jsonl (1,234 examples)"), ("ds-2", "faq.jsonl")]
+
 
 def to_dicts(blocks: Sequence[Block | dict[str, Any]]) -> list[dict[str, Any]]:
     return [b if isinstance(b, dict) else b.to_dict() for b in blocks]

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 
-from bot.ui.card import approver_mention, duration, escape_clip, job_card, link, mention
+from bot.ui.card import job_card
 from bot.ui.ids import Action
 from bot.ui.ids import Block as B
 from commands.models import EndpointState, Hyperparameters, JobState
@@ -168,14 +168,3 @@ def test_huge_inputs_stay_within_limits() -> None:
     text, blocks = job_card(make_card(job, make_endpoint(EndpointState.FAILED, error=big)), NOW)
     assert_message_ok(blocks)
     assert_fallback_ok(text)
-
-
-def test_small_pieces() -> None:
-    assert duration(5) == "5s" and duration(125) == "2m" and duration(3 * 3600 + 300) == "3h 05m"
-    assert duration(2 * 86400 + 4 * 3600) == "2d 4h" and duration(-3) == "0s"
-    assert mention("U123ABC") == "<@U123ABC>" and mention("W0ENT") == "<@W0ENT>"
-    assert mention("<!channel>") == "&lt;!channel&gt;" and mention("scheduler") == "ftbot (scheduled)"
-    assert approver_mention("S0GROUP") == "<!subteam^S0GROUP>" and approver_mention("U0A") == "<@U0A>"
-    assert link("javascript:alert(1)", "x") == "x" and link("https://a|b", "<x>") == "&lt;x&gt;"
-    clipped = escape_clip("&" * 100, 12)
-    assert clipped == "&amp;&amp;…" and len(clipped) <= 12

@@ -15,6 +15,8 @@ from commands.dataset import (
     billed_tokens,
     default_epochs,
     get_encoding,
+    report_builder,
+    token_pool,
     validate_dataset,
 )
 from commands.errors import InvalidInput
@@ -178,7 +180,7 @@ def test_listing_is_capped_but_every_error_is_counted() -> None:
     objs: list[Any] = good(10) + [b"nope"] * 250 + [{"messages": []}] * 3
     report = run(objs)
     assert report.error_counts == {"invalid_json": 250, "missing_messages_list": 3}
-    assert sum(1 for i in report.errors if i.code == "invalid_json") == vmod.LISTED_PER_CODE
+    assert sum(1 for i in report.errors if i.code == "invalid_json") == report_builder.LISTED_PER_CODE
     assert [i.line for i in report.errors if i.code == "missing_messages_list"] == [261, 262, 263]
     assert report.error_total == 253
 
@@ -515,7 +517,7 @@ def test_memory_does_not_grow_with_the_file() -> None:
 
 
 def test_unique_system_prompts_beyond_the_cache(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(vmod, "_CACHE_MAX", 3)
+    monkeypatch.setattr(token_pool, "_CACHE_MAX", 3)
     objs = [chat(i) for i in range(12)]
     for i, o in enumerate(objs):
         o["messages"][0]["content"] = f"System prompt number {i}, unique."

@@ -1,0 +1,51 @@
+"""What a download may show of itself: the URL without its secrets, and a safe display name for the file."""
+
+from __future__ import annotations
+
+import unicodedata
+from urllib.parse import urlsplit
+
+import httpx
+
+MAX_NAME = 100
+
+
+def safe_url(url: str | httpx.URL) -> str:
+    """``scheme://host[:port]/path`` of a URL: no user info, query string or fragment (SAS signatures
+    live in the query). Long paths are shortened. Never raises."""
+    try:
+        parts = urlsplit(str(url))
+        host = parts.hostname or ""
+        try:
+            port = parts.port
+        except ValueError:
+            port = None
+    except ValueError:
+        return "(unparseable URL)"
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{host}:{port}" if port is not None else host
+    path = parts.path
+    if len(path) > 120:
+        path = path[:117] + "..."
+    scheme = parts.scheme.lower()
+    return f"{scheme}://{netloc}{path}" if scheme else f"{netloc}{path}" or "(empty URL)"
+
+
+def safe_filename(name: str | None, fallback: str = "dataset.jsonl") -> str:
+    """A display name for a downloaded file: the last path component, without control or format
+    characters (bidi overrides included), without leading dots, at most 100 characters (the extension
+    is kept when the name is shortened). ``fallback`` when nothing is left."""
+    text = unicodedata.normalize("NFC", name or "")
+    text = text.replace("\\", "/").rsplit("/", 1)[-1]
+    text = "".join(" " if unicodedata.category(ch) in ("Zl", "Zp") or ch in "\t\n\r" else ch for ch in text)
+    text = "".join(ch for ch in text if unicodedata.category(ch) not in ("Cc", "Cf", "Cs", "Co", "Cn"))
+    text = " ".join(text.split())  # collapse runs of whitespace
+    text = text.lstrip(". ").rstrip()
+    if len(text) > MAX_NAME:
+        stem, dot, ext = text.rpartition(".")
+        if dot and stem and 0 < len(ext) <= 10:
+            text = stem[: MAX_NAME - len(ext) - 1].rstrip() + "." + ext
+        else:
+            text = text[:MAX_NAME].rstrip()
+    return text or fallback

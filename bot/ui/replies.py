@@ -1,0 +1,109 @@
+"""The ephemeral replies a user gets for what they typed (``/finetune …``) or clicked (card buttons).
+
+The card and its thread tell the channel; these tell the one person who asked.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from slack_sdk.models.blocks import Block
+
+from bot.ui.text import code, escape
+from bot.ui.validation import validation_report_blocks
+from commands import grammar
+from commands.dataset import ValidationReport
+from commands.lifecycle import DeployOutcome, Launched
+from commands.models import ChatReply
+from commands.records import ApprovalRecord, EndpointRecord, JobRecord, LaunchRecord
+
+_WORKING: dict[type, str] = {
+    grammar.Submit: "Checking your dataset before anything is submitted…",
+    grammar.Validate: "Checking the dataset…",
+    grammar.Deploy: "Working on the deploy…",
+    grammar.Chat: "Asking the model…",
+    grammar.Teardown: "Tearing down…",
+    grammar.Cancel: "Cancelling…",
+}
+
+
+def working(cmd: grammar.Command) -> str:
+    """The ack of a subcommand whose work goes on after Slack's 3 seconds."""
+    return _WORKING.get(type(cmd), "One moment…")
+
+
+def launched(done: Launched) -> str:
+    job = done.job
+    examples = done.checked.report.examples
+    return (
+        f":rocket: Started {code(job.id)} on {code(job.base_model)} ({examples} examples). "
+        "Its card in the channel tracks it."
+    )
+
+
+def dataset_checked(name: str, report: ValidationReport) -> tuple[str, list[Block]]:
+    return f"Dataset check of {escape(name)}", validation_report_blocks(report, title=name)
+
+
+def deploy_requested(job_id: str, outcome: DeployOutcome, *, clicked: bool = False) -> str:
+    if outcome.endpoint is not None:
+        return f":rocket: Deploying {code(job_id)} as {code(outcome.endpoint.name)}."
+    if clicked:
+        if outcome.approval_is_new:
+            return ":hourglass: You are not an approver, so an approval request was posted in the thread."
+        return ":hourglass: A deploy request for this job is already waiting for an approver."
+    if outcome.approval_is_new:
+        return f":hourglass: Approval requested for deploying {code(job_id)}; approvers were asked."
+    return f":hourglass: A deploy of {code(job_id)} is already waiting for an approver."
+
+
+def approval_decided(approval: ApprovalRecord, approve: bool) -> str:
+    word = "approved: deploying" if approve else "rejected"
+    return f"Deploy of {code(approval.job_id)} {word}."
+
+
+def chat_answered(endpoint: str, reply: ChatReply) -> str:
+    return f"*{escape(endpoint)}*: {escape(reply.content[:2900])}"
+
+
+def torn_down(endpoint: EndpointRecord, *, clicked: bool = False) -> str:
+    if clicked:
+        return f":wastebasket: {code(endpoint.name)} is torn down; the model remains and can be redeployed."
+    return (
+        f":wastebasket: {code(endpoint.name)} is torn down. "
+        f"The model {code(endpoint.model)} remains and can be redeployed."
+    )
+
+
+def cancel_requested(job: JobRecord, *, clicked: bool = False) -> str:
+    if clicked:
+        return f":octagonal_sign: Cancel of {code(job.id)} requested."
+    return f":octagonal_sign: Cancel of {code(job.id)} requested; the card will show when it stops."
+
+
+def _dataset_address(url: str) -> str:
+    """A dataset URL without its query (a SAS token is a secret) or credentials, for stored text."""
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "") + (f":{parts.port}" if parts.port else "")
+    except ValueError:
+        return "your dataset"
+    return f"{parts.scheme}://{host}{parts.path}" if parts.hostname else "your dataset"
+
+
+def submit_launch(model: str, data_url: str) -> str:
+    """What a ``/finetune submit`` asked, plain and free of secrets: kept while its dataset is checked."""
+    return f"/finetune submit --model {model} --data {_dataset_address(data_url)}"[:300]
+
+
+def wizard_launch(model: str, training_name: str) -> str:
+    """What a wizard's Start training asked, plain: kept while its dataset is checked."""
+    return f"the wizard's Start training of {model} on {training_name}"[:300]
+
+
+def interrupted_launch(launch: LaunchRecord) -> str:
+    """To the user whose launch was cut short by a restart of ftbot while its dataset was checked."""
+    return (
+        f":warning: <@{launch.user_id}> ftbot restarted while it was checking the dataset for "
+        f"{code(launch.what)}, so nothing was submitted. Please run it again."
+    )

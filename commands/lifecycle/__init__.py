@@ -1,0 +1,73 @@
+"""The fine-tuning lifecycle as use cases, Slack-free: listeners and the scheduler call them from worker
+threads.
+
+``Lifecycle`` wires one of each on the same ports: ``jobs`` (check, launch, poll, cancel), ``deploys``
+(deploy with approvals), ``endpoints`` (endpoint state, test chat, tear down, hygiene) and ``queries``
+(cards, lists). Every state change and the thread messages it deserves are written in one transaction
+(the outbox), so a crash never loses a message or sends one twice. Double clicks are settled by the
+store's constraints (one live endpoint per model, one pending approval per job, one cancel request).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from commands.lifecycle.base import Deps
+from commands.lifecycle.deploys import Deploys
+from commands.lifecycle.endpoints import DEPLOY_GRACE, MAX_PROMPT, Endpoints
+from commands.lifecycle.jobs import DatasetRejected, Jobs
+from commands.lifecycle.progress import completed_epochs, final_metrics
+from commands.lifecycle.queries import Queries
+from commands.lifecycle.values import Checked, DeployOutcome, Launched, LocalData, SubmitRequest
+from commands.ports import ApproverDirectory, Clock, FineTuningBackend, Store
+
+__all__ = [
+    "DEPLOY_GRACE",
+    "MAX_PROMPT",
+    "Checked",
+    "DatasetRejected",
+    "DeployOutcome",
+    "Deploys",
+    "Endpoints",
+    "Jobs",
+    "Launched",
+    "Lifecycle",
+    "LocalData",
+    "Queries",
+    "SubmitRequest",
+    "completed_epochs",
+    "final_metrics",
+]
+
+
+class Lifecycle:
+    """The use cases on one set of ports: ``life.jobs.launch(...)``, ``life.deploys.request_deploy(...)``,
+    ``life.endpoints.teardown(...)``, ``life.queries.card(...)``."""
+
+    def __init__(
+        self,
+        *,
+        backend: FineTuningBackend,
+        store: Store,
+        clock: Clock,
+        approvers: ApproverDirectory,
+        work_dir: Path,
+        idle_hours: float = 24,
+        ttl_hours: float | None = None,
+        on_change: Callable[[], None] | None = None,
+        owner: str = "",
+    ) -> None:
+        deps = Deps(
+            backend=backend,
+            store=store,
+            clock=clock,
+            approvers=approvers,
+            work_dir=work_dir,
+            on_change=on_change or (lambda: None),
+            owner=owner,
+        )
+        self.jobs = Jobs(deps)
+        self.endpoints = Endpoints(deps, idle_hours=idle_hours, ttl_hours=ttl_hours)
+        self.deploys = Deploys(deps, self.endpoints)
+        self.queries = Queries(deps)

@@ -1,0 +1,365 @@
+"""Jobs: list the base models, check a submission, launch it (check, submit, start), poll it, cancel it."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Callable
+from pathlib import Path
+
+from commands.dataset import ValidationReport, split_dataset, validate_dataset
+from commands.errors import Conflict, InvalidInput, NotFound, PermissionDenied, Unavailable, User
+from commands.lifecycle.base import UseCase
+from commands.lifecycle.progress import completed_epochs, final_metrics, nothing_new
+from commands.lifecycle.values import Checked, Launched, SubmitRequest
+from commands.models import BaseModelInfo, DatasetRef, Job, JobSpec, JobState, Task, normalized_model_name
+from commands.records import Actor, DatasetSummary, JobRecord, LaunchRecord, PostKind, ThreadPost
+
+log = logging.getLogger("ftbot.lifecycle")
+
+_STATE_POSTS = {
+    JobState.QUEUED: PostKind.QUEUED,
+    JobState.RUNNING: PostKind.RUNNING,
+    JobState.SUCCEEDED: PostKind.SUCCEEDED,
+    JobState.FAILED: PostKind.FAILED,
+    JobState.CANCELLED: PostKind.CANCELLED,
+}
+_SHOWN_EVENTS = {"queued", "started", "running", "epoch", "completed", "succeeded", "failed", "cancelled"}
+
+
+class DatasetRejected(InvalidInput):
+    """The dataset has errors: nothing is submitted. ``report`` holds every problem."""
+
+    code = "dataset_invalid"
+
+    def __init__(self, report: ValidationReport, name: str, *, field: str | None = None) -> None:
+        first = "; ".join(f"line {i.line}: {i.message}" if i.line else i.message for i in report.errors[:3])
+        total = sum(report.error_counts.values())
+        super().__init__(
+            f"{{dataset}} has {total} error(s), so nothing was submitted. {first}", field=field, dataset=name
+        )
+        self.report = report
+
+
+class Jobs(UseCase):
+    """A job from its check to its end: what ``/finetune submit``, the wizard and the poller drive."""
+
+    def models(self) -> list[BaseModelInfo]:
+        return self.backend.list_base_models()
+
+    def base_model(self, name: str) -> BaseModelInfo:
+        try:
+            return self.backend.get_base_model(name)
+        except NotFound as e:
+            raise InvalidInput(
+                "There is no base model called {model}. {command} lists the ones you can fine-tune.",
+                field="model",
+                model=name,
+                command="/finetune models",
+            ) from e
+
+    def check_dataset(
+        self,
+        path: Path,
+        *,
+        model: BaseModelInfo | None = None,
+        task: Task = Task.CHAT_COMPLETION,
+        validation: Path | None = None,
+    ) -> ValidationReport:
+        exact = model is None or (
+            model.source != "local" and model.name.lower().startswith(("gpt", "o1", "o3", "o4"))
+        )
+        return validate_dataset(
+            path,
+            task=task,
+            context_length=model.context_length if model else 4096,
+            validation=validation,
+            exact_tokenizer=exact,
+            backend_text_format="text_ground_truth" if self.backend.kind == "azure" else "prompt_completion",
+        )
+
+    def check(self, request: SubmitRequest) -> Checked:
+        """Validate everything a submission needs (model, data, split) without starting anything."""
+        model = self.base_model(request.model)
+        if request.task not in model.tasks:
+            raise InvalidInput(
+                f"{{model}} cannot be fine-tuned for {request.task.value}.", field="task", model=model.name
+            )
+        validation = request.validation.path if request.validation else None
+        report = self.check_dataset(
+            request.training.path, model=model, task=request.task, validation=validation
+        )
+        if not report.ok:
+            raise DatasetRejected(report, request.training.name, field="training")
+        if report.validation is not None and not report.validation.ok:
+            raise DatasetRejected(
+                report.validation, request.validation.name if request.validation else "", field="validation"
+            )
+        stats = report.stats
+        epochs = request.hyperparameters.n_epochs or stats.default_epochs
+        per_epoch = (stats.billed_tokens_estimate or 0) // max(1, stats.default_epochs)
+        summary = DatasetSummary(
+            training_name=request.training.name,
+            examples=report.examples,
+            total_tokens=stats.tokens_per_example.total if stats.tokens_per_example else 0,
+            billed_tokens_estimate=per_epoch * epochs,
+            epochs=epochs,
+            approximate_tokens=stats.approximate_tokens,
+            warnings=sum(report.warning_counts.values()),
+            validation_name=request.validation.name if request.validation else None,
+            validation_examples=report.validation.examples if report.validation else None,
+            split_fraction=request.split,
+        )
+        return Checked(request=request, model=model, report=report, summary=summary)
+
+    # --- launch ----------------------------------------------------------------------------------
+
+    def launch(self, actor: Actor, prepare: Callable[[], SubmitRequest], *, what: str) -> Launched:
+        """Bring the data in (``prepare``), check it, record the job and hand it to the backend:
+        ``/finetune submit`` and the wizard's Start. Nothing unchecked starts; a refused dataset raises
+        ``DatasetRejected``.
+
+        The launch is recorded before anything slow, so that if this process dies while it downloads or
+        checks, the scheduler of the next one tells the user what to run again (``what``, no secrets);
+        it is closed in the transaction that records the job, so nothing is ever submitted twice."""
+        launch_id = self._begin_launch(actor, what)
+        try:
+            checked = self.check(prepare())
+            job = self.submit(actor, checked, launch_id=launch_id)
+        except BaseException:  # the caller answers the user with this error: nothing left to answer
+            with self.store.transaction() as tx:
+                tx.answer_launch(launch_id, at=self.clock.now())
+            raise
+        return Launched(checked=checked, job=self.start(job.id))
+
+    def _begin_launch(self, actor: Actor, what: str) -> str:
+        now = self.clock.now()
+        launch = LaunchRecord(
+            id=secrets.token_hex(8),
+            team_id=actor.team_id,
+            channel_id=actor.channel_id or "",
+            user_id=actor.user_id,
+            owner=self.owner,
+            surface=actor.surface,
+            what=what[:300],
+            created_at=now,
+            updated_at=now,
+        )
+        with self.store.transaction() as tx:
+            tx.begin_launch(launch)
+        return launch.id
+
+    def new_job_id(self, model: str, suffix: str | None) -> str:
+        stem = normalized_model_name(model)[:28].strip("-") or "model"
+        tail = normalized_model_name(suffix)[:16].strip("-") if suffix else ""
+        return "-".join(p for p in ("ft", stem, tail, secrets.token_hex(3)) if p)
+
+    def submit(self, actor: Actor, checked: Checked, *, launch_id: str | None = None) -> JobRecord:
+        """Record the job (PENDING) and its card. ``start`` hands it to the backend; if the process dies
+        in between, the scheduler starts it (``submit_job`` is idempotent on the job name)."""
+        req = checked.request
+        job_id = self.new_job_id(checked.model.name, req.suffix)
+        job_dir = self.work_dir / job_id
+        job_dir.mkdir(parents=True, exist_ok=True)
+        training = DatasetRef(kind="file", value=str(req.training.path), name=req.training.name)
+        validation = None
+        if req.validation is not None:
+            validation = DatasetRef(kind="file", value=str(req.validation.path), name=req.validation.name)
+        elif req.split:
+            train_path, valid_path = split_dataset(req.training.path, req.split, seed=0, out_dir=job_dir)
+            training = DatasetRef(kind="file", value=str(train_path), name=req.training.name)
+            validation = DatasetRef(
+                kind="file", value=str(valid_path), name=f"{req.training.name} (split {req.split:g})"
+            )
+        spec = JobSpec(
+            name=job_id,
+            base_model=checked.model.name,
+            task=req.task,
+            training=training,
+            validation=validation,
+            hyperparameters=req.hyperparameters,
+            suffix=req.suffix,
+            output_model_name=f"{normalized_model_name(checked.model.name)}-{job_id.rsplit('-', 1)[-1]}"
+            + (f"-{normalized_model_name(req.suffix)}" if req.suffix else ""),
+            tags={"ftbot_job": job_id, "slack_channel": actor.channel_id or "", "slack_user": actor.user_id},
+        )
+        now = self.clock.now()
+        record = JobRecord(
+            id=job_id,
+            team_id=actor.team_id,
+            channel_id=actor.channel_id or "",
+            user_id=actor.user_id,
+            spec=spec,
+            summary=checked.summary,
+            state=JobState.PENDING,
+            service_status="submitting",
+            created_at=now,
+            updated_at=now,
+        )
+        with self.store.transaction() as tx:
+            tx.add_job(record)
+            if launch_id is not None:
+                tx.finish_launch(launch_id, job_id, at=now)
+            self._audit(
+                tx,
+                actor,
+                "submit",
+                job_id,
+                "ok",
+                f"model={checked.model.name} examples={checked.report.examples}",
+            )
+        self._changed()
+        return record
+
+    def start(self, job_id: str) -> JobRecord:
+        """Upload the data and submit a PENDING job to the backend. Safe to repeat."""
+        with self.store.transaction() as tx:
+            record = tx.get_job(job_id)
+            cancelled = tx.cancel_requested(job_id)
+        if record.state is not JobState.PENDING:
+            return record
+        if cancelled:
+            return self._finish_locally(record, JobState.CANCELLED, "cancelled before it was submitted")
+        try:
+            spec = self._uploaded(record.spec)
+            job = self.backend.submit_job(spec)
+        except (InvalidInput, NotFound, Conflict) as e:
+            return self._finish_locally(record, JobState.FAILED, e.message)
+        except Unavailable as e:
+            log.warning(
+                "backend unavailable while submitting %s (%s); the scheduler retries", job_id, e.message
+            )
+            return record
+        with self.store.transaction() as tx:
+            tx.update_job(job_id, bump=False, spec=spec)
+        record = self._apply(job_id, job)
+        with self.store.transaction() as tx:
+            cancel_now = tx.cancel_requested(job_id)
+        if cancel_now and not record.state.terminal:
+            self.backend.cancel_job(job_id)
+        return record
+
+    def _uploaded(self, spec: JobSpec) -> JobSpec:
+        changes: dict[str, DatasetRef] = {}
+        for field_name in ("training", "validation"):
+            ref: DatasetRef | None = getattr(spec, field_name)
+            if ref is not None and ref.kind == "file":
+                asset = self.backend.upload_dataset(
+                    Path(ref.value), name=f"{spec.name}-{field_name}", task=spec.task
+                )
+                changes[field_name] = asset.model_copy(update={"name": ref.name})
+        return spec.model_copy(update=changes) if changes else spec
+
+    def _finish_locally(self, record: JobRecord, state: JobState, reason: str) -> JobRecord:
+        now = self.clock.now()
+        with self.store.transaction() as tx:
+            updated = tx.update_job(
+                record.id,
+                state=state,
+                service_status=state.value,
+                error=reason if state is JobState.FAILED else None,
+                finished_at=now,
+                updated_at=now,
+            )
+            self._post(tx, record.id, _STATE_POSTS[state], f"state:{state.value}", reason=reason)
+        self._changed()
+        return updated
+
+    # --- polling ---------------------------------------------------------------------------------
+
+    def poll(self, job_id: str) -> JobRecord:
+        """Bring one job up to date from the backend; post what changed. Idempotent."""
+        with self.store.transaction() as tx:
+            record = tx.get_job(job_id)
+            seen = tx.progress(job_id)
+        if record.state is JobState.PENDING:
+            return self.start(job_id)
+        if record.state.terminal:
+            return record
+        job = self.backend.get_job(job_id)
+        if nothing_new(record, job, seen):  # the common case: one read, no write
+            return record
+        return self._apply(job_id, job)
+
+    def _apply(self, job_id: str, job: Job) -> JobRecord:
+        now = self.clock.now()
+        with self.store.transaction() as tx:
+            record = tx.get_job(job_id)
+            events_seen, epochs_seen = tx.progress(job_id)
+            changed_state = job.state is not record.state and not record.state.terminal
+            epochs = completed_epochs(job)
+            for point in epochs:  # one post per finished epoch; the key makes it once
+                self._post(
+                    tx,
+                    job_id,
+                    PostKind.EPOCH,
+                    f"epoch:{point.epoch}",
+                    metric=point.model_dump(),
+                    epoch=point.epoch,
+                )
+            for i, event in enumerate(job.events[events_seen:], start=events_seen):
+                if event.kind not in _SHOWN_EVENTS:
+                    self._post(tx, job_id, PostKind.EVENT, f"event:{i}", event.message)
+            if len(job.events) > events_seen or len(epochs) > epochs_seen:
+                tx.set_progress(job_id, max(events_seen, len(job.events)), max(epochs_seen, len(epochs)))
+            if not changed_state and job.service_status == record.service_status:
+                return record
+            changes: dict[str, object] = {"service_status": job.service_status, "updated_at": now}
+            if job.studio_url:
+                changes["studio_url"] = job.studio_url
+            if changed_state:
+                changes["state"] = job.state
+                if job.state.terminal:
+                    changes["finished_at"] = job.finished_at or now
+                    changes["error"] = job.error
+                    changes["output_model"] = job.output_model
+                post_kind = _STATE_POSTS.get(job.state)
+                if post_kind is not None:
+                    data: dict[str, object] = {"reason": job.error or ""}
+                    if job.state is JobState.SUCCEEDED:
+                        data.update(final_metrics(job), output_model=job.output_model or "")
+                    if job.state is JobState.FAILED and job.metrics_note:
+                        data["note"] = job.metrics_note
+                    post = ThreadPost(job_id=job_id, kind=post_kind, data=data)
+                    tx.post(post, key=f"{job_id}:state:{job.state.value}", at=now)
+                if job.state is JobState.SUCCEEDED:
+                    if job.metrics:
+                        self._post(
+                            tx,
+                            job_id,
+                            PostKind.LOSS_CHART,
+                            "loss_chart",
+                            metrics=[m.model_dump() for m in job.metrics],
+                        )
+                    elif job.metrics_note:
+                        self._post(tx, job_id, PostKind.INFO, "metrics_note", job.metrics_note)
+            updated = tx.update_job(job_id, bump=changed_state, **changes)
+        self._changed()
+        return updated
+
+    # --- cancel ----------------------------------------------------------------------------------
+
+    def cancel(self, actor: Actor, job_id: str) -> JobRecord:
+        with self.store.transaction() as tx:
+            record = tx.get_job(job_id)
+        if actor.user_id != record.user_id and not self.approvers.is_approver(actor.user_id):
+            with self.store.transaction() as tx:
+                self._audit(tx, actor, "cancel", job_id, "denied", "not the submitter or an approver")
+            raise PermissionDenied(
+                "Only the submitter ({owner}) or an approver can cancel {job}.",
+                owner=User(record.user_id),
+                job=job_id,
+            )
+        if record.state.terminal:
+            raise Conflict(
+                f"{{job}} has already {record.state.value}; there is nothing to cancel.", job=job_id
+            )
+        with self.store.transaction() as tx:
+            first = tx.request_cancel(job_id, actor.user_id, self.clock.now())
+            self._audit(tx, actor, "cancel", job_id, "ok" if first is None else "duplicate")
+        if first is not None:
+            raise Conflict("A cancel of {job} was already requested by {by}.", job=job_id, by=User(first))
+        if record.state is JobState.PENDING:
+            return self.start(job_id)  # sees the request and cancels without submitting
+        job = self.backend.cancel_job(job_id)
+        return self._apply(job_id, job)

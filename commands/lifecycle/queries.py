@@ -1,0 +1,36 @@
+"""Reads for the Slack surfaces: a job's card, job lists, live endpoints."""
+
+from __future__ import annotations
+
+from commands.lifecycle.base import UseCase
+from commands.records import EndpointRecord, JobCard, JobRecord
+
+
+class Queries(UseCase):
+    """What cards, lists and App Home show, each read in one transaction."""
+
+    def card(self, job_id: str) -> JobCard:
+        with self.store.transaction() as tx:
+            job = tx.get_job(job_id)
+            endpoints = tx.endpoints_for_job(job_id)
+            pending = tx.pending_approval(job_id)
+        current = next((e for e in endpoints if e.live), endpoints[-1] if endpoints else None)
+        return JobCard(job=job, endpoint=current, pending_approval=pending)
+
+    def jobs(
+        self, *, channel_id: str | None = None, user_id: str | None = None, limit: int = 20
+    ) -> list[JobRecord]:
+        with self.store.transaction() as tx:
+            return tx.find_jobs(channel_id=channel_id, user_id=user_id, limit=limit)
+
+    def live_endpoints(self) -> list[EndpointRecord]:
+        with self.store.transaction() as tx:
+            return tx.live_endpoints()
+
+    def endpoint(self, name: str) -> EndpointRecord:
+        with self.store.transaction() as tx:
+            return tx.get_endpoint(name)
+
+    def channel_of_endpoint(self, name: str) -> str:
+        with self.store.transaction() as tx:
+            return tx.get_job(tx.get_endpoint(name).job_id).channel_id

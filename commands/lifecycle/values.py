@@ -1,0 +1,55 @@
+"""What the lifecycle use cases take and give back: submissions, checked submissions, deploy outcomes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from commands.dataset import ValidationReport
+from commands.models import BaseModelInfo, Hyperparameters, Task
+from commands.records import ApprovalRecord, DatasetSummary, EndpointRecord, JobRecord
+
+
+@dataclass(frozen=True)
+class LocalData:
+    """A dataset on local disk (already downloaded by the bot), with the name users know it by."""
+
+    path: Path
+    name: str
+
+
+@dataclass(frozen=True)
+class SubmitRequest:
+    model: str
+    training: LocalData
+    validation: LocalData | None = None
+    split: float | None = None
+    hyperparameters: Hyperparameters = field(default_factory=Hyperparameters)
+    suffix: str | None = None
+    task: Task = Task.CHAT_COMPLETION
+
+
+@dataclass(frozen=True)
+class Checked:
+    """A validated submission, ready to start: what the review step shows."""
+
+    request: SubmitRequest
+    model: BaseModelInfo
+    report: ValidationReport
+    summary: DatasetSummary
+
+
+@dataclass(frozen=True)
+class Launched:
+    """A submission that passed its check and was handed to the backend (``job`` may already say FAILED
+    when the backend refused it)."""
+
+    checked: Checked
+    job: JobRecord
+
+
+@dataclass(frozen=True)
+class DeployOutcome:
+    endpoint: EndpointRecord | None = None
+    approval: ApprovalRecord | None = None
+    approval_is_new: bool = False
