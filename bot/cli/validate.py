@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -77,47 +79,19 @@ def validate(
     enc = encoding or (encoding_for_model(model) if model else "o200k_base")
     if enc not in ENCODINGS:
         raise _fail_usage(err, f"unknown --encoding {enc!r}; use one of {', '.join(sorted(ENCODINGS))}.")
-    exact = is_openai_model(model) if model else False
-    size = file.stat().st_size if file.is_file() else 0
-    show_progress = not as_json and _stdout_is_tty() and size >= PROGRESS_MIN_BYTES
+    check = partial(
+        validate_dataset,
+        file,
+        task=task,
+        context_length=context_length,
+        encoding=enc,
+        validation=validation,
+        exact_tokenizer=is_openai_model(model) if model else False,
+    )
     try:
-        if show_progress:
-            with Progress(
-                "[progress.description]{task.description}",
-                BarColumn(),
-                DownloadColumn(),
-                TransferSpeedColumn(),
-                TimeRemainingColumn(),
-                console=err,
-                transient=True,
-            ) as bar:
-                tid = bar.add_task(f"Checking {file.name}", total=size)
-                report = validate_dataset(
-                    file,
-                    task=task,
-                    context_length=context_length,
-                    encoding=enc,
-                    validation=validation,
-                    exact_tokenizer=exact,
-                    progress=lambda done: bar.update(tid, completed=done),
-                )
-        else:
-            report = validate_dataset(
-                file,
-                task=task,
-                context_length=context_length,
-                encoding=enc,
-                validation=validation,
-                exact_tokenizer=exact,
-            )
+        report = _with_progress(check, file, err) if _shows_progress(file, as_json) else check()
     except InvalidInput as e:  # UnreadableDataset included
-        if as_json:
-            issue = {"line": None, "code": e.code, "message": e.message}
-            typer.echo(
-                json.dumps({"ok": False, "examples": 0, "errors": [issue], "warnings": [], "stats": {}})
-            )
-        else:
-            err.print(f"[red]error:[/red] {e.message}")
+        _print_unreadable(err, e, as_json)
         raise typer.Exit(EXIT_UNREADABLE) from e
 
     split_paths: tuple[Path, Path] | None = None
@@ -127,16 +101,8 @@ def validate(
             split_paths = split_dataset(file, split, seed, out or file.parent)
         except InvalidInput as e:
             split_error = e.message
-
     if as_json:
-        obj = report.to_json_dict()
-        if split is not None:
-            obj["split"] = (
-                {"training": str(split_paths[0]), "validation": str(split_paths[1])}
-                if split_paths
-                else {"error": split_error or "not split: the data has errors"}
-            )
-        typer.echo(json.dumps(obj, ensure_ascii=False))
+        _print_json(report, split, split_paths, split_error)
     else:
         _print_report(Console(), file, report)
         if split_paths:
@@ -145,6 +111,50 @@ def validate(
             err.print(f"[red]Not split:[/red] {split_error or 'fix the errors first.'}")
     if not report.ok or split_error:
         raise typer.Exit(EXIT_INVALID)
+
+
+def _shows_progress(file: Path, as_json: bool) -> bool:
+    size = file.stat().st_size if file.is_file() else 0
+    return not as_json and _stdout_is_tty() and size >= PROGRESS_MIN_BYTES
+
+
+def _with_progress(check: Callable[..., ValidationReport], file: Path, err: Console) -> ValidationReport:
+    """The check with a progress bar on stderr (a big file, on a terminal)."""
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+    ) as bar:
+        tid = bar.add_task(f"Checking {file.name}", total=file.stat().st_size)
+        return check(progress=lambda done: bar.update(tid, completed=done))
+
+
+def _print_unreadable(err: Console, e: InvalidInput, as_json: bool) -> None:
+    if as_json:
+        issue = {"line": None, "code": e.code, "message": e.message}
+        typer.echo(json.dumps({"ok": False, "examples": 0, "errors": [issue], "warnings": [], "stats": {}}))
+    else:
+        err.print(f"[red]error:[/red] {e.message}")
+
+
+def _print_json(
+    report: ValidationReport,
+    split: float | None,
+    split_paths: tuple[Path, Path] | None,
+    split_error: str | None,
+) -> None:
+    obj = report.to_json_dict()
+    if split is not None:
+        obj["split"] = (
+            {"training": str(split_paths[0]), "validation": str(split_paths[1])}
+            if split_paths
+            else {"error": split_error or "not split: the data has errors"}
+        )
+    typer.echo(json.dumps(obj, ensure_ascii=False))
 
 
 def _issues_table(title: str, issues: list[Issue], counts: dict[str, int], style: str) -> Table:

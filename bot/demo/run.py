@@ -164,7 +164,21 @@ class Demo:
             "ftbot demo: the whole fine-tuning lifecycle, offline. Base model ftbot-tiny, trained with LoRA "
             "on this machine;\nSlack is a loopback stand-in. @dana is a channel member, @avery an approver."
         )
+        self.start_training()
+        job_id = self.wait(
+            "training to finish",
+            lambda: self.buttons(self.card().blocks, B.CARD_ACTIONS).get("Deploy"),
+            timeout=150,
+        )
+        endpoint = self.deploy_with_approval(job_id)
+        self.test_chat(job_id, endpoint)
+        self.tear_down(endpoint)
+        self.echo(
+            "\nDemo complete: validated, trained, approved, deployed, test-chatted and torn down, offline."
+        )
 
+    def start_training(self) -> None:
+        """@dana asks for help, fills the wizard, reads the review and starts training."""
         ack = self.slash(DANA, "help")
         self.echo(_indent("(only you) " + ack.get("text", "").splitlines()[0]))
 
@@ -208,12 +222,9 @@ class Demo:
         )
 
         self.wait("the job card", self.card)
-        job_id = self.wait(
-            "training to finish",
-            lambda: self.buttons(self.card().blocks, B.CARD_ACTIONS).get("Deploy"),
-            timeout=150,
-        )
 
+    def deploy_with_approval(self, job_id: str) -> str:
+        """@dana clicks Deploy, which asks the approvers; @avery approves. Returns the endpoint."""
         self.click(DANA, Action.DEPLOY, job_id, "Deploy")
         self.echo(_indent("(only you) " + self.wait("an answer", self.responses("approval"))))
         approval = self.wait(
@@ -228,10 +239,13 @@ class Demo:
             ),
         )
         self.click(AVERY, Action.APPROVE, approval, "Approve")
-        endpoint = self.wait(
+        endpoint: str = self.wait(
             "the endpoint", lambda: self.buttons(self.card().blocks, B.CARD_ACTIONS).get("Test chat")
         )
+        return endpoint
 
+    def test_chat(self, job_id: str, endpoint: str) -> None:
+        """@dana asks the fine-tuned model one of its training prompts; the reply lands in the thread."""
         system, prompt, answer = self.trained_example(job_id)
         self.click(DANA, Action.TEST_CHAT, endpoint, "Test chat")
         modal = self.wait(
@@ -264,6 +278,8 @@ class Demo:
         before = len(self.slack.thread(CHANNEL, self.card().ts))
         self.wait("the model's reply", lambda: len(self.slack.thread(CHANNEL, self.card().ts)) > before)
 
+    def tear_down(self, endpoint: str) -> None:
+        """@avery tears the endpoint down; the card offers Deploy again. Then the channel as it reads."""
         self.click(AVERY, Action.TEAR_DOWN, endpoint, "Tear down")
         self.wait(
             "the tear-down",
@@ -272,11 +288,13 @@ class Demo:
                 and not self.buttons(self.card().blocks, B.CARD_ACTIONS).get("Tear down")
             ),
         )
-        time.sleep(1.5)
+        self.wait("the last thread posts", self.all_delivered)
         self.show_channel()
-        self.echo(
-            "\nDemo complete: validated, trained, approved, deployed, test-chatted and torn down, offline."
-        )
+
+    def all_delivered(self) -> bool:
+        assert self.services is not None
+        with self.services.store.transaction() as tx:
+            return not tx.unsent_count() and not tx.undelivered_cards()
 
 
 def _indent(text: str, n: int = 2) -> str:

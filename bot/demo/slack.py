@@ -316,6 +316,23 @@ class FakeSlack:
                     )
                 )
                 return ok | {"message_ts": self._next_ts()}
+            case "views.open" | "views.push" | "views.update" | "views.publish":
+                return self._answer_views(method, body)
+            case "files.getUploadURLExternal" | "files.completeUploadExternal":
+                return self._answer_files(method, body)
+            case "usergroups.users.list":
+                users = self.usergroups.get(body.get("usergroup", ""))
+                if users is None:
+                    return {"ok": False, "error": "no_such_subteam"}
+                return ok | {"users": users}
+            case "users.info":
+                return ok | {"user": {"id": body.get("user"), "name": "someone", "tz": "UTC"}}
+            case _:
+                return ok
+
+    def _answer_views(self, method: str, body: dict[str, Any]) -> dict[str, Any]:
+        ok: dict[str, Any] = {"ok": True}
+        match method:
             case "views.open" | "views.push":
                 trigger = body.get("trigger_id", "")
                 if trigger in self.expired_triggers:
@@ -336,6 +353,11 @@ class FakeSlack:
                 view = body["view"] if isinstance(body["view"], dict) else json.loads(body["view"])
                 self.views[f"home:{body.get('user_id')}"] = view
                 return ok | {"view": view}
+        raise AssertionError(method)
+
+    def _answer_files(self, method: str, body: dict[str, Any]) -> dict[str, Any]:
+        ok: dict[str, Any] = {"ok": True}
+        match method:
             case "files.getUploadURLExternal":
                 fid = f"F{next(self._ids):08d}"
                 self.uploads[fid] = {"filename": body.get("filename"), "length": body.get("length")}
@@ -353,12 +375,4 @@ class FakeSlack:
                         )
                         self.messages[(channel, ts)] = msg
                 return ok | {"files": [{"id": f["id"], "title": f.get("title")} for f in files]}
-            case "usergroups.users.list":
-                users = self.usergroups.get(body.get("usergroup", ""))
-                if users is None:
-                    return {"ok": False, "error": "no_such_subteam"}
-                return ok | {"users": users}
-            case "users.info":
-                return ok | {"user": {"id": body.get("user"), "name": "someone", "tz": "UTC"}}
-            case _:
-                return ok
+        raise AssertionError(method)

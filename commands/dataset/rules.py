@@ -188,7 +188,7 @@ class ChatRules(ExampleRules):
         if role is None:
             self.error("message_missing_key", f'Message {i} has no "role".')
             return ""
-        if role not in ROLES:
+        if type(role) is not str or role not in ROLES:  # a list or object role is not hashable
             self.error(
                 "unrecognized_role",
                 f"Message {i} has role {str(role)[:40]!r}; use system, user, assistant or tool.",

@@ -11,12 +11,14 @@ changing hands (a fake clock stands in for the minute a dead deliverer's lease t
 
 from __future__ import annotations
 
+import fcntl
 import itertools
 import json
 import re
 import signal
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +80,19 @@ def cluster(tmp_path: Path) -> Iterator[tuple[FakeSlack, FileServer, str, dict[s
         yield fake, files, url, env
 
 
+@contextmanager
+def paused(replica: ServeProcess, env: dict[str, str]) -> Iterator[None]:
+    """SIGSTOP a replica's processes, never while one holds the shared backend's file lock (the other
+    replica would wait on it for as long as the pause lasts), and SIGCONT them after."""
+    with open(Path(env["FTBOT_DATA_DIR"]) / "shared-backend.json.lock", "a+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        replica.signal_all(signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        replica.signal_all(signal.SIGCONT)
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(180)
 def test_two_replicas_one_killed_every_job_finishes_each_change_sent_once(
@@ -112,16 +127,10 @@ def test_two_replicas_one_killed_every_job_finishes_each_change_sent_once(
         a.start()
         b.start()
         # each replica takes one wave (the other is paused meanwhile, so it cannot claim them first)
-        a.signal_all(signal.SIGSTOP)
-        try:
+        with paused(a, env):
             b_jobs = submit_wave(b)
-        finally:
-            a.signal_all(signal.SIGCONT)
-        b.signal_all(signal.SIGSTOP)
-        try:
+        with paused(b, env):
             a_jobs = submit_wave(a)
-        finally:
-            b.signal_all(signal.SIGCONT)
         jobs = a_jobs | b_jobs
         with engine.connect() as c:
             singletons: dict[str, str] = {

@@ -55,6 +55,8 @@ CHAT_CASES: list[tuple[str, Any]] = [
     ("message_unrecognized_key", msgs({"role": "user", "content": "x", "mood": "happy"}, A)),
     ("message_unrecognized_key", msgs({"role": "user", "content": "x", "name": 5}, A)),
     ("unrecognized_role", msgs({"role": "robot", "content": "x"}, A)),
+    ("unrecognized_role", msgs({"role": ["user"], "content": "x"}, A)),  # unhashable: once a crash
+    ("unrecognized_role", msgs({"role": {"r": 1}, "content": "x"}, A)),
     ("missing_content", msgs({"role": "user", "content": ""}, A)),
     ("missing_content", msgs({"role": "user", "content": None}, A)),
     ("missing_content", msgs(U, {"role": "assistant", "content": None})),
