@@ -114,3 +114,25 @@ class NotAvailableYet(FtbotError):
     """A subcommand that exists in the grammar but whose capability has not shipped."""
 
     code = "not_available_yet"
+
+
+class At(str):
+    """A time inside an error (``14:05 UTC``): shown as plain text, never as a code span."""
+
+    __slots__ = ()
+
+
+class EndpointGone(Conflict):
+    """An endpoint was torn down while someone still used it (a Test chat modal left open, a stale
+    button): when it went (``at``) and, when known, who tore it down (``by``)."""
+
+    code = "endpoint_gone"
+
+    def __init__(self, endpoint: str, *, at: str, by: str | None = None) -> None:
+        if by:
+            message = "This endpoint was torn down at {at} by {by}; deploy again from the card."
+            super().__init__(message, endpoint=endpoint, at=At(at), by=User(by))
+        else:
+            message = "This endpoint was torn down at {at}; deploy again from the card."
+            super().__init__(message, endpoint=endpoint, at=At(at))
+        self.endpoint = endpoint

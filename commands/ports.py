@@ -28,6 +28,7 @@ from commands.records import (
     LaunchRecord,
     OutgoingPost,
     ThreadPost,
+    ViewStateRecord,
 )
 
 
@@ -175,6 +176,22 @@ class StoreTx(Protocol):
     def answer_launch(self, launch_id: str, *, at: datetime) -> bool:
         """checking → answered. False when it was not checking any more (another replica answered it,
         or its job was submitted), so a launch is answered once."""
+        ...
+
+    # view state kept server-side (wizard state too large for private_metadata)
+    def put_view_state(self, record: ViewStateRecord) -> None:
+        """Keep ``record`` under its key, replacing what that key held. ``InvalidInput`` when the
+        payload cannot be kept (``ViewStateRecord.check_storable``); ``Conflict`` when the key is held
+        by another workspace."""
+        ...
+
+    def get_view_state(self, key: str, *, team_id: str, now: datetime) -> ViewStateRecord | None:
+        """The state under ``key``; None when there is none, it expired by ``now``, or it belongs to
+        another workspace than ``team_id``."""
+        ...
+
+    def purge_view_states(self, now: datetime) -> int:
+        """Delete the states expired by ``now``; returns how many."""
         ...
 
 

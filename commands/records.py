@@ -10,6 +10,7 @@ from enum import StrEnum
 
 from pydantic import Field
 
+from commands.errors import InvalidInput
 from commands.models import EndpointState, Frozen, JobSpec, JobState, MetricPoint
 
 
@@ -80,6 +81,7 @@ class EndpointRecord(Frozen):
     updated_at: datetime
     ready_at: datetime | None = None
     deleted_at: datetime | None = None
+    deleted_by: str | None = None  # who asked for the tear-down (``scheduler`` for the TTL)
     last_used_at: datetime | None = None
     idle_reminder_at: datetime | None = None
 
@@ -202,3 +204,39 @@ class LaunchRecord(Frozen):
     job_id: str | None = None
     created_at: datetime
     updated_at: datetime
+
+
+#: the most a view's server-side state may hold (UTF-8 bytes of ``ViewStateRecord.payload``)
+VIEW_STATE_MAX_BYTES = 64 * 1024
+
+
+class ViewStateRecord(Frozen):
+    """A view's state kept server-side (wizard state that might outgrow ``private_metadata``'s 3,000
+    characters: long URLs with signed query strings, long file names). The view's metadata carries only
+    ``key``; the state is read back by its workspace (``team_id``) until ``expires_at``."""
+
+    key: str = Field(min_length=1, max_length=128)
+    team_id: str
+    enterprise_id: str | None = None
+    user_id: str
+    payload: str
+    created_at: datetime
+    expires_at: datetime
+
+    def check_storable(self) -> None:
+        """``InvalidInput`` when the payload is over ``VIEW_STATE_MAX_BYTES`` or holds what a database
+        text column refuses (NUL, unpaired surrogates). Every store calls it before it writes."""
+        try:
+            size = len(self.payload.encode("utf-8"))
+        except UnicodeEncodeError as e:
+            raise InvalidInput(
+                "This form holds characters ftbot cannot keep; remove them and try again."
+            ) from e
+        if "\x00" in self.payload:
+            raise InvalidInput("This form holds characters ftbot cannot keep; remove them and try again.")
+        if size > VIEW_STATE_MAX_BYTES:
+            raise InvalidInput(
+                "This form is too large to keep ({size} bytes, at most {limit}); shorten its longest fields.",
+                size=str(size),
+                limit=str(VIEW_STATE_MAX_BYTES),
+            )

@@ -3,11 +3,40 @@
 from __future__ import annotations
 
 import unicodedata
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 import httpx
 
+from commands.errors import InvalidInput
+
 MAX_NAME = 100
+
+
+def parse_url(url: str, *, field: str | None = None) -> SplitResult:
+    """A URL a person gave (a slash command's ``--data``/``--validation``/``validate URL``, the wizard's URL
+    fields), split: an absolute ``http(s)://`` link with a host. ``InvalidInput`` naming ``field`` for
+    anything else, including what ``urlsplit`` itself rejects (``http://[::1/train.jsonl``, a bad port).
+    Which hosts may be fetched is ``bot.datasets.policy``'s business; this only reads the link."""
+    text = url.strip()
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - a port that is not a number raises here
+    except ValueError:
+        raise InvalidInput(
+            "that is not a valid URL: check the brackets, host and port, and give a full https:// URL",
+            field=field,
+        ) from None
+    scheme = parts.scheme.lower()
+    if not scheme:
+        raise InvalidInput("that is not a link: give a full https:// URL", field=field)
+    if scheme not in ("http", "https"):
+        sep = "://" if "://" in text else ":"
+        raise InvalidInput(f"{scheme}{sep} links are not accepted; give an https:// link", field=field)
+    if "://" not in text:
+        raise InvalidInput("that is not a link: give a full https:// URL", field=field)
+    if not parts.hostname:
+        raise InvalidInput("that link has no host: give a full https:// URL", field=field)
+    return parts
 
 
 def safe_url(url: str | httpx.URL) -> str:

@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from bot.datasets.names import safe_url
+from bot.datasets.names import parse_url, safe_url
 from commands.errors import InvalidInput
 
 logger = logging.getLogger(__name__)
@@ -162,17 +162,7 @@ class Target:
 def _parse(url: str, *, field: str | None) -> httpx.URL:
     """The URL, if it is an absolute http(s) link without user info."""
     shown = safe_url(url)
-    try:
-        scheme = urlsplit(url).scheme.lower()
-    except ValueError:
-        scheme = ""
-    if not scheme:
-        raise InvalidInput("that is not a link: give a full https:// URL", field=field)
-    if scheme not in ("http", "https"):
-        sep = "://" if "://" in url else ":"
-        raise InvalidInput(f"{scheme}{sep} links are not accepted; give an https:// link", field=field)
-    if "://" not in url:
-        raise InvalidInput("that is not a link: give a full https:// URL", field=field)
+    parse_url(url, field=field)  # the one reading of a link a person gave (scheme, host, urlsplit)
     try:
         parsed = httpx.URL(url)
     except (httpx.InvalidURL, ValueError) as e:

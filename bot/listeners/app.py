@@ -1,4 +1,5 @@
-"""Build the Bolt app: one AsyncApp, listeners registered explicitly, one error handler."""
+"""Build the Bolt app: one AsyncApp behind the typed boundary, listeners registered explicitly, one error
+handler."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.listeners import actions, finetune, home, wizard
 from bot.listeners.errors import handle_error
+from bot.listeners.inbound.boundary import BoundaryApp
 from bot.listeners.registrar import Registrar
 from bot.runtime.services import Services
 
@@ -21,7 +23,7 @@ def build_registrar(services: Services) -> Registrar:
     settings = services.settings
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
-    app = AsyncApp(
+    app = BoundaryApp(
         signing_secret=secret or "",
         client=AsyncWebClient(token=token, base_url=settings.slack_api_url, timeout=10),
         request_verification_enabled=not settings.socket_mode,
@@ -33,4 +35,5 @@ def build_registrar(services: Services) -> Registrar:
     registrar = Registrar(app)
     for module in LISTENER_MODULES:
         module.register(registrar, services)
+    app.screen = registrar.screen  # only what is registered reaches Bolt
     return registrar

@@ -7,8 +7,9 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.listeners.common import actor_from, ensure_enabled, off_loop
+from bot.listeners.common import ensure_enabled, off_loop
 from bot.listeners.errors import reported
+from bot.listeners.inbound import SlashCommand
 from bot.listeners.registrar import Registrar
 from bot.listeners.wizard import open_wizard
 from bot.runtime.services import Services
@@ -18,16 +19,16 @@ from bot.ui.ids import SLASH_COMMAND
 from bot.ui.lists import endpoints_list, job_status, jobs_list, models_list
 from commands import grammar
 from commands.lifecycle import SubmitRequest
-from commands.records import Actor, Surface
+from commands.records import Actor
 
 
 def register(app: Registrar, services: Services) -> None:
     async def finetune(
-        ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
+        command: SlashCommand, ack: AsyncAck, respond: AsyncRespond, client: AsyncWebClient
     ) -> None:
-        actor = actor_from(command, Surface.SLASH)
+        actor = command.actor
         ensure_enabled(services, actor)
-        parsed = grammar.parse(str(command.get("text") or ""))  # UsageError → the error handler acks it
+        parsed = grammar.parse(command.text)  # UsageError → the error handler acks it
         match parsed:
             case grammar.Help():
                 await ack(
@@ -35,14 +36,14 @@ def register(app: Registrar, services: Services) -> None:
                 )
             case grammar.OpenWizard():
                 await ack()
-                await open_wizard(services, client, str(command.get("trigger_id") or ""), actor)
+                await open_wizard(services, client, command.trigger_id, actor)
             case _:
                 await ack(response_type="ephemeral", text=replies.working(parsed))
                 async with reported(respond):
                     text, blocks = await off_loop(run, services, actor, parsed)
                     await respond(response_type="ephemeral", replace_original=False, text=text, blocks=blocks)
 
-    app.command(SLASH_COMMAND)(finetune)
+    app.command(SLASH_COMMAND, SlashCommand)(finetune)
 
 
 def run(services: Services, actor: Actor, cmd: grammar.Command) -> tuple[str, list[Any]]:

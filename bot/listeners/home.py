@@ -2,23 +2,31 @@
 
 from __future__ import annotations
 
-from typing import Any
+import logging
 
+from slack_bolt.async_app import AsyncAck, AsyncRespond
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.listeners.common import off_loop
+from bot.listeners.inbound import HomeOpened
 from bot.listeners.registrar import Registrar
 from bot.runtime.services import Services
 from bot.ui.home import home_view
 
+log = logging.getLogger("ftbot.home")
+
 
 def register(app: Registrar, services: Services) -> None:
-    async def home_opened(event: dict[str, Any], client: AsyncWebClient) -> None:
-        user = event.get("user")
-        if not isinstance(user, str) or event.get("tab", "home") != "home":
+    async def home_opened(opened: HomeOpened, _: AsyncAck, __: AsyncRespond, client: AsyncWebClient) -> None:
+        if opened.tab != "home":
             return
+        user = opened.user_id
         jobs = await off_loop(services.lifecycle.queries.jobs, user_id=user, limit=10)
         endpoints = await off_loop(services.lifecycle.queries.live_endpoints)
-        await client.views_publish(user_id=user, view=home_view(jobs, endpoints, services.clock.now()))
+        try:
+            await client.views_publish(user_id=user, view=home_view(jobs, endpoints, services.clock.now()))
+        except SlackApiError as e:  # the next opening publishes it again
+            log.info("App Home not published (%s)", e.response.get("error"))
 
-    app.event("app_home_opened")(home_opened)
+    app.event("app_home_opened", HomeOpened)(home_opened)

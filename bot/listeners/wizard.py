@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
+from datetime import timedelta
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck
+from slack_bolt.async_app import AsyncAck, AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.views import View
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.listeners.common import actor_from, ensure_enabled, notify, off_loop
+from bot.listeners.common import ensure_enabled, notify, off_loop
 from bot.listeners.errors import describe, error_view
+from bot.listeners.inbound import ReviewSubmission, Suggestion, WizardSubmission
 from bot.listeners.registrar import Registrar
 from bot.runtime.services import Services
 from bot.ui import replies
@@ -20,11 +23,11 @@ from bot.ui.ids import Action, Callback
 from bot.ui.ids import Block as B
 from bot.ui.review import review_view
 from bot.ui.wizard import loading_view, options_for_models, wizard_view
-from bot.ui.wizard_input import DataSource, WizardInput, parse_wizard
+from bot.ui.wizard_input import DataSource, WizardInput
 from commands.errors import FtbotError, InvalidInput
 from commands.lifecycle import DatasetRejected, LocalData, SubmitRequest
 from commands.models import Hyperparameters, Task
-from commands.records import Actor, Surface
+from commands.records import Actor, ViewStateRecord
 
 log = logging.getLogger("ftbot.wizard")
 
@@ -82,31 +85,61 @@ def _request(services: Services, wizard: WizardInput) -> SubmitRequest:
     )
 
 
-def _metadata(services: Services, channel: str, request: SubmitRequest) -> str:
-    """The review's private_metadata: dataset paths relative to the datasets folder keep it far under
-    Slack's 3,000 characters (ids are 12 characters, file names at most 100)."""
+REVIEW_TTL = timedelta(hours=24)
+_EXPIRED = "This review has expired; run /finetune again."
+
+
+def _metadata(services: Services, actor: Actor, channel: str, request: SubmitRequest) -> str:
+    """The review's ``private_metadata``: only the key of its state, which is kept in the store for
+    ``REVIEW_TTL`` (long URLs and file names would outgrow Slack's 3,000 characters)."""
     root = services.intake.root.resolve()
 
     def data(d: LocalData | None) -> dict[str, str] | None:
-        return {"path": str(d.path.resolve().relative_to(root)), "name": d.name[:100]} if d else None
+        return {"path": str(d.path.resolve().relative_to(root)), "name": d.name} if d else None
 
-    return json.dumps(
-        {
-            "channel": channel,
-            "model": request.model,
-            "training": data(request.training),
-            "validation": data(request.validation),
-            "split": request.split,
-            "hp": request.hyperparameters.model_dump(),
-            "suffix": request.suffix,
-            "task": request.task.value,
-        }
+    state = {
+        "channel": channel,
+        "model": request.model,
+        "training": data(request.training),
+        "validation": data(request.validation),
+        "split": request.split,
+        "hp": request.hyperparameters.model_dump(),
+        "suffix": request.suffix,
+        "task": request.task.value,
+    }
+    now = services.clock.now()
+    record = ViewStateRecord(
+        key=f"review-{secrets.token_urlsafe(18)}",
+        team_id=actor.team_id,
+        user_id=actor.user_id,
+        payload=json.dumps(state),
+        created_at=now,
+        expires_at=now + REVIEW_TTL,
     )
+    with services.store.transaction() as tx:
+        tx.put_view_state(record)
+    return record.key
 
 
-def _from_metadata(services: Services, raw: str) -> tuple[str, SubmitRequest]:
+def _state(services: Services, actor: Actor, metadata: str) -> str:
+    """The review's state (JSON) its metadata stands for: kept under its key; a review opened before the
+    state moved server-side carries it inline. ``InvalidInput`` when it expired or is someone else's."""
+    if metadata.startswith("{"):
+        return metadata
+    record = None
+    if metadata.startswith("review-") and len(metadata) <= 128:
+        with services.store.transaction() as tx:
+            record = tx.get_view_state(metadata, team_id=actor.team_id, now=services.clock.now())
+    if record is None or record.user_id != actor.user_id:
+        raise InvalidInput(_EXPIRED)
+    return record.payload
+
+
+def _from_metadata(services: Services, actor: Actor, metadata: str) -> tuple[str, SubmitRequest]:
+    """The channel and submission a review stands for; ``InvalidInput`` when it expired, is someone
+    else's, or is damaged."""
     try:
-        meta = json.loads(raw)
+        meta = json.loads(_state(services, actor, metadata))
         root = services.intake.root.resolve()
 
         def data(d: dict[str, str] | None) -> LocalData | None:
@@ -114,7 +147,7 @@ def _from_metadata(services: Services, raw: str) -> tuple[str, SubmitRequest]:
                 return None
             path = (root / d["path"]).resolve()
             if not path.is_relative_to(root) or not path.is_file():
-                raise InvalidInput("This review has expired; run /finetune again.")
+                raise InvalidInput(_EXPIRED)
             return LocalData(path=path, name=str(d["name"]))
 
         training = data(meta["training"])
@@ -155,7 +188,7 @@ def _summary(request: SubmitRequest) -> list[tuple[str, str]]:
     ]
 
 
-def _review(services: Services, channel: str, wizard: WizardInput) -> View:
+def _review(services: Services, actor: Actor, channel: str, wizard: WizardInput) -> View:
     """Fetch the data and check the submission: the review step (a refused dataset is shown in it)."""
     request = _request(services, wizard)
     try:
@@ -165,37 +198,34 @@ def _review(services: Services, channel: str, wizard: WizardInput) -> View:
     return review_view(
         report=report,
         summary=_summary(request),
-        private_metadata=_metadata(services, channel, request),
+        private_metadata=_metadata(services, actor, channel, request),
         n_epochs=request.hyperparameters.n_epochs,
     )
 
 
 def register(app: Registrar, services: Services) -> None:
-    async def model_options(ack: AsyncAck, body: dict[str, Any]) -> None:
+    async def model_options(query: Suggestion, ack: AsyncAck, _: AsyncRespond, __: AsyncWebClient) -> None:
         models = await off_loop(services.lifecycle.jobs.models)
-        await ack(options=options_for_models(models, str(body.get("value") or "")))
+        await ack(options=options_for_models(models, query.query))
 
     async def wizard_submitted(
-        ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
+        form: WizardSubmission, ack: AsyncAck, _: AsyncRespond, client: AsyncWebClient
     ) -> None:
-        channel = str(view.get("private_metadata") or "")
-        actor = actor_from(body, Surface.MODAL).model_copy(update={"channel_id": channel or None})
+        actor = form.actor
         ensure_enabled(services, actor)
-        values = (view.get("state") or {}).get("values") or {}
-        wizard = parse_wizard(values)  # WizardErrors → per-field errors
+        wizard = form.wizard()  # WizardErrors → per-field errors
         await ack(response_action="update", view=loading_view())
         try:
-            screen: Any = await off_loop(_review, services, channel, wizard)
+            screen: Any = await off_loop(_review, services, actor, actor.channel_id or "", wizard)
         except FtbotError as e:
             screen = error_view(describe(e)[0])
-        await _update(client, view, screen)
+        await _update(client, form.view_id, screen)
 
     async def review_submitted(
-        ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
+        review: ReviewSubmission, ack: AsyncAck, _: AsyncRespond, client: AsyncWebClient
     ) -> None:
-        actor = actor_from(body, Surface.MODAL)
-        channel, request = _from_metadata(services, str(view.get("private_metadata") or ""))
-        actor = actor.model_copy(update={"channel_id": channel})
+        channel, request = await off_loop(_from_metadata, services, review.actor, review.metadata)
+        actor = review.actor.model_copy(update={"channel_id": channel})
         ensure_enabled(services, actor)
         await ack()  # closes the modal; the job card appears in the channel
         try:  # checked again: nothing unchecked starts
@@ -204,13 +234,13 @@ def register(app: Registrar, services: Services) -> None:
         except Exception as e:
             await notify(client, actor, channel, e)
 
-    app.options_for(Action.BASE_MODEL)(model_options)
-    app.view(Callback.WIZARD)(wizard_submitted)
-    app.view(Callback.REVIEW)(review_submitted)
+    app.options_for(Action.BASE_MODEL, Suggestion)(model_options)
+    app.view(Callback.WIZARD, WizardSubmission)(wizard_submitted)
+    app.view(Callback.REVIEW, ReviewSubmission)(review_submitted)
 
 
-async def _update(client: AsyncWebClient, view: dict[str, Any], screen: Any) -> None:
+async def _update(client: AsyncWebClient, view_id: str, screen: Any) -> None:
     try:
-        await client.views_update(view_id=view["id"], view=screen)
+        await client.views_update(view_id=view_id, view=screen)
     except SlackApiError as e:  # the user closed the modal: the work is done, nothing to show
         log.info("modal not updated (%s)", e.response.get("error"))

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING
 
 from bot.scheduling.scheduler import ScheduledJob
+from bot.scheduling.view_states import purge_view_states
 
 if TYPE_CHECKING:
     from bot.runtime.services import Services
@@ -24,4 +26,5 @@ def scheduled_jobs(services: Services) -> list[ScheduledJob]:
         ScheduledJob("answer_interrupted_launches", services.launches.sweep, 60.0),
         # keep the base-model catalogue warm so the wizard's option loads answer from cache within 3 s
         ScheduledJob("warm_catalogue", services.backend.list_base_models, 1800.0),
+        ScheduledJob("purge_view_states", partial(purge_view_states, services.store, services.clock), 3600.0),
     ]

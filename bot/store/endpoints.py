@@ -21,6 +21,7 @@ _FIELDS = {
     "updated_at",
     "ready_at",
     "deleted_at",
+    "deleted_by",
     "last_used_at",
     "idle_reminder_at",
 }

@@ -17,6 +17,7 @@ from bot.store.jobs import JobRepository
 from bot.store.launches import LaunchRepository
 from bot.store.leases import LeaseRepository
 from bot.store.outbox import AuditRepository, OutboxRepository
+from bot.store.view_states import ViewStateRepository
 
 
 class SqlTx:
@@ -32,6 +33,7 @@ class SqlTx:
         self.launches = launches = LaunchRepository(session)
         self.leases = leases = LeaseRepository(session)
         self.cards = cards = CardRepository(session)
+        self.view_states = view_states = ViewStateRepository(session)
 
         self.add_job = jobs.add_job
         self.get_job = jobs.get_job
@@ -82,6 +84,10 @@ class SqlTx:
         self.cards_to_deliver = cards.cards_to_deliver
         self.mark_card_delivered = cards.mark_card_delivered
         self.undelivered_cards = cards.undelivered_cards
+
+        self.put_view_state = view_states.put_view_state
+        self.get_view_state = view_states.get_view_state
+        self.purge_view_states = view_states.purge_view_states
 
 
 class SqlStore:

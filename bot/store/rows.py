@@ -101,6 +101,7 @@ def endpoint_record(row: EndpointRow) -> EndpointRecord:
         updated_at=row.updated_at,
         ready_at=row.ready_at,
         deleted_at=row.deleted_at,
+        deleted_by=row.deleted_by,
         last_used_at=row.last_used_at,
         idle_reminder_at=row.idle_reminder_at,
     )

@@ -101,6 +101,7 @@ class EndpointRow(Base):
     updated_at: Mapped[datetime]
     ready_at: Mapped[datetime | None] = mapped_column(nullable=True)
     deleted_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    deleted_by: Mapped[str | None] = mapped_column(String(32), nullable=True)
     last_used_at: Mapped[datetime | None] = mapped_column(nullable=True)
     idle_reminder_at: Mapped[datetime | None] = mapped_column(nullable=True)
     lease_owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
@@ -197,3 +198,18 @@ class LaunchRow(Base):
     updated_at: Mapped[datetime]
 
     __table_args__ = (Index("ix_launches_state_created", "state", "created_at"),)
+
+
+class ViewStateRow(Base):
+    """A view's state kept server-side (wizard state too large for ``private_metadata``), read back by
+    its workspace until ``expires_at``; the scheduler purges the expired ones."""
+
+    __tablename__ = "view_states"
+
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    enterprise_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    user_id: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)

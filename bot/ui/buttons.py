@@ -7,19 +7,31 @@ from __future__ import annotations
 from slack_sdk.models.blocks import ButtonElement, ConfirmObject
 
 from bot.ui.ids import Action
+from bot.ui.limits import BUTTON_VALUE_MAX, CONFIRM_BUTTON_MAX, CONFIRM_TEXT_MAX, CONFIRM_TITLE_MAX
 from bot.ui.status import HOURLY_COST_NOTE
 from bot.ui.text import clip, escape_clip
 
 
 def _confirm(title: str, text: str, confirm: str, deny: str) -> ConfirmObject:
-    return ConfirmObject(title=title, text=clip(text, 300), confirm=confirm, deny=deny, style="danger")
+    return ConfirmObject(
+        title=clip(title, CONFIRM_TITLE_MAX),
+        text=clip(text, CONFIRM_TEXT_MAX),
+        confirm=clip(confirm, CONFIRM_BUTTON_MAX),
+        deny=clip(deny, CONFIRM_BUTTON_MAX),
+        style="danger",
+    )
+
+
+def _value(value: str) -> str:
+    """A button's value: what the click names (a job, an endpoint, a request), within Slack's limit."""
+    return value[:BUTTON_VALUE_MAX]
 
 
 def cancel_button(job_id: str) -> ButtonElement:
     return ButtonElement(
         text="Cancel",
         action_id=Action.CANCEL,
-        value=job_id,
+        value=_value(job_id),
         style="danger",
         confirm=_confirm(
             "Cancel this job?",
@@ -34,7 +46,7 @@ def deploy_button(job_id: str) -> ButtonElement:
     return ButtonElement(
         text="Deploy",
         action_id=Action.DEPLOY,
-        value=job_id,
+        value=_value(job_id),
         style="primary",
         confirm=_confirm(
             "Deploy this model?",
@@ -47,14 +59,14 @@ def deploy_button(job_id: str) -> ButtonElement:
 
 
 def test_chat_button(endpoint_name: str) -> ButtonElement:
-    return ButtonElement(text="Test chat", action_id=Action.TEST_CHAT, value=endpoint_name)
+    return ButtonElement(text="Test chat", action_id=Action.TEST_CHAT, value=_value(endpoint_name))
 
 
 def tear_down_button(endpoint_name: str) -> ButtonElement:
     return ButtonElement(
         text="Tear down",
         action_id=Action.TEAR_DOWN,
-        value=endpoint_name,
+        value=_value(endpoint_name),
         style="danger",
         confirm=_confirm(
             "Tear down this endpoint?",
@@ -67,16 +79,21 @@ def tear_down_button(endpoint_name: str) -> ButtonElement:
 
 
 def approve_button(approval_id: int) -> ButtonElement:
-    return ButtonElement(text="Approve", action_id=Action.APPROVE, value=str(approval_id), style="primary")
+    return ButtonElement(
+        text="Approve", action_id=Action.APPROVE, value=_value(str(approval_id)), style="primary"
+    )
 
 
 def reject_button(approval_id: int) -> ButtonElement:
     return ButtonElement(
         text="Reject",
         action_id=Action.REJECT,
-        value=str(approval_id),
+        value=_value(str(approval_id)),
         style="danger",
         confirm=_confirm(
-            "Reject this request?", f"Deploy request #{approval_id} is rejected.", "Reject", "Back"
+            "Reject this request?",
+            f"Deploy request #{escape_clip(approval_id, 40)} is rejected.",
+            "Reject",
+            "Back",
         ),
     )

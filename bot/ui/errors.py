@@ -6,11 +6,13 @@ from slack_sdk.models.blocks import Block, MarkdownTextObject, SectionBlock
 
 from bot.ui.ids import Block as B
 from bot.ui.text import clip, code, escape
-from commands.errors import FtbotError, UsageError, User, fill
+from commands.errors import At, FtbotError, UsageError, User, fill
 
 
 def _name(value: str) -> str:
-    return f"<@{value}>" if isinstance(value, User) else code(value)
+    if isinstance(value, User):
+        return f"<@{value}>"
+    return escape(value) if isinstance(value, At) else code(value)
 
 
 def message_text(err: FtbotError) -> str:

@@ -7,7 +7,7 @@ from datetime import datetime
 from slack_sdk.models.blocks import Block, DividerBlock, HeaderBlock
 from slack_sdk.models.views import View
 
-from bot.ui.blocks import context, section
+from bot.ui.blocks import context, section, unique_block_id
 from bot.ui.ids import SLASH_COMMAND
 from bot.ui.ids import Block as B
 from bot.ui.status import HOURLY_COST_NOTE, elapsed, endpoint_age, endpoint_state_text, job_state_text
@@ -53,8 +53,9 @@ def home_view(jobs: list[JobRecord], endpoints: list[EndpointRecord], now: datet
             B.HOME_JOBS, f"*Your recent jobs* ({len(jobs)})" if jobs else "*Your recent jobs*\nNone yet."
         ),
     ]
+    seen: set[str] = set()
     for job in jobs[:MAX_JOBS]:
-        blocks.append(section(f"{B.HOME_JOB}.{job.id}"[:255], _job_line(job, now)))
+        blocks.append(section(unique_block_id(f"{B.HOME_JOB}.{job.id}", seen), _job_line(job, now)))
     if len(jobs) > MAX_JOBS:
         blocks.append(context(B.HOME_MORE_JOBS, f"… and {len(jobs) - MAX_JOBS} more. `{SLASH_COMMAND} list`"))
     blocks.append(DividerBlock())
@@ -69,7 +70,8 @@ def home_view(jobs: list[JobRecord], endpoints: list[EndpointRecord], now: datet
             section(B.HOME_ENDPOINTS, "*Live endpoints in this workspace*\nNone: nothing is billing.")
         )
     for endpoint in live[:MAX_ENDPOINTS]:
-        blocks.append(section(f"{B.HOME_ENDPOINT}.{endpoint.name}"[:255], _endpoint_line(endpoint, now)))
+        block_id = unique_block_id(f"{B.HOME_ENDPOINT}.{endpoint.name}", seen)
+        blocks.append(section(block_id, _endpoint_line(endpoint, now)))
     if len(live) > MAX_ENDPOINTS:
         blocks.append(
             context(

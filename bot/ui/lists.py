@@ -8,7 +8,7 @@ from datetime import datetime
 
 from slack_sdk.models.blocks import Block
 
-from bot.ui.blocks import context, section
+from bot.ui.blocks import context, section, unique_block_id
 from bot.ui.card import card_blocks, card_fallback
 from bot.ui.ids import SLASH_COMMAND
 from bot.ui.ids import Block as B
@@ -22,13 +22,7 @@ MAX_ITEMS = 45  # + a title and an "and N more" line: 47 blocks, under Slack's 5
 
 def item_block_id(key: str, seen: set[str]) -> str:
     """``list_item.<key>``, unique within the message (Slack rejects repeated block ids)."""
-    base = f"{B.LIST_ITEM}.{key}"[:240]
-    block_id, n = base, 1
-    while block_id in seen:
-        n += 1
-        block_id = f"{base}.{n}"
-    seen.add(block_id)
-    return block_id
+    return unique_block_id(f"{B.LIST_ITEM}.{key}", seen)
 
 
 def _listing(title: str, lines: Sequence[tuple[str, str]], more_hint: str) -> list[Block]:

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 from slack_sdk.models.blocks import Block
 
-from bot.ui.text import code, escape
+from bot.ui.text import clip, code, escape, mention
 from bot.ui.validation import validation_report_blocks
 from commands import grammar
 from commands.dataset import ValidationReport
@@ -104,6 +104,6 @@ def wizard_launch(model: str, training_name: str) -> str:
 def interrupted_launch(launch: LaunchRecord) -> str:
     """To the user whose launch was cut short by a restart of ftbot while its dataset was checked."""
     return (
-        f":warning: <@{launch.user_id}> ftbot restarted while it was checking the dataset for "
-        f"{code(launch.what)}, so nothing was submitted. Please run it again."
+        f":warning: {mention(launch.user_id)} ftbot restarted while it was checking the dataset for "
+        f"{code(clip(launch.what, 300))}, so nothing was submitted. Please run it again."
     )

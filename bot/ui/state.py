@@ -16,7 +16,7 @@ Values = Mapping[str, Mapping[str, Mapping[str, Any]]]
 
 
 def _element(values: Values, block_id: str, action_id: str) -> Mapping[str, Any]:
-    block = values.get(block_id) or {}
+    block = values.get(block_id) if isinstance(values, Mapping) else None
     element = block.get(action_id) if isinstance(block, Mapping) else None
     return element if isinstance(element, Mapping) else {}
 
@@ -44,7 +44,7 @@ def selected_option(values: Values, block_id: str, action_id: str) -> tuple[str,
     value = selected_value(values, block_id, action_id)
     if value is None:
         return None
-    option = values[block_id][action_id].get("selected_option") or {}
+    option = _element(values, block_id, action_id).get("selected_option")
     text_obj = option.get("text") if isinstance(option, Mapping) else None
     text = text_obj.get("text") if isinstance(text_obj, Mapping) else None
     return value, str(text or value)
@@ -70,6 +70,8 @@ def parse_number(
     field = str(field)  # a plain str, never the StrEnum: error renderers serialise it as a JSON key
     if raw is None:
         return None
+    if not raw.isascii():  # float() reads "١٢" and "１２" too; Slack's number inputs send ASCII
+        raise InvalidInput(f"{label} must be a number.", field=field)
     try:
         value = float(raw)
     except ValueError:

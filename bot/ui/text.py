@@ -6,11 +6,15 @@ from __future__ import annotations
 import re
 
 from bot.ui.ids import CHANNEL_ID, USER_GROUP_ID, USER_ID
+from bot.ui.limits import CONTROL
+
+LINK_URL_MAX = 1500  # a longer link would crowd out the text around it; it shows as its label
 
 
 def escape(text: object) -> str:
-    """Escape user or model text for mrkdwn, so `<!channel>`, `<@U1>` and `<http://x|y>` show as text."""
-    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """Escape user or model text for mrkdwn, so `<!channel>`, `<@U1>` and `<http://x|y>` show as text;
+    control characters (but tab and newline) are dropped."""
+    return CONTROL.sub("", str(text)).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def clip(text: str, limit: int) -> str:
@@ -31,7 +35,7 @@ def escape_clip(text: object, limit: int) -> str:
     parts: list[str] = []
     used = 0
     budget = max(0, limit - 1)
-    for ch in raw[:budget]:
+    for ch in CONTROL.sub("", raw)[:budget]:
         piece = escape(ch)
         if used + len(piece) > budget:
             break
@@ -42,8 +46,10 @@ def escape_clip(text: object, limit: int) -> str:
 
 def plain(text: object, limit: int) -> str:
     """Text for a ``plain_text`` object (headers, option labels): Slack does not parse mentions there,
-    but ``<``, ``>`` and ``&`` are dropped anyway so no client ever reads one as markup."""
-    return clip(re.sub(r"[<>&]", "", str(text)), limit)
+    but ``<``, ``>`` and ``&`` are dropped anyway so no client ever reads one as markup, and so are
+    control characters. Never empty (Slack refuses an empty text object): ``-`` when nothing is left."""
+    kept = CONTROL.sub("", re.sub(r"[<>&]", "", str(text)))
+    return clip(kept, limit) if kept.strip() else "-"
 
 
 def number(n: int | float) -> str:
@@ -67,7 +73,9 @@ def duration(seconds: float) -> str:
 
 def link(url: str | None, label: str) -> str:
     """A mrkdwn link for an http(s) URL we got from a backend; anything odd is shown as plain text."""
-    if not url or not url.startswith(("https://", "http://")) or any(c in url for c in "|<> \n\t"):
+    if not url or len(url) > LINK_URL_MAX or not url.startswith(("https://", "http://")):
+        return escape(label)
+    if any(c in url for c in "|<> \n\t") or CONTROL.search(url):
         return escape(label)
     return f"<{url.replace('&', '&amp;')}|{escape(label)}>"
 
@@ -78,19 +86,19 @@ def mention(user_id: str | None) -> str:
         return "someone"
     if user_id == "scheduler":
         return "ftbot (scheduled)"
-    if USER_ID.match(user_id):
+    if USER_ID.fullmatch(user_id):
         return f"<@{user_id}>"
     return escape_clip(user_id, 80)
 
 
 def channel_mention(channel_id: str | None) -> str:
-    if channel_id and CHANNEL_ID.match(channel_id):
+    if channel_id and CHANNEL_ID.fullmatch(channel_id):
         return f"<#{channel_id}>"
     return escape_clip(channel_id or "a channel", 80)
 
 
 def approver_mention(approver_id: str) -> str:
     """Users as ``<@U…>``, user groups as ``<!subteam^S…>`` (FTBOT_APPROVERS holds both)."""
-    if USER_GROUP_ID.match(approver_id):
+    if USER_GROUP_ID.fullmatch(approver_id):
         return f"<!subteam^{approver_id}>"
     return mention(approver_id)

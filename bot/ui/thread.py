@@ -144,7 +144,9 @@ def _approval_request(post: ThreadPost, job: JobRecord, approvers: Sequence[str]
     if (
         isinstance(approval_id, bool)
         or not isinstance(approval_id, int | str)
+        or not str(approval_id).isascii()
         or not str(approval_id).isdigit()
+        or len(str(approval_id)) > 18
     ):
         raise ValueError("an approval_request post needs data['approval_id'] (an integer)")
     aid = int(approval_id)

@@ -27,14 +27,13 @@ from slack_sdk.models.views import View
 from bot.ui.blocks import context, section
 from bot.ui.ids import Action, Callback
 from bot.ui.ids import Block as B
+from bot.ui.limits import INPUT_VALUE_MAX, OPTION_TEXT_MAX, OPTION_VALUE_MAX, OPTIONS_MAX
 from bot.ui.text import escape_clip, plain
 from bot.ui.wizard_input import SUFFIX_MAX, VALIDATION_LABELS, DataSource, WizardInput
 from commands.models import BaseModelInfo, Hyperparameters, Task
 
 TITLE = "Fine-tune a model"
-MAX_OPTIONS = 100  # Slack's cap for a select's options
-OPTION_TEXT_MAX = 75
-OPTION_VALUE_MAX = 150
+MAX_OPTIONS = OPTIONS_MAX  # Slack's cap for a select's options
 DEFAULT_SPLIT_PERCENT = 10
 LR_ADVICE = (
     "0.02–0.2 is the range Microsoft's fine-tuning guidance suggests trying "
@@ -60,7 +59,8 @@ def _option(value: str, text: str) -> Option:
 
 
 def _dataset_options(datasets: Sequence[tuple[str, str]]) -> list[Option]:
-    return [_option(ds_id, label or ds_id) for ds_id, label in datasets[:MAX_OPTIONS] if len(ds_id) <= 150]
+    usable = [(ds_id, label) for ds_id, label in datasets if 0 < len(ds_id) <= OPTION_VALUE_MAX]
+    return [_option(ds_id, label or ds_id) for ds_id, label in usable[:MAX_OPTIONS]]
 
 
 def _find(options: Sequence[Option], value: str | None) -> Option | None:
@@ -86,7 +86,7 @@ def _url_input(block_id: str, action_id: str, label: str, initial: str | None) -
         "Use this for files over 10 MB.",
         element=UrlInputElement(
             action_id=action_id,
-            initial_value=initial,
+            initial_value=initial if initial and len(initial) <= INPUT_VALUE_MAX else None,
             placeholder="https://<account>.blob.core.windows.net/…",
         ),
     )
@@ -165,7 +165,7 @@ def _base_model_step(backend_kind: str, init: WizardInput | None) -> list[Block]
                 action_id=Action.BASE_MODEL,
                 placeholder="Search the base models",
                 min_query_length=0,
-                initial_option=_option(init.model, init.model) if init else None,
+                initial_option=_option(init.model, init.model) if init and init.model else None,
             ),
         ),
     ]
@@ -301,7 +301,7 @@ def _suffix_step(init: WizardInput | None) -> list[Block]:
             element=PlainTextInputElement(
                 action_id=Action.SUFFIX,
                 max_length=SUFFIX_MAX,
-                initial_value=init.suffix if init and init.suffix else None,
+                initial_value=init.suffix[:SUFFIX_MAX] if init and init.suffix else None,
             ),
         )
     ]
@@ -339,7 +339,7 @@ def options_for_models(models: Sequence[BaseModelInfo], query: str) -> list[Opti
     """The base-model select's options for ``query`` (case-insensitive; names that start with it
     first), chat-completion models only, at most 100."""
     q = query.strip().lower()
-    usable = [m for m in models if Task.CHAT_COMPLETION in m.tasks and len(m.name) <= OPTION_VALUE_MAX]
+    usable = [m for m in models if Task.CHAT_COMPLETION in m.tasks and 0 < len(m.name) <= OPTION_VALUE_MAX]
     starts: list[BaseModelInfo] = []
     contains: list[BaseModelInfo] = []
     for m in usable:  # one pass: this answers inside Slack's 3-second window

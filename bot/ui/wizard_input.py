@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
+from bot.datasets.names import parse_url, safe_filename
 from bot.ui.ids import Action
 from bot.ui.ids import Block as B
 from bot.ui.state import Values, parse_number, selected_option, selected_value, state_files, state_value
@@ -89,11 +89,12 @@ def _slack_file(files: list[Mapping[str, Any]], field: str) -> DataSource:
 
 
 def _url(raw: str, field: str) -> DataSource:
-    parts = urlsplit(raw)
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise InvalidInput("Give an https URL to a JSONL file.", field=field)
-    name = parts.path.rstrip("/").rsplit("/", 1)[-1] or parts.hostname  # never the query: it may be a SAS
-    return DataSource(kind="url", value=raw, name=name)
+    try:
+        parts = parse_url(raw, field=field)
+    except InvalidInput as e:
+        raise InvalidInput(f"Give an https URL to a JSONL file ({e.message}).", field=field) from None
+    name = parts.path.rstrip("/").rsplit("/", 1)[-1] or parts.hostname or "dataset.jsonl"
+    return DataSource(kind="url", value=raw, name=safe_filename(name))  # never the query: it may be a SAS
 
 
 def _training(values: Values, errors: dict[str, str]) -> DataSource | None:

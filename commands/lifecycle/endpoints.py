@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from commands.errors import Conflict, FtbotError, InvalidInput, NotFound, Unavailable
+from commands.errors import Conflict, EndpointGone, FtbotError, InvalidInput, NotFound, Unavailable
 from commands.lifecycle.base import Deps, UseCase
 from commands.models import ChatMessage, ChatReply, ChatRequest, EndpointState
 from commands.records import Actor, EndpointRecord, PostKind, Surface
@@ -148,6 +148,7 @@ class Endpoints(UseCase):
                 (EndpointState.CREATING, EndpointState.READY, EndpointState.FAILED),
                 EndpointState.DELETING,
                 updated_at=self.clock.now(),
+                deleted_by=actor.user_id,
             )
             self._audit(tx, actor, "tear_down", name, "ok" if moving else "duplicate")
         if moving is None:
@@ -203,9 +204,7 @@ class Endpoints(UseCase):
                 f"The prompt is too long ({len(prompt)} characters; at most {MAX_PROMPT}).", field="prompt"
             )
         with self.store.transaction() as tx:
-            endpoint = tx.get_endpoint(name)
-        if endpoint.state is not EndpointState.READY:
-            raise Conflict(f"{{endpoint}} is {endpoint.state.value}, not ready for chat.", endpoint=name)
+            endpoint = _ready_for_chat(tx.get_endpoint(name))
         messages = ([ChatMessage(role="system", content=system)] if system else []) + [
             ChatMessage(role="user", content=prompt)
         ]
@@ -235,6 +234,13 @@ class Endpoints(UseCase):
         self._changed()
         return reply
 
+    def chat_channel(self, name: str) -> str:
+        """The channel whose job thread a Test chat of ``name`` is posted in, checked before the modal is
+        closed: ``EndpointGone`` when it was torn down meanwhile, ``Conflict`` when it is not ready."""
+        with self.store.transaction() as tx:
+            endpoint = _ready_for_chat(tx.get_endpoint(name))
+            return tx.get_job(endpoint.job_id).channel_id
+
     # --- endpoint hygiene ------------------------------------------------------------------------
 
     def sweep(self) -> int:
@@ -259,7 +265,11 @@ class Endpoints(UseCase):
                 scheduler = Actor(user_id="scheduler", surface=Surface.SCHEDULER)
                 with self.store.transaction() as tx:
                     moving = tx.transition_endpoint(
-                        ep.name, (EndpointState.READY,), EndpointState.DELETING, updated_at=now
+                        ep.name,
+                        (EndpointState.READY,),
+                        EndpointState.DELETING,
+                        updated_at=now,
+                        deleted_by=scheduler.user_id,
                     )
                     self._audit(tx, scheduler, "tear_down", ep.name, "ok" if moving else "duplicate", "TTL")
                 if moving is not None:
@@ -285,3 +295,12 @@ class Endpoints(UseCase):
         if actions:
             self._changed()
         return actions
+
+
+def _ready_for_chat(endpoint: EndpointRecord) -> EndpointRecord:
+    if endpoint.state in (EndpointState.DELETING, EndpointState.DELETED):
+        at = endpoint.deleted_at or endpoint.updated_at
+        raise EndpointGone(endpoint.name, at=at.strftime("%H:%M UTC"), by=endpoint.deleted_by)
+    if endpoint.state is not EndpointState.READY:
+        raise Conflict(f"{{endpoint}} is {endpoint.state.value}, not ready for chat.", endpoint=endpoint.name)
+    return endpoint

@@ -13,10 +13,11 @@ from typing import TypeVar
 
 import pytest
 
-from commands.errors import Conflict, NotFound
+from commands.errors import Conflict, InvalidInput, NotFound
 from commands.models import DatasetRef, EndpointState, JobSpec, JobState
 from commands.ports import SchedulerStore, Store
 from commands.records import (
+    VIEW_STATE_MAX_BYTES,
     ApprovalState,
     AuditEntry,
     DatasetSummary,
@@ -27,6 +28,7 @@ from commands.records import (
     PostKind,
     Surface,
     ThreadPost,
+    ViewStateRecord,
 )
 
 T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -85,6 +87,25 @@ def launch(launch_id: str, *, owner: str = "replica-a", minute: float = 0) -> La
         what="ftbot-tiny on train.jsonl",
         created_at=at(minute),
         updated_at=at(minute),
+    )
+
+
+def view_state(
+    key: str = "vs-1",
+    *,
+    team: str = "T1",
+    payload: str = '{"step": "data"}',
+    minute: float = 0,
+    ttl: float = 60,
+) -> ViewStateRecord:
+    return ViewStateRecord(
+        key=key,
+        team_id=team,
+        enterprise_id="E1",
+        user_id="UMEMBER01",
+        payload=payload,
+        created_at=at(minute),
+        expires_at=at(minute + ttl),
     )
 
 
@@ -400,6 +421,67 @@ class StoreContract:
         with store.transaction() as tx:
             assert tx.find_jobs() == []
             assert tx.get_launch("L1").job_id is None
+
+    # --- view state ---
+
+    def test_a_view_state_reads_back_as_put_until_it_expires(self, store: Store) -> None:
+        with store.transaction() as tx:
+            tx.put_view_state(view_state())
+        with store.transaction() as tx:
+            assert tx.get_view_state("vs-1", team_id="T1", now=at(1)) == view_state()
+            assert tx.get_view_state("vs-1", team_id="T1", now=at(59.9)) == view_state()
+            assert tx.get_view_state("vs-1", team_id="T1", now=at(60)) is None
+            assert tx.get_view_state("vs-no-such", team_id="T1", now=at(1)) is None
+
+    def test_putting_a_view_state_again_replaces_it(self, store: Store) -> None:
+        with store.transaction() as tx:
+            tx.put_view_state(view_state(payload="first"))
+        with store.transaction() as tx:
+            tx.put_view_state(view_state(payload="second", minute=5))
+        with store.transaction() as tx:
+            assert tx.get_view_state("vs-1", team_id="T1", now=at(62)) == view_state(
+                payload="second", minute=5
+            )
+            tx.put_view_state(view_state(payload="third", minute=6))  # and inside one transaction
+            assert tx.get_view_state("vs-1", team_id="T1", now=at(7)) == view_state(payload="third", minute=6)
+
+    def test_a_view_state_is_read_by_its_own_workspace_only(self, store: Store) -> None:
+        with store.transaction() as tx:
+            tx.put_view_state(view_state())
+        with store.transaction() as tx:
+            assert tx.get_view_state("vs-1", team_id="T2", now=at(1)) is None
+            assert tx.get_view_state("vs-1", team_id="", now=at(1)) is None
+        with pytest.raises(Conflict), store.transaction() as tx:
+            tx.put_view_state(view_state(team="T2", payload="taken over"))
+        with store.transaction() as tx:
+            assert tx.get_view_state("vs-1", team_id="T1", now=at(1)) == view_state()
+
+    def test_a_view_state_keeps_64_kb_and_refuses_more(self, store: Store) -> None:
+        most = "é" * (VIEW_STATE_MAX_BYTES // 2)  # two UTF-8 bytes each
+        with store.transaction() as tx:
+            tx.put_view_state(view_state("big", payload=most))
+        with store.transaction() as tx:
+            state = tx.get_view_state("big", team_id="T1", now=at(1))
+            assert state is not None and state.payload == most
+        for payload in (most + "x", "a\x00b", "lone \ud800 surrogate"):
+            with pytest.raises(InvalidInput), store.transaction() as tx:
+                tx.put_view_state(view_state("bad", payload=payload))
+        with store.transaction() as tx:
+            assert tx.get_view_state("bad", team_id="T1", now=at(1)) is None
+            assert tx.get_view_state("big", team_id="T1", now=at(1)) == state
+
+    def test_purging_deletes_the_expired_view_states_only(self, store: Store) -> None:
+        with store.transaction() as tx:
+            tx.put_view_state(view_state("old", ttl=10))
+            tx.put_view_state(view_state("edge", ttl=20))
+            tx.put_view_state(view_state("fresh", ttl=60))
+        with store.transaction() as tx:
+            assert tx.purge_view_states(at(20)) == 2
+        with store.transaction() as tx:
+            assert tx.purge_view_states(at(20)) == 0
+            assert tx.get_view_state("fresh", team_id="T1", now=at(20)) == view_state("fresh", ttl=60)
+            tx.put_view_state(view_state("old", ttl=100))  # a purged key can be used again
+            assert tx.get_view_state("old", team_id="T1", now=at(20)) is not None
 
 
 class SchedulerStoreContract:

@@ -7,22 +7,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from bot.demo.slack import FakeSlack
 from bot.runtime.logs import SECRETS
-from bot.runtime.services import Services
 from bot.ui.ids import Action
 from commands.models import EndpointState, JobState
 from commands.ports import FineTuningBackend
-from tests.bot.listeners.test_slack_lifecycle import World, submit
-from tests.fakes.backend import FakeBackend
-from tests.fakes.files import FileServer
-from tests.support.data import chat_lines
-from tests.support.harness import BOT_TOKEN, SIGNING_SECRET, make_settings, running_bot
+from tests.support.harness import BOT_TOKEN, SIGNING_SECRET
+from tests.support.world import World, open_world, submit
 
 APPROVERS = ("UAPPROVER1", "UAPPROVER2", "UAPPROVER3")
 MEMBER = "UMEMBER01"
@@ -64,34 +59,15 @@ def logs() -> Iterator[Captured]:
 
 @pytest.fixture
 def make_world(tmp_path: Path, logs: Captured) -> Iterator[MakeWorld]:
-    """``make_world(backend=None, **settings)``: one running bot per test."""
-    stack: list[Any] = []
-    (tmp_path / "www").mkdir()
-    (tmp_path / "www" / "train.jsonl").write_text(chat_lines(30))
+    """``make_world(backend=None, **settings)``: one running bot per test (a second one on the same
+    store is a restart)."""
+    with ExitStack() as stack:
 
-    def make(backend: FineTuningBackend | None = None, **extra: str) -> World:
-        fake = FakeSlack().start()
-        files = FileServer(tmp_path / "www").__enter__()
-        values = {
-            "FTBOT_APPROVERS": ",".join(APPROVERS),
-            "FTBOT_DATA_URL_HOSTS": files.host,
-            "FTBOT_POLL_SECONDS": "0.01",
-            "FTBOT_SLACK_UPDATES_PER_MINUTE": "600",
-        }
-        values.update(extra)
-        services = Services.from_settings(make_settings(tmp_path, fake, **values))
-        services._backend = backend or FakeBackend()
-        ctx = running_bot(services)
-        bot = ctx.__enter__()
-        stack.append((fake, files, ctx, services))
-        return World(bot, fake, files, services._backend, services)  # type: ignore[arg-type]
+        def make(backend: FineTuningBackend | None = None, **extra: str) -> World:
+            approvers = {"FTBOT_APPROVERS": ",".join(APPROVERS)}
+            return stack.enter_context(open_world(tmp_path, backend, **(approvers | extra)))
 
-    yield make
-    for fake, files, ctx, services in reversed(stack):
-        ctx.__exit__(None, None, None)
-        services.poller.close()
-        files.__exit__(None, None, None)
-        fake.stop()
+        yield make
 
 
 @pytest.fixture

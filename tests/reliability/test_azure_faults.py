@@ -33,8 +33,8 @@ from tests.bot.backends.fake_azure import (
     Reply,
     patch_sdk,
 )
-from tests.bot.listeners.test_slack_lifecycle import World, buttons
 from tests.reliability.conftest import APPROVERS, CHANNEL, MakeWorld
+from tests.support.world import World, buttons
 
 JOB_PUT = r"/jobs/ft-[^/]+$"
 

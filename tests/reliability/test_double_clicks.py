@@ -14,9 +14,9 @@ from bot.demo.payloads import block_action, payload_body, slash_body
 from bot.store.tables import AuditRow, EndpointRow, OutboxRow
 from bot.ui.ids import Action
 from commands.models import EndpointState, JobState
-from tests.bot.listeners.test_slack_lifecycle import World, submit
 from tests.fakes.backend import FakeBackend
 from tests.reliability.conftest import APPROVERS, CHANNEL, MEMBER
+from tests.support.world import World, submit
 
 N = 20
 

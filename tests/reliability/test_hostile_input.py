@@ -1,7 +1,9 @@
 """Hostile input over the real HTTP stack: every request answered (never a 500, never an unhandled
 exception), a clear error where one is due, and no state change. A corpus of known-bad inputs, a 100 MB
-single-line JSONL (validated in bounded memory), and property tests on the `/finetune` grammar and on
-payload parsing."""
+single-line JSONL (validated in bounded memory), property tests on the `/finetune` grammar and on
+payload parsing, and the fuzzer: real requests of every surface, mutated by hypothesis and judged on
+every property of ``tests/reliability/fuzz/oracle.py`` (a bounded profile here; ``bench/fuzz.py`` runs
+tens of thousands)."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
@@ -25,8 +27,11 @@ from bot.ui.ids import Block as B
 from commands import grammar
 from commands.dataset import validate_dataset
 from commands.errors import UsageError
-from tests.bot.listeners.test_slack_lifecycle import World
 from tests.reliability.conftest import CHANNEL, MEMBER, Captured
+from tests.reliability.fuzz.mutations import Request, requests_for
+from tests.reliability.fuzz.oracle import Oracle
+from tests.reliability.fuzz.scene import fuzz_scene
+from tests.support.world import World
 
 LONG = "x" * 10_000
 
@@ -141,6 +146,18 @@ PAYLOADS: list[tuple[str, str]] = [
     ("json", "{" * 5000),
     ("form", "\udcff".encode("utf-8", "surrogatepass").decode("latin-1")),
     ("form", "command=%2Ffinetune&text=" + "%00" * 100),
+    # issue #18's examples: shapes ftbot does not register, and values that passed a check, then broke
+    ("form", "payload=" + urllib.parse.quote('{"type": "workflow_step_edit", "user": {"id": "U1"}}')),
+    ("form", "payload=" + urllib.parse.quote('{"type": "interactive_message", "user": {"id": "U1"}}')),
+    ("form", payload_body({**view_submission(Callback.WIZARD, {}), "view": {
+        **view_submission(Callback.WIZARD, {})["view"], "type": "workflow_step"}})),
+    ("form", payload_body({**_click(Action.DEPLOY, "ft-x"), "actions": [{"type": "button", "value": "x"}]})),
+    ("form", payload_body({**view_submission(Callback.TEST_CHAT, {}, private_metadata="ep"), "view": {
+        **view_submission(Callback.TEST_CHAT, {})["view"], "state": "x"}})),
+    ("form", payload_body({**view_submission(Callback.TEST_CHAT, {}, private_metadata="ep"), "view": {
+        **view_submission(Callback.TEST_CHAT, {})["view"], "state": {"values": [1]}}})),
+    ("form", payload_body(_click(Action.APPROVE, "\u0663"))),  # Arabic-Indic 3: isdigit(), and int() fails
+    ("form", payload_body(_click(Action.APPROVE, "\u00b2"))),  # superscript 2: the same
 ]  # fmt: skip
 
 
@@ -323,3 +340,58 @@ def test_any_slash_command_form_is_answered_without_a_500(quiet: World, form: di
     r = quiet.bot.post(urllib.parse.urlencode(form))
     assert r.status in (200, 400, 404), (r.status, r.body[:300])
     assert _state(quiet)["jobs"] == 0
+
+
+# --- the fuzzer: real requests of every surface, mutated --------------------------------------------
+
+#: surface groups (prefixes of the scene's seed surfaces) and how many mutated requests each gets here
+FUZZ_GROUPS: dict[str, tuple[tuple[str, ...], int]] = {
+    "slash": (("slash",), 150),
+    "buttons": (("block_actions:job_", "block_actions:endpoint_", "block_actions:approval_"), 200),
+    "modal_inputs": (("block_actions:wizard_", "block_actions:chat_"), 100),
+    "wizard": (("view_submission:wizard",), 150),
+    "review": (("view_submission:review",), 60),  # a valid one starts a job: the slowest
+    "test_chat": (("view_submission:test_chat",), 150),
+    "view_closed": (("view_closed",), 80),
+    "block_suggestion": (("block_suggestion",), 100),
+    "events": (("event:",), 80),
+}
+
+
+@pytest.fixture(scope="module")
+def fuzz(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Oracle]:
+    with fuzz_scene(tmp_path_factory.mktemp("fuzz")) as scene:
+        oracle = Oracle(scene)
+        try:
+            yield oracle
+        finally:
+            oracle.close()
+
+
+@pytest.mark.parametrize("group", list(FUZZ_GROUPS))
+def test_fuzzed_real_requests_keep_every_property(fuzz: Oracle, group: str) -> None:
+    prefixes, examples = FUZZ_GROUPS[group]
+    seeds = [
+        seed
+        for surface, found in sorted(fuzz.scene.seeds.items())
+        if surface.startswith(prefixes)
+        for seed in found
+    ]
+    assert seeds, f"no real request for {group}"
+
+    @settings(
+        max_examples=examples,
+        derandomize=True,
+        deadline=None,
+        database=None,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(requests_for(seeds, fuzz.scene.known))
+    def check(request: Request) -> None:  # not shrunk: the report names the 1 to 3 mutations made
+        verdict = fuzz.run(request)
+        assert not verdict.problems, verdict.report()
+
+    check()
+    delivered = fuzz.final_problems()  # the cards and thread posts the outbox owed, delivered and checked
+    assert not delivered, "\n".join(delivered[:10])

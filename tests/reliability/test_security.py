@@ -15,10 +15,10 @@ from bot.store.tables import AuditRow, EndpointRow, JobRow, OutboxRow
 from bot.ui.ids import Action, Callback
 from bot.ui.ids import Block as B
 from commands.models import EndpointState, JobState
-from tests.bot.listeners.test_slack_lifecycle import World, buttons, submit
 from tests.fakes.backend import FakeBackend
 from tests.reliability.conftest import APPROVERS, CHANNEL, MEMBER, MakeWorld, ready_endpoint
 from tests.reliability.recording import recording_server
+from tests.support.world import World, buttons, submit
 
 OUTSIDER = "UOUTSIDER1"
 EVIL = ("<!channel>", "<!here>", "<@UEVIL0001>", "<http://evil.example|click>", "<#CEVIL0001>")

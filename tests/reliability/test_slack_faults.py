@@ -16,9 +16,9 @@ from bot.store.tables import OutboxRow
 from bot.ui.ids import Action, Callback
 from bot.ui.ids import Block as B
 from commands.models import JobState
-from tests.bot.listeners.test_slack_lifecycle import World, buttons, submit
 from tests.reliability.conftest import CHANNEL, MEMBER, Captured, ready_endpoint
 from tests.support.wait import until
+from tests.support.world import World, buttons, submit
 
 METHODS = ("chat.postMessage", "chat.update", "files.getUploadURLExternal", "files.completeUploadExternal")
 JOBS = 3

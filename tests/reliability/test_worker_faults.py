@@ -15,10 +15,10 @@ import pytest
 from bot.backends.local import LocalBackend
 from bot.ui.ids import Action
 from commands.models import EndpointState, JobState
-from tests.bot.listeners.test_slack_lifecycle import World, buttons
 from tests.reliability.conftest import APPROVERS, CHANNEL, Captured, MakeWorld
 from tests.support.serve import exited
 from tests.support.wait import until
+from tests.support.world import World, buttons
 
 pytestmark = pytest.mark.slow
 

@@ -25,6 +25,7 @@ from commands.records import (
     LaunchRecord,
     LaunchState,
     ThreadPost,
+    ViewStateRecord,
 )
 
 JOB_FIELDS = frozenset(
@@ -41,7 +42,16 @@ JOB_FIELDS = frozenset(
     }
 )
 ENDPOINT_FIELDS = frozenset(
-    {"scoring_uri", "error", "updated_at", "ready_at", "deleted_at", "last_used_at", "idle_reminder_at"}
+    {
+        "scoring_uri",
+        "error",
+        "updated_at",
+        "ready_at",
+        "deleted_at",
+        "deleted_by",
+        "last_used_at",
+        "idle_reminder_at",
+    }
 )
 SLOT_FREED = (EndpointState.DELETED, EndpointState.FAILED)  # the model may be deployed again
 R = TypeVar("R", JobRecord, EndpointRecord)
@@ -66,6 +76,7 @@ class Tables:
     audit_log: list[AuditEntry] = field(default_factory=list)
     outbox: list[QueuedPost] = field(default_factory=list)
     launches: dict[str, LaunchRecord] = field(default_factory=dict)
+    view_states: dict[str, ViewStateRecord] = field(default_factory=dict)
 
     def copy(self) -> Tables:
         return replace(self, **{name: value.copy() for name, value in vars(self).items()})
@@ -309,6 +320,26 @@ class MemoryTx:
             update={"state": LaunchState.ANSWERED, "updated_at": at}
         )
         return True
+
+    # --- view state ---
+    def put_view_state(self, record: ViewStateRecord) -> None:
+        record.check_storable()
+        held = self.t.view_states.get(record.key)
+        if held is not None and held.team_id != record.team_id:
+            raise Conflict("The form state {key} belongs to another workspace.", key=record.key)
+        self.t.view_states[record.key] = record
+
+    def get_view_state(self, key: str, *, team_id: str, now: datetime) -> ViewStateRecord | None:
+        state = self.t.view_states.get(key)
+        if state is None or state.team_id != team_id or state.expires_at <= now:
+            return None
+        return state
+
+    def purge_view_states(self, now: datetime) -> int:
+        expired = [key for key, state in self.t.view_states.items() if state.expires_at <= now]
+        for key in expired:
+            del self.t.view_states[key]
+        return len(expired)
 
 
 def _known(what: str, changes: dict[str, object], allowed: frozenset[str]) -> None:

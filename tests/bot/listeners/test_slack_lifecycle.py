@@ -5,135 +5,22 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from bot.demo.payloads import (
-    block_action,
-    block_suggestion,
-    payload_body,
-    slash_body,
-    view_submission,
-    wizard_values,
-)
-from bot.demo.slack import FakeSlack, Message
-from bot.runtime.services import Services
+from bot.demo.payloads import block_suggestion, payload_body, view_submission, wizard_values
 from bot.ui.ids import Action, Callback
 from bot.ui.ids import Block as B
 from commands.models import EndpointState, JobState
-from tests.fakes.backend import FakeBackend
-from tests.fakes.files import FileServer
-from tests.support.data import chat_lines
-from tests.support.harness import RunningBot, make_settings, running_bot
-
-APPROVER = "UAPPROVER1"
-MEMBER = "UMEMBER01"
-CHANNEL = "CJOBS1"
-
-
-@dataclass
-class World:
-    bot: RunningBot
-    fake: FakeSlack
-    files: FileServer
-    backend: FakeBackend
-    services: Services
-
-    def tick(self, times: int = 1) -> None:
-        """What the scheduler does every tick: poll jobs and endpoints, deliver."""
-        for _ in range(times):
-            self.services.poller.poll_jobs()
-            self.services.poller.poll_endpoints()
-            self.services.delivery.tick()
-
-    def until(self, check: Callable[[], bool], ticks: int = 30) -> None:
-        for _ in range(ticks):
-            self.tick()
-            if check():
-                return
-            time.sleep(0.02)
-        raise AssertionError("condition not reached")
-
-    def delivered(self) -> bool:
-        with self.services.store.transaction() as tx:
-            return tx.unsent_count() == 0 and tx.undelivered_cards() == 0
-
-    def settle(self) -> None:
-        """Tick until every card and thread post owed to Slack is delivered (posts are paced per channel)."""
-        self.until(self.delivered, ticks=200)
-
-    def slash(self, text: str, user: str = MEMBER) -> dict[str, Any]:
-        r = self.bot.post(slash_body(text, user=user, channel=CHANNEL, response_url=self.fake.response_url()))
-        assert r.status == 200, r.body
-        return r.json() if r.body else {}
-
-    def click(self, action: Action, value: str, user: str = MEMBER, trigger: str | None = None) -> int:
-        body = block_action(
-            action, value, user=user, channel=CHANNEL, response_url=self.fake.response_url(), trigger=trigger
-        )
-        return self.bot.post(payload_body(body)).status
-
-    def card(self) -> Message:
-        cards = self.fake.channel_messages(CHANNEL)
-        assert len(cards) == 1, f"expected one job card, found {len(cards)}"
-        return cards[0]
-
-    def thread(self) -> list[Message]:
-        return self.fake.thread(CHANNEL, self.card().ts)
-
-    def response_texts(self) -> list[str]:
-        return [r.get("text", "") for r in self.fake.responses]
-
-    def wait_response(self, fragment: str, timeout: float = 10) -> str:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for text in self.response_texts():
-                if fragment in text:
-                    return text
-            time.sleep(0.02)
-        raise AssertionError(f"no response containing {fragment!r}; got {self.response_texts()}")
-
-
-def block(message_blocks: list[dict[str, Any]], block_id: str) -> dict[str, Any]:
-    return next(b for b in message_blocks if b.get("block_id") == block_id)
-
-
-def buttons(msg: Message, block_id: str = B.CARD_ACTIONS) -> dict[str, dict[str, Any]]:
-    found = [b for b in msg.blocks if b.get("block_id") == block_id]
-    return {e["text"]["text"]: e for e in found[0]["elements"]} if found else {}
+from tests.support.world import APPROVER, CHANNEL, MEMBER, World, buttons, open_world, submit
 
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[World]:
-    (tmp_path / "www").mkdir()
-    (tmp_path / "www" / "train.jsonl").write_text(chat_lines(30))
-    (tmp_path / "www" / "bad.jsonl").write_text(chat_lines(11) + '{"messages": "oops"}\n')
-    with FakeSlack() as fake, FileServer(tmp_path / "www") as files:
-        settings = make_settings(
-            tmp_path,
-            fake,
-            FTBOT_APPROVERS=APPROVER,
-            FTBOT_DATA_URL_HOSTS=files.host,
-            FTBOT_POLL_SECONDS="0.01",
-            FTBOT_SLACK_UPDATES_PER_MINUTE="600",
-        )
-        backend = FakeBackend()
-        services = Services.from_settings(settings)
-        services._backend = backend
-        with running_bot(services) as bot:
-            yield World(bot, fake, files, backend, services)
-        services.poller.close()
-
-
-def submit(world: World) -> str:
-    ack = world.slash(f"submit --model ftbot-tiny --data {world.files.url('train.jsonl')} --split 0.2")
-    assert ack["response_type"] == "ephemeral" and "Checking" in ack["text"]
-    text = world.wait_response("Started")
-    return text.split("`")[1]
+    with open_world(tmp_path) as w:
+        yield w
 
 
 def test_one_line_submit_card_edited_in_place_through_every_state(world: World) -> None:

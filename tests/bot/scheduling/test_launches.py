@@ -41,7 +41,7 @@ def launch(store: MemoryStore, clock: Clock, owner: str, launch_id: str = "l1") 
         id=launch_id,
         team_id="T1",
         channel_id="C1",
-        user_id="U1",
+        user_id="U0123ABCD",
         owner=owner,
         surface=Surface.SLASH,
         what=submit_launch("ftbot-tiny", "https://acct.blob.core.windows.net/c/train.jsonl?sig=SECRETSIG"),
@@ -67,7 +67,7 @@ def test_a_crashed_processes_launch_is_answered_once_with_what_to_run_again(fake
     assert sweep.sweep() == 0  # answered once
     (call,) = fake.calls_to("chat.postMessage")
     text = call.body["text"]
-    assert call.body["channel"] == "C1" and "<@U1>" in text
+    assert call.body["channel"] == "C1" and "<@U0123ABCD>" in text
     assert "nothing was submitted" in text and "Please run it again" in text
     assert (
         "/finetune submit --model ftbot-tiny --data https://acct.blob.core.windows.net/c/train.jsonl" in text

@@ -23,7 +23,7 @@ def test_migrate_is_idempotent(database: Database) -> None:
     database.migrate()
     database.migrate()
     with database.engine.connect() as conn:
-        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0002"
+        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0003"
 
 
 def test_sqlite_runs_in_wal_mode(tmp_path: Path) -> None:

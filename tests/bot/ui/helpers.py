@@ -16,6 +16,7 @@ from slack_sdk.models.views import View
 
 from commands.models import DatasetRef, EndpointState, Hyperparameters, JobSpec, JobState
 from commands.records import ApprovalRecord, ApprovalState, DatasetSummary, EndpointRecord, JobCard, JobRecord
+from tests.support.blockkit import assert_valid_blocks, assert_valid_view
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 
@@ -34,6 +35,7 @@ def to_dicts(blocks: Sequence[Block | dict[str, Any]]) -> list[dict[str, Any]]:
 def assert_message_ok(blocks: Sequence[Block]) -> list[dict[str, Any]]:
     """Valid per slack_sdk, at most 50 blocks, block ids unique. Returns the dicts."""
     dicts = to_dicts(blocks)  # to_dict() runs slack_sdk's validators and raises on any broken limit
+    assert_valid_blocks(blocks)  # and the limits slack_sdk leaves out
     assert 0 < len(dicts) <= 50, f"{len(dicts)} blocks in one message"
     ids = [d["block_id"] for d in dicts if "block_id" in d]
     assert len(ids) == len(set(ids)), f"repeated block ids: {ids}"
@@ -50,6 +52,7 @@ def assert_fallback_ok(text: str) -> None:
 
 def assert_view_ok(view: View) -> dict[str, Any]:
     d = view.to_dict()
+    assert_valid_view(view)
     assert len(d["blocks"]) <= 100
     ids = [b["block_id"] for b in d["blocks"] if "block_id" in b]
     assert len(ids) == len(set(ids)), f"repeated block ids: {ids}"

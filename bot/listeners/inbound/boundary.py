@@ -1,0 +1,61 @@
+"""The Bolt app behind ftbot's typed boundary: a request is screened before Bolt dispatches it.
+
+Bolt builds every middleware's and listener's arguments from the raw body (``body["actions"][0]``,
+``body["workflow_step"]``…) before any of ftbot's code runs, so a shape ftbot does not handle fails
+inside Bolt with a 500. Screening first answers those 200 with an empty body (Slack's convention for
+"nothing to do") and an INFO line; what passes carries its ``Envelope`` in the request's context, and
+the context's user, channel and ``response_url`` (where replies go) are the envelope's checked values,
+not what Bolt read from the raw body.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
+
+from bot.listeners.inbound.envelope import Envelope, Ignored
+
+log = logging.getLogger("ftbot.inbound")
+
+#: the context key under which a screened request's ``Envelope`` travels to its listener
+ENVELOPE = "ftbot_envelope"
+Screen = Callable[[Any], Envelope | Ignored]
+
+
+def _bolts_own(body: Any) -> bool:
+    """Requests Bolt answers itself before any listener: Slack's SSL check and URL verification."""
+    return isinstance(body, Mapping) and (body.get("type") == "url_verification" or "ssl_check" in body)
+
+
+def _identify(context: Any, envelope: Envelope) -> None:
+    """Replies go to the envelope's checked user, channel and response_url, or nowhere (never to junk)."""
+    for key, value in (
+        ("user_id", envelope.user_id),
+        ("channel_id", envelope.channel_id),
+        ("response_url", envelope.response_url),
+    ):
+        if value:
+            context[key] = value
+        else:
+            context.pop(key, None)
+
+
+class BoundaryApp(AsyncApp):
+    """``AsyncApp`` whose ``async_dispatch`` (HTTP and Socket Mode alike) screens each request first."""
+
+    screen: Screen | None = None
+
+    async def async_dispatch(self, req: AsyncBoltRequest) -> BoltResponse:
+        if self.screen is not None and not _bolts_own(req.body):
+            outcome = self.screen(req.body)
+            if isinstance(outcome, Ignored):
+                log.info("ignored a request ftbot does not handle: %s", outcome.reason)
+                return BoltResponse(status=200, body="")
+            req.context[ENVELOPE] = outcome
+            _identify(req.context, outcome)
+        return await super().async_dispatch(req)

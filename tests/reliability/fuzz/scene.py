@@ -1,0 +1,316 @@
+"""The fuzzer's starting point: a world where every surface ftbot registers has something real behind it
+(a job with a READY endpoint, a job waiting for approval, a running job; the wizard, its review, the
+Test chat modal), and one or more REAL requests per surface, built from what the app itself sent to
+the Slack stand-in: its card and thread buttons, its views and their private_metadata."""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+import urllib.parse
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bot.demo.payloads import block_action, block_suggestion, slash_body, view_submission, wizard_values
+from bot.listeners.app import build_registrar
+from bot.ui.ids import SLASH_COMMAND, Action, Callback
+from bot.ui.ids import Block as B
+from commands.models import EndpointState, JobState
+from tests.reliability.fuzz.driver import InProcessBot, in_process
+from tests.support.world import APPROVER, CHANNEL, MEMBER, World, open_world
+
+
+@dataclass(frozen=True)
+class Seed:
+    """One real request: ``kind`` is ``form`` (a slash command's fields), ``payload`` (interactivity)
+    or ``event`` (an Events API envelope)."""
+
+    surface: str
+    kind: str
+    body: dict[str, Any]
+
+
+@dataclass
+class Scene:
+    world: World
+    seeds: dict[str, list[Seed]] = field(default_factory=dict)
+    known: list[str] = field(default_factory=list)  # real ids and values, to swap one for another
+    handled: dict[str, set[str]] = field(default_factory=dict)  # what the app registers, by kind
+
+    @property
+    def bot(self) -> InProcessBot:
+        return self.world.bot  # type: ignore[return-value]
+
+    def add(self, seed: Seed) -> None:
+        self.seeds.setdefault(seed.surface, []).append(seed)
+
+
+def _job_done(world: World, job_id: str) -> bool:
+    return world.services.lifecycle.queries.card(job_id).job.state is JobState.SUCCEEDED
+
+
+def _submit(world: World) -> str:
+    """Submit a job and return its id (read from the newest "Started" reply)."""
+    seen = len(world.fake.responses)
+    data = world.files.url("train.jsonl")
+    world.slash(f"submit --model ftbot-tiny --data {data} --split 0.2")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        started = [t for t in world.response_texts()[seen:] if "Started" in t]
+        if started:
+            return started[0].split("`")[1]
+        time.sleep(0.02)
+    raise AssertionError(f"no job started: {world.response_texts()[seen:]}")
+
+
+def _prepare_jobs(world: World) -> dict[str, str]:
+    """A: deployed by an approver, READY; B: a member's deploy waits for approval; C: running (held)."""
+    world.services.delivery._posts_per_channel_minute = 6000  # no need to pace the stand-in's posts
+    a = _submit(world)
+    world.until(lambda: _job_done(world, a))
+    world.click(Action.DEPLOY, a, user=APPROVER)
+    world.until(
+        lambda: (
+            (e := world.services.lifecycle.queries.card(a).endpoint) is not None
+            and e.state is EndpointState.READY
+        )
+    )
+    b = _submit(world)
+    world.until(lambda: _job_done(world, b))
+    world.click(Action.DEPLOY, b, user=MEMBER)
+    world.until(lambda: world.services.lifecycle.queries.card(b).pending_approval is not None)
+    world.settle()
+    world.backend.epochs = 50
+    c = _submit(world)
+    world.until(lambda: world.services.lifecycle.queries.card(c).job.state is JobState.RUNNING)
+    world.backend.hold.add(c)
+    world.settle()
+    endpoint = world.services.lifecycle.queries.card(a).endpoint
+    assert endpoint is not None
+    return {"deployed": a, "pending": b, "running": c, "endpoint": endpoint.name}
+
+
+def _button_seeds(world: World) -> Iterator[Seed]:
+    """Every button ftbot put on a message in the channel (cards and threads), clicked by a member and
+    by an approver, as Slack sends the click (the message and its blocks included)."""
+    seen: set[tuple[str, str, str]] = set()
+    with world.fake._lock:
+        messages = list(world.fake.messages.values())
+    for msg in messages:
+        for blk in msg.blocks:
+            for el in blk.get("elements", []) if blk.get("type") == "actions" else []:
+                if el.get("type") != "button" or "action_id" not in el:
+                    continue
+                for user in (MEMBER, APPROVER):
+                    key = (el["action_id"], str(el.get("value")), user)
+                    if key in seen:
+                        continue
+                    seen.add(key)
+                    body = block_action(
+                        el["action_id"],
+                        str(el.get("value", "")),
+                        user=user,
+                        channel=msg.channel,
+                        message_ts=msg.ts,
+                        block_id=blk["block_id"],
+                        response_url=world.fake.response_url(),
+                    )
+                    body["actions"][0]["text"] = el.get("text")
+                    body["message"] = {
+                        "type": "message",
+                        "ts": msg.ts,
+                        "text": msg.text,
+                        "blocks": msg.blocks,
+                    }
+                    if msg.thread_ts:
+                        body["container"]["thread_ts"] = msg.thread_ts
+                    yield Seed(f"block_actions:{el['action_id']}", "payload", body)
+
+
+def _latest_view(world: World, callback_id: str) -> tuple[str, dict[str, Any]]:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with world.fake._lock:
+            found = [(vid, v) for vid, v in world.fake.views.items() if v.get("callback_id") == callback_id]
+        if found:
+            return found[-1]
+        time.sleep(0.02)
+    raise AssertionError(f"ftbot never showed a {callback_id} view")
+
+
+def _in_view(submission: dict[str, Any], view_id: str, view: dict[str, Any]) -> dict[str, Any]:
+    """A view_submission carries the whole view as Slack holds it: its id, blocks and metadata."""
+    submission["view"].update(
+        id=view_id,
+        blocks=view.get("blocks", []),
+        title=view.get("title"),
+        private_metadata=view.get("private_metadata", ""),
+        hash=f"h{view_id}",
+    )
+    return submission
+
+
+def _element_action(blk: dict[str, Any]) -> dict[str, Any] | None:
+    el = blk.get("element") or {}
+    if "action_id" not in el:
+        return None
+    action: dict[str, Any] = {
+        "type": el["type"],
+        "action_id": el["action_id"],
+        "block_id": blk["block_id"],
+        "action_ts": f"{time.time():.6f}",
+    }
+    options = el.get("options") or []
+    if el.get("initial_option") or options:
+        action["selected_option"] = el.get("initial_option") or options[0]
+    elif el["type"] in ("plain_text_input", "number_input", "url_text_input"):
+        action["value"] = str(el.get("initial_value") or "1")
+    return action
+
+
+def _view_seeds(world: World, ids: dict[str, str]) -> Iterator[Seed]:
+    fake = world.fake
+    world.slash("")  # the wizard: "Loading…" at once, then the form
+    wiz_id, wiz = _latest_view(world, Callback.WIZARD)
+    file = fake.add_file((world.files.root / "train.jsonl").read_bytes(), "train.jsonl")
+    url_values = wizard_values("ftbot-tiny", file, epochs=2, suffix="fuzz")
+    url_values.pop(B.TRAINING_FILE)
+    url_values[B.TRAINING_URL] = {
+        Action.TRAINING_URL: {"type": "url_text_input", "value": world.files.url("train.jsonl")}
+    }
+    for values in (wizard_values("ftbot-tiny", file, split_percent=20), url_values):
+        body = view_submission(Callback.WIZARD, values, user=MEMBER, private_metadata=CHANNEL)
+        yield Seed("view_submission:wizard", "payload", _in_view(body, wiz_id, wiz))
+    first = view_submission(Callback.WIZARD, wizard_values("ftbot-tiny", file), user=MEMBER)
+    world.bot.post(_encode(_in_view(first, wiz_id, wiz)))
+    rev_id, review = _latest_view(world, Callback.REVIEW)
+    body = view_submission(Callback.REVIEW, {}, user=MEMBER)
+    yield Seed("view_submission:review", "payload", _in_view(body, rev_id, review))
+
+    world.click(Action.TEST_CHAT, ids["endpoint"], user=MEMBER)
+    chat_id, chat = _latest_view(world, Callback.TEST_CHAT)
+    values = {
+        B.CHAT_PROMPT: {Action.CHAT_PROMPT: {"type": "plain_text_input", "value": "Where is order 7?"}},
+        B.CHAT_SYSTEM: {Action.CHAT_SYSTEM: {"type": "plain_text_input", "value": "Be brief."}},
+        B.CHAT_TEMPERATURE: {Action.CHAT_TEMPERATURE: {"type": "number_input", "value": "0.5"}},
+        B.CHAT_MAX_TOKENS: {Action.CHAT_MAX_TOKENS: {"type": "number_input", "value": "32"}},
+    }
+    body = view_submission(Callback.TEST_CHAT, values, user=MEMBER)
+    yield Seed("view_submission:test_chat", "payload", _in_view(body, chat_id, chat))
+
+    for vid, view in ((wiz_id, wiz), (rev_id, review), (chat_id, chat)):
+        closed = _in_view(view_submission(str(view["callback_id"]), {}, user=MEMBER), vid, view)
+        closed["type"], closed["is_cleared"] = "view_closed", False
+        yield Seed("view_closed", "payload", closed)
+        for blk in view.get("blocks", []):  # inputs inside the modal (Slack sends these as block_actions)
+            action = _element_action(blk)
+            if action is not None:
+                body = block_action(action["action_id"], "", user=MEMBER, channel=CHANNEL)
+                del body["channel"], body["response_url"], body["message"]
+                body["actions"] = [action]
+                body["container"] = {"type": "view", "view_id": vid}
+                body["view"] = _in_view(view_submission(str(view["callback_id"]), {}), vid, view)["view"]
+                yield Seed(f"block_actions:{action['action_id']}", "payload", body)
+
+    suggest = block_suggestion(Action.BASE_MODEL, "tiny", block_id=B.BASE_MODEL, user=MEMBER)
+    suggest["view"] = _in_view(view_submission(Callback.WIZARD, {}), wiz_id, wiz)["view"]
+    suggest["container"]["view_id"] = wiz_id
+    yield Seed("block_suggestion", "payload", suggest)
+
+
+def _slash_seeds(world: World, ids: dict[str, str]) -> Iterator[Seed]:
+    data = world.files.url("train.jsonl")
+    texts = [
+        "",
+        "help",
+        "list",
+        "status",
+        f"status {ids['running']}",
+        "models",
+        "endpoints",
+        f"validate {data}",
+        f"submit --model ftbot-tiny --data {data} --split 0.2",
+        f"deploy {ids['deployed']}",
+        f"deploy {ids['pending']}",
+        f"cancel {ids['running']}",
+        f"chat {ids['endpoint']} hello there",
+        f"teardown {ids['endpoint']}",
+    ]
+    for text in texts:
+        for user in (MEMBER, APPROVER):
+            body = slash_body(text, user=user, channel=CHANNEL, response_url=world.fake.response_url())
+            form = dict(urllib.parse.parse_qsl(body, keep_blank_values=True))
+            yield Seed("slash", "form", form)
+
+
+def _event_seeds() -> Iterator[Seed]:
+    for tab in ("home", "messages"):
+        event = {
+            "type": "app_home_opened",
+            "user": MEMBER,
+            "channel": "D0FUZZ1",
+            "tab": tab,
+            "event_ts": f"{time.time():.6f}",
+        }
+        yield Seed(
+            "event:app_home_opened",
+            "event",
+            {
+                "token": "legacy",
+                "team_id": "T1",
+                "api_app_id": "A1",
+                "type": "event_callback",
+                "event_id": "Ev0FUZZ",
+                "event_time": int(time.time()),
+                "event": event,
+                "authorizations": [{"team_id": "T1", "user_id": "UBOT", "is_bot": True}],
+            },
+        )
+
+
+def _encode(payload: dict[str, Any]) -> str:
+    return urllib.parse.urlencode({"payload": json.dumps(payload)})
+
+
+def _handled(world: World) -> dict[str, set[str]]:
+    reg = build_registrar(world.services)
+    return {
+        "command": set(reg.commands) or {SLASH_COMMAND},
+        "action": {str(a) for a in reg.actions},
+        "view": {str(v) for v in reg.views},
+        "options": {str(o) for o in reg.options},
+        "event": {str(e) for e in reg.events},
+    }
+
+
+def build_scene(world: World) -> Scene:
+    ids = _prepare_jobs(world)
+    scene = Scene(world)
+    for seed in [*_button_seeds(world), *_view_seeds(world, ids), *_slash_seeds(world, ids), *_event_seeds()]:
+        scene.add(seed)
+    world.bot.quiesce()  # type: ignore[attr-defined]
+    world.settle()
+    known = {*ids.values(), MEMBER, APPROVER, CHANNEL, "UBOT", "W0FUZZ1", "D0FUZZ1", "G0FUZZ1", "T1"}
+    known |= {str(a) for a in Action} | {str(c) for c in Callback} | {str(b) for b in B}
+    with world.services.store.transaction() as tx:
+        approval = tx.pending_approval(ids["pending"])
+    if approval is not None:
+        known.add(str(approval.id))
+    scene.known = sorted(known)
+    scene.handled = _handled(world)
+    return scene
+
+
+@contextmanager
+def fuzz_scene(tmp_path: Path) -> Iterator[Scene]:
+    """A fresh world, driven in process, with its seeds (a few seconds to set up)."""
+    with open_world(tmp_path, serve=in_process) as world:
+        yield build_scene(world)
+
+
+def copy_body(seed: Seed) -> dict[str, Any]:
+    return copy.deepcopy(seed.body)
