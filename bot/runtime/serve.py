@@ -14,17 +14,16 @@ import asyncio
 import logging
 import signal
 
-from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-
 from bot.listeners.app import create_app
 from bot.runtime.scheduler_process import SchedulerProcess
 from bot.runtime.server import HealthState, build_asgi, uvicorn_server
 from bot.runtime.services import Services
+from bot.runtime.socket_mode import ScreenedSocketModeHandler
 
 log = logging.getLogger("ftbot.serve")
 
 
-async def _keep_socket_mode_connected(handler: AsyncSocketModeHandler, stop: asyncio.Event) -> None:
+async def _keep_socket_mode_connected(handler: ScreenedSocketModeHandler, stop: asyncio.Event) -> None:
     delay = 1.0
     while not stop.is_set():
         try:
@@ -70,7 +69,7 @@ async def run_serve(services: Services, host: str, port: int) -> None:
     connector: asyncio.Task[None] | None = None
     supervisor = asyncio.create_task(_supervise(scheduler, stop))
     if settings.socket_mode and settings.slack_app_token is not None:
-        socket_handler = AsyncSocketModeHandler(bolt, settings.slack_app_token.get_secret_value())
+        socket_handler = ScreenedSocketModeHandler(bolt, settings.slack_app_token.get_secret_value())
         health.socket_connected = lambda: bool(socket_handler and socket_handler.client.is_connected())
         connector = asyncio.create_task(_keep_socket_mode_connected(socket_handler, stop))
 
