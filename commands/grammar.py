@@ -194,7 +194,7 @@ def _one_arg(name: str, args: list[str], what: str) -> str:
     return _identifier(args[0], what, usage)
 
 
-_SUBMIT_FLAGS: Final[dict[str, str]] = {
+SUBMIT_FLAGS: Final[dict[str, str]] = {
     "--model": "model",
     "--data": "data",
     "--validation": "validation",
@@ -224,8 +224,8 @@ def _submit_values(args: list[str]) -> dict[str, str]:
             raise UsageError(
                 "Unexpected {value}: every value follows a flag.", hint=_SUBMIT_USAGE, value=_clip(raw)
             )
-        if flag not in _SUBMIT_FLAGS:
-            close = difflib.get_close_matches(flag, list(_SUBMIT_FLAGS), n=1, cutoff=0.6)
+        if flag not in SUBMIT_FLAGS:
+            close = difflib.get_close_matches(flag, list(SUBMIT_FLAGS), n=1, cutoff=0.6)
             if close:
                 raise UsageError(
                     "Unknown flag {flag}. Did you mean {suggestion}?",
@@ -285,7 +285,7 @@ def _hyperparameters(values: dict[str, str]) -> Hyperparameters:
     except ValidationError as e:
         err = e.errors()[0]
         name = str(err["loc"][0])
-        flag = next(f for f, n in _SUBMIT_FLAGS.items() if n == name)
+        flag = next(f for f, n in SUBMIT_FLAGS.items() if n == name)
         raise _flag_error("{flag}: " + err["msg"].lower() + ".", flag) from e
 
 

@@ -28,7 +28,7 @@ from commands import grammar
 from commands.dataset import validate_dataset
 from commands.errors import UsageError
 from tests.reliability.conftest import CHANNEL, MEMBER, Captured
-from tests.reliability.fuzz.mutations import Request, requests_for
+from tests.reliability.fuzz.mutations import SLASH_WORDS, Request, requests_for
 from tests.reliability.fuzz.oracle import Oracle
 from tests.reliability.fuzz.scene import fuzz_scene
 from tests.support.world import World
@@ -223,47 +223,7 @@ def test_lines_after_an_over_long_line_are_still_checked_and_numbered(tmp_path: 
 
 # --- properties -------------------------------------------------------------------------------------
 
-TOKENS = st.sampled_from(
-    [
-        "submit",
-        "validate",
-        "status",
-        "list",
-        "models",
-        "endpoints",
-        "deploy",
-        "chat",
-        "teardown",
-        "cancel",
-        "help",
-        "--model",
-        "--data",
-        "--epochs",
-        "--split",
-        "--suffix",
-        "--batch-size",
-        "--learning-rate-multiplier",
-        "--validation",
-        "--task",
-        "--",
-        "-",
-        "0",
-        "-1",
-        "1e9",
-        "nan",
-        "inf",
-        "ftbot-tiny",
-        "https://files.slack.com/a.jsonl",
-        "<!channel>",
-        "\x00",
-        "\u202e",
-        '"',
-        "'",
-        "`",
-        "../",
-        "🙂",
-    ]
-)
+TOKENS = st.sampled_from(SLASH_WORDS)
 TEXTS = st.one_of(st.lists(TOKENS, max_size=12).map(" ".join), st.text(max_size=300))
 
 

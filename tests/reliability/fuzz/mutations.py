@@ -17,6 +17,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from commands import grammar
 from tests.reliability.fuzz.scene import Seed
 
 Path = tuple[str | int, ...]
@@ -439,35 +440,23 @@ def _new_field(draw: Draw, choice: str, old: str, known: list[str]) -> str:
     return ""
 
 
+#: words a /finetune text is made of: every subcommand and flag the grammar knows, and odd values
 SLASH_WORDS = [
-    "submit",
-    "validate",
-    "status",
-    "list",
-    "models",
-    "endpoints",
-    "deploy",
-    "chat",
-    "teardown",
-    "cancel",
-    "help",
-    "--model",
-    "--data",
-    "--epochs",
-    "--split",
-    "--suffix",
-    "--batch-size",
-    "--validation",
-    "--task",
-    "--",
-    "-1",
-    "1e9",
-    "nan",
-    "0",
-    "payload",
-    "٣",
-    "３",
-    "²",
+    *grammar.NAMES,
+    *grammar.SUBMIT_FLAGS,
+    *("--", "-", "0", "-1", "1e9", "nan", "inf", "payload", "٣", "３", "²"),
+    *(
+        "ftbot-tiny",
+        "https://files.slack.com/a.jsonl",
+        "<!channel>",
+        "\x00",
+        "\u202e",
+        '"',
+        "'",
+        "`",
+        "../",
+        "🙂",
+    ),
 ]
 
 
