@@ -169,8 +169,8 @@ class StoreTx(Protocol):
         the launch was answered meanwhile (so the job is rolled back with it)."""
         ...
 
-    def stale_launches(self, dead_owners: Collection[str], started_before: datetime) -> list[LaunchRecord]:
-        """Launches still ``checking`` whose owner is dead or that began before ``started_before``."""
+    def checking_launches(self) -> list[LaunchRecord]:
+        """Launches still ``checking``, oldest first (the scheduler decides which were cut short)."""
         ...
 
     def answer_launch(self, launch_id: str, *, at: datetime) -> bool:

@@ -46,7 +46,7 @@ class InterruptedLaunches:
         """Answer every launch whose process is gone; returns how many were answered."""
         now = self.clock.now()
         with self.store.transaction() as tx:
-            checking = tx.stale_launches((), now)  # every launch still checking
+            checking = tx.checking_launches()
         dead = crashed_owners({launch.owner for launch in checking}, self.alive())
         answered = 0
         for launch in checking:

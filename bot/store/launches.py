@@ -3,10 +3,9 @@ is answered once, by one replica, so the user is never left waiting on nothing."
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from datetime import datetime
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -49,13 +48,10 @@ class LaunchRepository:
                 "The launch {launch} was {state} already.", launch=launch_id, state=current.state.value
             )
 
-    def stale_launches(self, dead_owners: Collection[str], started_before: datetime) -> list[LaunchRecord]:
+    def checking_launches(self) -> list[LaunchRecord]:
         rows = self.s.scalars(
             select(LaunchRow)
-            .where(
-                LaunchRow.state == LaunchState.CHECKING.value,
-                or_(LaunchRow.owner.in_(list(dead_owners)), LaunchRow.created_at < started_before),
-            )
+            .where(LaunchRow.state == LaunchState.CHECKING.value)
             .order_by(LaunchRow.created_at)
         )
         return [launch_record(r) for r in rows]

@@ -68,7 +68,7 @@ class SqlTx:
         self.begin_launch = launches.begin_launch
         self.get_launch = launches.get_launch
         self.finish_launch = launches.finish_launch
-        self.stale_launches = launches.stale_launches
+        self.checking_launches = launches.checking_launches
         self.answer_launch = launches.answer_launch
 
         self.claim_due_jobs = leases.claim_due_jobs

@@ -106,12 +106,12 @@ def test_launch_checks_records_and_starts_and_refuses_bad_data(world, data, tmp_
 
 
 def test_a_launch_is_recorded_while_it_checks_and_closed_either_way(world, data, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    life, _, store, clock = world
+    life, _, store, _ = world
     seen: list[int] = []
 
     def prepare() -> SubmitRequest:  # the download and check run while the launch is recorded
         with store.transaction() as tx:
-            seen.append(len(tx.stale_launches((), clock.now())))
+            seen.append(len(tx.checking_launches()))
         return SubmitRequest(model="ftbot-tiny", training=data)
 
     launched = life.jobs.launch(actor(), prepare, what="/finetune submit --model ftbot-tiny")
@@ -122,7 +122,7 @@ def test_a_launch_is_recorded_while_it_checks_and_closed_either_way(world, data,
         life.jobs.launch(actor(), lambda: SubmitRequest(model="ftbot-tiny", training=bad_data), what="x")
     with store.transaction() as tx:
         assert seen == [1]  # recorded before the check, with what to run again
-        assert tx.stale_launches((), clock.now()) == []  # submitted, or answered by the error itself
+        assert tx.checking_launches() == []  # submitted, or answered by the error itself
         assert launched.job.id in {j.id for j in tx.find_jobs()}
 
 

@@ -381,7 +381,7 @@ class StoreContract:
             with pytest.raises(NotFound):
                 tx.get_launch("L-no-such")
 
-    def test_stale_launches_are_checking_with_a_dead_owner_or_too_old(self, store: Store) -> None:
+    def test_checking_launches_are_the_unfinished_ones_oldest_first(self, store: Store) -> None:
         with store.transaction() as tx:
             tx.begin_launch(launch("old", owner="replica-a", minute=0))
             tx.begin_launch(launch("dead", owner="replica-b", minute=10))
@@ -392,10 +392,7 @@ class StoreContract:
             tx.finish_launch("done", "ftbot-job-1", at=at(3))
             assert tx.answer_launch("told", at=at(3))
         with store.transaction() as tx:
-            stale = tx.stale_launches({"replica-b"}, started_before=at(5))
-            assert [s.id for s in stale] == ["old", "dead"]
-            assert [s.id for s in tx.stale_launches([], started_before=at(5))] == ["old"]
-            assert [s.id for s in tx.stale_launches(["replica-c"], started_before=at(0))] == []
+            assert [s.id for s in tx.checking_launches()] == ["old", "dead", "fresh"]
 
     def test_a_launch_is_answered_once(self, store: Store) -> None:
         with store.transaction() as tx:
@@ -408,7 +405,7 @@ class StoreContract:
         assert at_once(8, answer).count(True) == 1
         with store.transaction() as tx:
             assert tx.get_launch("L1").state is LaunchState.ANSWERED
-            assert tx.stale_launches({"replica-a"}, started_before=at(60)) == []
+            assert tx.checking_launches() == []
             assert not tx.answer_launch("L-no-such", at=at(1))
 
     def test_an_answered_launch_rolls_its_late_job_back(self, store: Store) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -110,4 +109,4 @@ def test_a_kill_during_the_dataset_check_is_answered_after_the_restart(world) ->
     assert f"--data http://{data.host}/train.jsonl" in message and "SECRETSIG" not in message
     with store.transaction() as tx:
         assert tx.find_jobs() == []  # nothing submitted, nothing to submit twice
-        assert tx.stale_launches((), datetime.now(UTC)) == []  # answered: no replica answers it again
+        assert tx.checking_launches() == []  # answered: no replica answers it again

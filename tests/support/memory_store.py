@@ -8,7 +8,7 @@ snapshot is a shallow copy of each table. A transaction opened inside another on
 from __future__ import annotations
 
 import threading
-from collections.abc import Collection, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -303,14 +303,9 @@ class MemoryTx:
             update={"state": LaunchState.SUBMITTED, "job_id": job_id, "updated_at": at}
         )
 
-    def stale_launches(self, dead_owners: Collection[str], started_before: datetime) -> list[LaunchRecord]:
-        stale = [
-            launch
-            for launch in self.t.launches.values()
-            if launch.state is LaunchState.CHECKING
-            and (launch.owner in dead_owners or launch.created_at < started_before)
-        ]
-        return sorted(stale, key=lambda launch: launch.created_at)
+    def checking_launches(self) -> list[LaunchRecord]:
+        checking = [launch for launch in self.t.launches.values() if launch.state is LaunchState.CHECKING]
+        return sorted(checking, key=lambda launch: launch.created_at)
 
     def answer_launch(self, launch_id: str, *, at: datetime) -> bool:
         launch = self.t.launches.get(launch_id)
