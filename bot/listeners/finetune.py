@@ -7,6 +7,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.datasets.names import safe_url
 from bot.listeners.common import ensure_enabled, off_loop
 from bot.listeners.errors import reported
 from bot.listeners.inbound import SlashCommand
@@ -51,7 +52,7 @@ def run(services: Services, actor: Actor, cmd: grammar.Command) -> tuple[str, li
     life, now = services.lifecycle, services.clock.now()
     match cmd:
         case grammar.Submit():
-            what = replies.submit_launch(cmd.model, cmd.data)
+            what = replies.submit_launch(cmd.model, safe_url(cmd.data))  # no SAS token kept
             launched = life.jobs.launch(actor, lambda: _submit_request(services, cmd), what=what)
             return replies.launched(launched), []
         case grammar.Validate():

@@ -5,8 +5,6 @@ The card and its thread tell the channel; these tell the one person who asked.
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from slack_sdk.models.blocks import Block
 
 from bot.ui.text import clip, code, escape, mention
@@ -81,19 +79,10 @@ def cancel_requested(job: JobRecord, *, clicked: bool = False) -> str:
     return f":octagonal_sign: Cancel of {code(job.id)} requested; the card will show when it stops."
 
 
-def _dataset_address(url: str) -> str:
-    """A dataset URL without its query (a SAS token is a secret) or credentials, for stored text."""
-    try:
-        parts = urlsplit(url)
-        host = (parts.hostname or "") + (f":{parts.port}" if parts.port else "")
-    except ValueError:
-        return "your dataset"
-    return f"{parts.scheme}://{host}{parts.path}" if parts.hostname else "your dataset"
-
-
-def submit_launch(model: str, data_url: str) -> str:
-    """What a ``/finetune submit`` asked, plain and free of secrets: kept while its dataset is checked."""
-    return f"/finetune submit --model {model} --data {_dataset_address(data_url)}"[:300]
+def submit_launch(model: str, data_address: str) -> str:
+    """What a ``/finetune submit`` asked, plain: kept while its dataset is checked. ``data_address`` is
+    the dataset URL already stripped of its secrets (``bot.datasets.names.safe_url``)."""
+    return f"/finetune submit --model {model} --data {data_address}"[:300]
 
 
 def wizard_launch(model: str, training_name: str) -> str:

@@ -12,6 +12,7 @@ from datetime import timedelta
 import pytest
 from slack_sdk import WebClient
 
+from bot.datasets.names import safe_url
 from bot.demo.slack import FakeSlack
 from bot.scheduling.launches import LAUNCH_TIMEOUT, InterruptedLaunches
 from bot.scheduling.owners import crashed_owners
@@ -44,7 +45,9 @@ def launch(store: MemoryStore, clock: Clock, owner: str, launch_id: str = "l1") 
         user_id="U0123ABCD",
         owner=owner,
         surface=Surface.SLASH,
-        what=submit_launch("ftbot-tiny", "https://acct.blob.core.windows.net/c/train.jsonl?sig=SECRETSIG"),
+        what=submit_launch(
+            "ftbot-tiny", safe_url("https://acct.blob.core.windows.net/c/train.jsonl?sig=SECRETSIG")
+        ),
         created_at=now,
         updated_at=now,
     )
