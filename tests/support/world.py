@@ -20,9 +20,9 @@ from commands.ports import FineTuningBackend
 from tests.fakes.backend import FakeBackend
 from tests.fakes.files import FileServer
 from tests.support.data import chat_lines
+from tests.support.doubles import APPROVER
 from tests.support.harness import Reply, make_settings, running_bot
 
-APPROVER = "UAPPROVER1"
 MEMBER = "UMEMBER01"
 CHANNEL = "CJOBS1"
 

@@ -18,6 +18,7 @@ from bot.scheduling.launches import LAUNCH_TIMEOUT, InterruptedLaunches
 from bot.scheduling.owners import crashed_owners
 from bot.ui.replies import submit_launch
 from commands.records import LaunchRecord, LaunchState, Surface
+from tests.support.blockkit import assert_valid_message
 from tests.support.doubles import Clock
 from tests.support.memory_store import MemoryStore
 
@@ -76,6 +77,21 @@ def test_a_crashed_processes_launch_is_answered_once_with_what_to_run_again(fake
         "/finetune submit --model ftbot-tiny --data https://acct.blob.core.windows.net/c/train.jsonl" in text
     )
     assert "SECRETSIG" not in text and "sig=" not in text
+    assert_valid_message(text)
+
+
+def test_the_answer_is_valid_slack_text_whatever_the_launch_holds(fake: FakeSlack) -> None:
+    store, clock = MemoryStore(), Clock()
+    hostile = launch(store, clock, f"{HOST}-{dead_pid()}-abc123")
+    with store.transaction() as tx:  # a record written by an older or damaged process
+        tx.answer_launch(hostile.id, at=clock.now())
+        tx.begin_launch(
+            hostile.model_copy(update={"id": "l2", "user_id": "<!channel>", "what": "`<!here>`" * 80})
+        )
+    sweeper(store, clock, fake, alive=set()).sweep()
+    (call,) = fake.calls_to("chat.postMessage")
+    assert_valid_message(call.body["text"])
+    assert "<!channel>" not in call.body["text"] and "<!here>" not in call.body["text"]
     with store.transaction() as tx:
         assert tx.get_launch("l1").state is LaunchState.ANSWERED
 
