@@ -29,6 +29,7 @@ class JobState(StrEnum):
     PENDING = "pending"
     QUEUED = "queued"
     RUNNING = "running"
+    PAUSED = "paused"  # the service holds it on request (pausing and resuming count as running)
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     CANCELLED = "cancelled"
@@ -51,16 +52,31 @@ class EndpointState(StrEnum):
         return self in (EndpointState.READY, EndpointState.FAILED, EndpointState.DELETED)
 
 
+class Method(StrEnum):
+    """How a job trains: supervised on chat examples, or DPO on preference pairs
+    (``input``, ``preferred_output``, ``non_preferred_output``)."""
+
+    SUPERVISED = "supervised"
+    DPO = "dpo"
+
+
 class Hyperparameters(Frozen):
-    """The portal's names. ``None`` means Default (the service or ftbot picks from the data)."""
+    """The portal's names. ``None`` means Default (the service or ftbot picks from the data).
+    ``beta`` is DPO's only."""
 
     n_epochs: int | None = Field(default=None, ge=1, le=50)
     batch_size: int | None = Field(default=None, ge=1, le=256)
     learning_rate_multiplier: float | None = Field(default=None, gt=0, le=10)
+    beta: float | None = Field(default=None, gt=0, le=2)
 
     @property
     def is_default(self) -> bool:
-        return self.n_epochs is None and self.batch_size is None and self.learning_rate_multiplier is None
+        return (
+            self.n_epochs is None
+            and self.batch_size is None
+            and self.learning_rate_multiplier is None
+            and self.beta is None
+        )
 
 
 class DatasetRef(Frozen):
@@ -84,6 +100,7 @@ class BaseModelInfo(Frozen):
     deploy_regions: tuple[str, ...] = ()  # maas-finetuning-deploy-regions; empty: anywhere / n/a
     needs_subscription: bool = False  # marketplace subscription before training (non-Microsoft)
     context_length: int = 4096
+    methods: tuple[Method, ...] = (Method.SUPERVISED,)  # what the service says the model can train with
     model_id: str | None = None  # backend's full id (azureml://registries/.../versions/N)
 
 
@@ -100,6 +117,8 @@ class JobSpec(Frozen):
     suffix: str | None = Field(default=None, max_length=40)
     output_model_name: str
     tags: dict[str, str] = Field(default_factory=dict)
+    method: Method = Method.SUPERVISED
+    training_type: str | None = None  # the backend's training tier (foundry); None: the backend's default
 
 
 class JobEvent(Frozen):
@@ -135,6 +154,36 @@ class Job(Frozen):
     trained_tokens: int | None = None
 
 
+class Checkpoint(Frozen):
+    """A deployable snapshot of a job's model. ``number`` is how the thread and ``--checkpoint N``
+    name it: the step on ``foundry``, the epoch on ``local``."""
+
+    number: int
+    model: str  # what ``deploy_model`` takes to serve this checkpoint
+    step: int | None = None
+    epoch: int | None = None
+    metrics: dict[str, float] = Field(default_factory=dict)  # train_loss, valid_loss, *_accuracy
+    created_at: datetime | None = None
+
+
+class Tier(Frozen):
+    """A training tier or deployment SKU a backend offers: ``name`` is the value sent to the service
+    and taken by ``--training-type`` / the settings; ``note`` says in one line what it means for data
+    residency and price."""
+
+    name: str
+    label: str
+    note: str = ""
+
+
+class DeployOptions(Frozen):
+    """Everything one Deploy asks for, stored whole with its approval: Approve deploys exactly this.
+    ``None`` fields mean the default (the final model, the backend's SKU setting)."""
+
+    checkpoint: int | None = None  # ``Checkpoint.number``
+    sku: str | None = None
+
+
 class Endpoint(Frozen):
     name: str
     model: str  # the fine-tuned model it serves
@@ -143,6 +192,7 @@ class Endpoint(Frozen):
     created_at: datetime | None = None
     error: str | None = None
     studio_url: str | None = None
+    expires_at: datetime | None = None  # when the service deletes it on its own (Developer tier, idle)
 
 
 class ChatMessage(Frozen):

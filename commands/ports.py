@@ -12,12 +12,14 @@ from commands.models import (
     BaseModelInfo,
     ChatReply,
     ChatRequest,
+    Checkpoint,
     DatasetRef,
     Endpoint,
     EndpointState,
     Job,
     JobSpec,
     Task,
+    Tier,
 )
 from commands.records import (
     ApprovalRecord,
@@ -69,9 +71,11 @@ class FineTuningBackend(Protocol):
         """Ask the backend to cancel. Cancelling a terminal job returns it unchanged."""
         ...
 
-    def deploy_model(self, model: str, endpoint_name: str) -> Endpoint:
-        """Start serving a fine-tuned model. The returned endpoint may still be ``creating``; poll
-        ``get_endpoint``. A model already deployed raises ``Conflict(existing=<endpoint name>)``."""
+    def deploy_model(self, model: str, endpoint_name: str, *, sku: str | None = None) -> Endpoint:
+        """Start serving a fine-tuned model (or a checkpoint's ``model``). The returned endpoint may
+        still be ``creating``; poll ``get_endpoint``. A model already deployed raises
+        ``Conflict(existing=<endpoint name>)``. ``sku``: a deployment SKU where the backend has them
+        (``InvalidInput`` where it has none); ``None``: the backend's default."""
         ...
 
     def get_endpoint(self, name: str) -> Endpoint: ...
@@ -89,6 +93,34 @@ class FineTuningBackend(Protocol):
     def delete_model(self, model: str) -> None:
         """Delete a fine-tuned model. ``Conflict`` naming the endpoint while one serves it."""
         ...
+
+
+@runtime_checkable
+class PausableBackend(Protocol):
+    """A backend whose jobs can be paused and resumed (``foundry``). Both return the job as the
+    service now reports it; pausing a job that cannot be paused raises ``Conflict``."""
+
+    def pause_job(self, job_id: str) -> Job: ...
+
+    def resume_job(self, job_id: str) -> Job: ...
+
+
+@runtime_checkable
+class CheckpointedBackend(Protocol):
+    """A backend that keeps deployable checkpoints of a job (``foundry``: the last three steps the
+    service keeps; ``local``: one per epoch). Oldest first; empty until the job has any."""
+
+    def list_checkpoints(self, job_id: str) -> list[Checkpoint]: ...
+
+
+@runtime_checkable
+class TieredBackend(Protocol):
+    """A backend with training tiers and deployment SKUs (``foundry``). Each list starts with the
+    default (the operator's setting)."""
+
+    def training_tiers(self) -> list[Tier]: ...
+
+    def deployment_skus(self) -> list[Tier]: ...
 
 
 class Clock(Protocol):

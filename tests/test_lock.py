@@ -1,5 +1,5 @@
 """requirements/lock.txt (written by `./dev lock`) pins every dependency pyproject.toml declares for the
-`local` and `dev` extras, at a version pyproject allows, and torch as the CPU build."""
+`local`, `smollm2` and `dev` extras, at a version pyproject allows, and torch as the CPU build."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ def _pins() -> dict[str, str]:
 def test_every_declared_dependency_is_locked_at_an_allowed_version() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     declared = project["dependencies"] + [
-        dep for extra in ("local", "dev") for dep in project["optional-dependencies"][extra]
+        dep for extra in ("local", "smollm2", "dev") for dep in project["optional-dependencies"][extra]
     ]
     pins = _pins()
     stale = []

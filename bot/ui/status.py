@@ -13,6 +13,7 @@ JOB_STATE_EMOJI: dict[JobState, str] = {
     JobState.PENDING: ":hourglass_flowing_sand:",
     JobState.QUEUED: ":inbox_tray:",
     JobState.RUNNING: ":gear:",
+    JobState.PAUSED: ":double_vertical_bar:",
     JobState.SUCCEEDED: ":white_check_mark:",
     JobState.FAILED: ":x:",
     JobState.CANCELLED: ":no_entry_sign:",

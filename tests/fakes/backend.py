@@ -165,7 +165,7 @@ class FakeBackend:
                 j["events"].append(("cancelled", "Job cancelled"))
             return self._job(job_id)
 
-    def deploy_model(self, model: str, endpoint_name: str) -> Endpoint:
+    def deploy_model(self, model: str, endpoint_name: str, *, sku: str | None = None) -> Endpoint:
         self._call("deploy_model")
         with self._lock:
             if model not in self.models:

@@ -175,7 +175,7 @@ class SharedBackend:
                 j["cancelled"] = self.now()
             return self._job(job_id, j)
 
-    def deploy_model(self, model: str, endpoint_name: str) -> Endpoint:
+    def deploy_model(self, model: str, endpoint_name: str, *, sku: str | None = None) -> Endpoint:
         with self.state() as data:
             self._count(data, "deploy_calls", endpoint_name)
             if endpoint_name in data["endpoints"]:

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from azure.ai.ml import MLClient
 
+from bot.backends import no_skus
 from bot.backends.azure.catalogue import DEFAULT_MODELS, MICROSOFT_REGISTRY, Catalogue
 from bot.backends.azure.endpoints import Endpoints
 from bot.backends.azure.jobs import Jobs
@@ -134,7 +135,8 @@ class AzureBackend:
         return self.jobs.cancel_job(job_id)
 
     # ---- endpoints and models: endpoints.py ------------------------------------------------------------
-    def deploy_model(self, model: str, endpoint_name: str) -> Endpoint:
+    def deploy_model(self, model: str, endpoint_name: str, *, sku: str | None = None) -> Endpoint:
+        no_skus(self.kind, sku)
         return self.endpoints.deploy_model(model, endpoint_name)
 
     def get_endpoint(self, name: str) -> Endpoint:

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bot.backends import no_skus
 from bot.backends.local import files, tiny
 from bot.backends.local.data import count_examples
 from bot.backends.local.endpoints import LocalEndpoints
@@ -308,7 +309,8 @@ class LocalBackend:
 
     # --- endpoints ---------------------------------------------------------------------------------
 
-    def deploy_model(self, model: str, endpoint_name: str) -> Endpoint:
+    def deploy_model(self, model: str, endpoint_name: str, *, sku: str | None = None) -> Endpoint:
+        no_skus(self.kind, sku)
         if not SAFE_NAME.match(endpoint_name):
             raise InvalidInput(
                 f"{endpoint_name!r} cannot name an endpoint: use letters, digits, '.', '_' and '-'."
