@@ -171,6 +171,7 @@ class OutgoingPost(Frozen):
     channel_id: str | None = None
     thread_ts: str | None = None
     attempts: int = 0
+    sending_since: datetime | None = None  # an earlier send may have reached Slack: look before resending
 
 
 class CardDelivery(Frozen):
@@ -180,6 +181,7 @@ class CardDelivery(Frozen):
     version: int
     channel_id: str
     ts: str | None = None
+    posting_since: datetime | None = None  # an earlier post may have reached Slack: look before reposting
 
 
 class LaunchState(StrEnum):

@@ -1,8 +1,8 @@
 """A loopback stand-in for the Slack Web API (used by `ftbot demo` and the tests) that records every call.
 
 - Answers the Web API methods ftbot uses (auth.test, chat.*, views.*, files.* for files_upload_v2,
-  usergroups.users.list, users.info) and keeps the resulting messages so tests can read a channel's
-  job card and its thread.
+  usergroups.users.list, users.info, conversations.history and .replies with message metadata) and keeps
+  the resulting messages so tests can read a channel's job card and its thread.
 - Serves uploaded/registered files at ``/files/<id>`` only to the bot token (anyone else gets Slack's
   200 HTML login page, as the real file host does).
 - ``fail_next(method, status, retry_after=..., times=n)`` makes the next calls answer 429/5xx.
@@ -44,6 +44,7 @@ class Message:
     user: str | None = None  # for ephemeral messages
     edits: int = 0
     files: list[str] = field(default_factory=list)
+    metadata: dict[str, Any] | None = None  # chat.postMessage's message metadata, as Slack keeps it
 
 
 class FakeSlack:
@@ -198,7 +199,10 @@ class FakeSlack:
                 self.wfile.write(body)
 
             def do_GET(self) -> None:
-                parts = self.path.split("?")[0].strip("/").split("/")
+                path, _, query = self.path.partition("?")
+                if path.startswith("/api/"):  # the Web API's read methods (conversations.*) are GETs
+                    return self._api(path[len("/api/") :], dict(urllib.parse.parse_qsl(query)))
+                parts = path.strip("/").split("/")
                 if parts[0] == "files" and len(parts) >= 2:
                     auth = self.headers.get("Authorization", "")
                     content = fake.files.get(parts[1])
@@ -224,8 +228,9 @@ class FakeSlack:
                     return self._send(200, b"ok", "text/plain")
                 if not path.startswith("/api/"):
                     return self._send(404, b"{}")
-                method = path[len("/api/") :]
-                body = fake._parse(raw, self.headers.get("Content-Type", ""))
+                self._api(path[len("/api/") :], fake._parse(raw, self.headers.get("Content-Type", "")))
+
+            def _api(self, method: str, body: dict[str, Any]) -> None:
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 with fake._lock:
                     failure = fake._failures[method].pop(0) if fake._failures.get(method) else None
@@ -293,6 +298,8 @@ class FakeSlack:
                 channel = body["channel"]
                 ts = self._next_ts()
                 msg = Message(channel, ts, body.get("text", ""), self._blocks(body), body.get("thread_ts"))
+                meta = body.get("metadata")
+                msg.metadata = json.loads(meta) if isinstance(meta, str) else meta
                 self.messages[(channel, ts)] = msg
                 return ok | {"channel": channel, "ts": ts, "message": {"text": msg.text, "ts": ts}}
             case "chat.update":
@@ -325,10 +332,32 @@ class FakeSlack:
                 if users is None:
                     return {"ok": False, "error": "no_such_subteam"}
                 return ok | {"users": users}
+            case "conversations.history" | "conversations.replies":
+                return ok | {"messages": self._history(body), "has_more": False}
             case "users.info":
                 return ok | {"user": {"id": body.get("user"), "name": "someone", "tz": "UTC"}}
             case _:
                 return ok
+
+    def _history(self, body: dict[str, Any]) -> list[dict[str, Any]]:
+        """A channel's top-level messages newest first, or a thread (its parent first) oldest first;
+        metadata only with ``include_all_metadata``, files with their names, as Slack answers."""
+        channel, ts = body["channel"], body.get("ts")
+        if ts is None:
+            found = sorted(self.channel_messages(channel), key=lambda m: float(m.ts), reverse=True)
+        else:
+            found = [m for m in [self.messages.get((channel, ts))] if m] + self.thread(channel, ts)
+        with_metadata = str(body.get("include_all_metadata", "")).lower() in ("1", "true")
+        return [
+            {"ts": m.ts, "text": m.text, "thread_ts": m.thread_ts}
+            | ({"metadata": m.metadata} if with_metadata and m.metadata else {})
+            | (
+                {"files": [{"id": f, "name": self.uploads.get(f, {}).get("filename")} for f in m.files]}
+                if m.files
+                else {}
+            )
+            for m in found[: int(body.get("limit") or 100)]
+        ]
 
     def _answer_views(self, method: str, body: dict[str, Any]) -> dict[str, Any]:
         ok: dict[str, Any] = {"ok": True}

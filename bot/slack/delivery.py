@@ -9,8 +9,9 @@
   holds up thread posts (they have their own budget). The client waits out a 429's Retry-After and
   retries 5xx; a failed post is retried later with backoff, without blocking other jobs.
 - One replica delivers at a time (a lease, renewed before every Slack call and given up when lost), so
-  no card is edited twice for one change. Delivery is at least once: a replica killed between Slack's
-  answer and its own bookkeeping leaves that one message to be sent again by the next deliverer.
+  no card is edited twice for one change. A deliverer records that it is about to post before it posts;
+  one killed between Slack's answer and its own bookkeeping leaves that record, and the next deliverer
+  looks for the message in Slack before posting it again (``bot/slack/recovery.py``).
 """
 
 from __future__ import annotations
@@ -23,14 +24,16 @@ from datetime import timedelta
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackRequestError
+from slack_sdk.models.blocks import Block
 
 from bot.slack.charts import loss_chart_png, overfit_post
+from bot.slack.recovery import card_key, find_posted, metadata, post_key
 from bot.ui.card import job_card
 from bot.ui.thread import thread_post
 from commands.lifecycle import Lifecycle
 from commands.models import MetricPoint
 from commands.ports import ApproverDirectory, Clock, SchedulerStore
-from commands.records import OutgoingPost, PostKind
+from commands.records import CardDelivery, OutgoingPost, PostKind, ThreadPost
 
 log = logging.getLogger("ftbot.delivery")
 
@@ -151,13 +154,7 @@ class Delivery:
                 card = self.lifecycle.queries.card(item.job_id)
                 text, blocks = job_card(card, self.clock.now())
                 if item.ts is None:
-                    resp = self.web.chat_postMessage(channel=item.channel_id, text=text, blocks=blocks)
-                    self.stats["chat.postMessage"] += 1
-                    with self.store.transaction() as tx:
-                        tx.save_status_message(
-                            item.job_id, item.channel_id, str(resp["ts"]), self.clock.now()
-                        )
-                        tx.mark_card_delivered(item.job_id, card.job.version)
+                    self._post_card(item, card.job.version, text, blocks)
                 else:
                     self.web.chat_update(channel=item.channel_id, ts=item.ts, text=text, blocks=blocks)
                     self.stats["chat.update"] += 1
@@ -176,6 +173,25 @@ class Delivery:
                 else:
                     log.warning("card of %s not delivered (%s); will retry", item.job_id, error)
         return done
+
+    def _post_card(self, item: CardDelivery, version: int, text: str, blocks: list[Block]) -> None:
+        key = card_key(item.job_id)
+        if item.posting_since is not None:  # an earlier post may have reached Slack
+            ts = find_posted(self.web, item.channel_id, key)
+            if ts is not None:  # it did: keep it, and edit it to the current version on the next tick
+                log.info("card of %s was posted before a restart; keeping it", item.job_id)
+                with self.store.transaction() as tx:
+                    tx.save_status_message(item.job_id, item.channel_id, ts, self.clock.now())
+                return
+        with self.store.transaction() as tx:
+            tx.mark_card_posting(item.job_id, self.clock.now())
+        resp = self.web.chat_postMessage(
+            channel=item.channel_id, text=text, blocks=blocks, metadata=metadata(key)
+        )
+        self.stats["chat.postMessage"] += 1
+        with self.store.transaction() as tx:
+            tx.save_status_message(item.job_id, item.channel_id, str(resp["ts"]), self.clock.now())
+            tx.mark_card_delivered(item.job_id, version)
 
     # --- thread posts ---
 
@@ -216,29 +232,44 @@ class Delivery:
         with self.store.transaction() as tx:
             job = tx.get_job(item.job_id)
         text, blocks = thread_post(item.post, job, self.approvers.approvers())
-        follow_up = None
-        if item.post.kind is PostKind.LOSS_CHART:
-            metrics = [MetricPoint.model_validate(m) for m in item.post.data.get("metrics", [])]  # type: ignore[attr-defined]
-            png = loss_chart_png(metrics, title=f"{job.id} · {job.base_model}")
+        key, chart = post_key(item.id), f"{job.id}-loss.png"
+        is_chart = item.post.kind is PostKind.LOSS_CHART
+        points = item.post.data.get("metrics", []) if is_chart else []
+        metrics = [MetricPoint.model_validate(m) for m in points]  # type: ignore[attr-defined]
+        follow_up = overfit_post(job.id, metrics) if is_chart else None
+        if item.sending_since is not None and find_posted(
+            self.web, item.channel_id, key, thread_ts=item.thread_ts, file_name=chart if is_chart else None
+        ):
+            log.info("thread post %s of %s was sent before a restart; not sending it again", item.id, job.id)
+            return self._sent(item, job.id, follow_up)
+        with self.store.transaction() as tx:
+            tx.mark_sending(item.id, self.clock.now())
+        if is_chart:
             self.web.files_upload_v2(
                 channel=item.channel_id,
                 thread_ts=item.thread_ts,
-                file=png,
-                filename=f"{job.id}-loss.png",
+                file=loss_chart_png(metrics, title=f"{job.id} · {job.base_model}"),
+                filename=chart,
                 title=f"Loss: {job.id}",
                 initial_comment=text,
             )
             self.stats["files"] += 1
-            follow_up = overfit_post(job.id, metrics)
         else:
             self.web.chat_postMessage(
-                channel=item.channel_id, thread_ts=item.thread_ts, text=text, blocks=blocks
+                channel=item.channel_id,
+                thread_ts=item.thread_ts,
+                text=text,
+                blocks=blocks,
+                metadata=metadata(key),
             )
             self.stats["chat.postMessage"] += 1
+        self._sent(item, job.id, follow_up)
+
+    def _sent(self, item: OutgoingPost, job_id: str, follow_up: ThreadPost | None) -> None:
         with self.store.transaction() as tx:
             tx.mark_sent(item.id, self.clock.now())
             if follow_up is not None:
-                tx.post(follow_up, key=f"{job.id}:overfit", at=self.clock.now())
+                tx.post(follow_up, key=f"{job_id}:overfit", at=self.clock.now())
 
 
 def _slack_error(e: Exception) -> str:

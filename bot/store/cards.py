@@ -32,16 +32,21 @@ class CardRepository:
             (StatusMessageRow.ts.is_(None), 0), (JobRow.state.in_(TERMINAL_JOB_STATES), 1), else_=2
         )
         stmt = (
-            select(JobRow.id, JobRow.version, JobRow.channel_id, StatusMessageRow.ts)
+            select(
+                JobRow.id, JobRow.version, JobRow.channel_id, StatusMessageRow.ts, JobRow.card_posting_since
+            )
             .outerjoin(StatusMessageRow, StatusMessageRow.job_id == JobRow.id)
             .where(JobRow.version > JobRow.delivered_version)
             .order_by(urgency, JobRow.updated_at)
             .limit(limit)
         )
         return [
-            CardDelivery(job_id=job_id, version=version, channel_id=channel_id, ts=ts)
-            for job_id, version, channel_id, ts in self.s.execute(stmt)
+            CardDelivery(job_id=job_id, version=version, channel_id=channel_id, ts=ts, posting_since=since)
+            for job_id, version, channel_id, ts, since in self.s.execute(stmt)
         ]
+
+    def mark_card_posting(self, job_id: str, at: datetime) -> None:
+        self.s.execute(update(JobRow).where(JobRow.id == job_id).values(card_posting_since=at))
 
     def mark_card_delivered(self, job_id: str, version: int) -> None:
         self.s.execute(

@@ -67,9 +67,13 @@ class OutboxRepository:
                 channel_id=channel,
                 thread_ts=ts,
                 attempts=row.attempts,
+                sending_since=row.sending_since,
             )
             for row, channel, ts in self.s.execute(stmt)
         ]
+
+    def mark_sending(self, outbox_id: int, at: datetime) -> None:
+        self.s.execute(update(OutboxRow).where(OutboxRow.id == outbox_id).values(sending_since=at))
 
     def mark_sent(self, outbox_id: int, at: datetime) -> None:
         self.s.execute(update(OutboxRow).where(OutboxRow.id == outbox_id).values(sent_at=at))

@@ -61,6 +61,7 @@ class SqlTx:
         self.audit_entries = audit_log.audit_entries
         self.post = outbox.post
         self.outbox_due = outbox.outbox_due
+        self.mark_sending = outbox.mark_sending
         self.mark_sent = outbox.mark_sent
         self.mark_failed = outbox.mark_failed
         self.unsent_count = outbox.unsent_count
@@ -82,6 +83,7 @@ class SqlTx:
         self.status_message = cards.status_message
         self.save_status_message = cards.save_status_message
         self.cards_to_deliver = cards.cards_to_deliver
+        self.mark_card_posting = cards.mark_card_posting
         self.mark_card_delivered = cards.mark_card_delivered
         self.undelivered_cards = cards.undelivered_cards
 

@@ -60,6 +60,9 @@ class JobRow(Base):
     # delivery bookkeeping: the card shows `version`; Slack has seen `delivered_version`
     version: Mapped[int] = mapped_column(Integer, default=1)
     delivered_version: Mapped[int] = mapped_column(Integer, default=0)
+    # set just before the card is first posted: a deliverer that finds it set (and no card) died between
+    # Slack's answer and recording it, so it looks for the card in the channel before posting another
+    card_posting_since: Mapped[datetime | None] = mapped_column(nullable=True)
     events_seen: Mapped[int] = mapped_column(
         Integer, default=0
     )  # backend events already turned into thread posts
@@ -164,6 +167,9 @@ class OutboxRow(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(nullable=True)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # set just before a send (see JobRow.card_posting_since); kept after a failure, which may have been
+    # the lookup's rather than the send's
+    sending_since: Mapped[datetime | None] = mapped_column(nullable=True)
 
     __table_args__ = (UniqueConstraint("dedupe_key", name="uq_outbox_dedupe"),)
 

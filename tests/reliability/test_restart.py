@@ -188,27 +188,28 @@ def test_kill_9_at_random_moments_loses_nothing_and_doubles_nothing(run: Run) ->
     counts = run.backend.snapshot()["counts"]
     cards = run.fake.channel_messages(CHANNEL)
 
-    lost = doubled = 0
+    lost: Counter[str] = Counter()
+    doubled: Counter[str] = Counter()
     # every job the users asked for exists once and finished; each was submitted to the backend once
     suffixes = Counter(j.spec.suffix for j in jobs)
-    lost += sum(1 for i in range(run.wanted) if suffixes[f"r{i}"] == 0)
-    doubled += sum(n - 1 for n in suffixes.values() if n > 1)
-    lost += sum(1 for j in jobs if j.state is not JobState.SUCCEEDED)
-    doubled += sum(n - 1 for n in counts.get("submitted", {}).values())
-    lost += sum(1 for j in jobs if counts.get("submitted", {}).get(j.id) != 1)
+    lost["jobs"] += sum(1 for i in range(run.wanted) if suffixes[f"r{i}"] == 0)
+    doubled["jobs"] += sum(n - 1 for n in suffixes.values() if n > 1)
+    lost["unfinished"] += sum(1 for j in jobs if j.state is not JobState.SUCCEEDED)
+    doubled["submits"] += sum(n - 1 for n in counts.get("submitted", {}).values())
+    lost["submits"] += sum(1 for j in jobs if counts.get("submitted", {}).get(j.id) != 1)
     # one endpoint per job, deployed once, torn down, none left on the backend
-    doubled += sum(len(eps) - 1 for eps in endpoints.values() if len(eps) > 1)
-    doubled += sum(n - 1 for n in counts.get("deployed", {}).values())
+    doubled["endpoints"] += sum(len(eps) - 1 for eps in endpoints.values() if len(eps) > 1)
+    doubled["deploys"] += sum(n - 1 for n in counts.get("deployed", {}).values())
     leftover = run.backend.list_endpoints()
     # one card per job, edited in place; every thread post delivered exactly once
     per_job_cards = {j.id: [c for c in cards if j.id in json.dumps(c.blocks)] for j in jobs}
-    doubled += sum(len(c) - 1 for c in per_job_cards.values() if len(c) > 1)
-    lost += sum(1 for c in per_job_cards.values() if not c)
+    doubled["cards"] += sum(len(c) - 1 for c in per_job_cards.values() if len(c) > 1)
+    lost["cards"] += sum(1 for c in per_job_cards.values() if not c)
     thread_sizes = {
         j.id: len(run.fake.thread(CHANNEL, c[0].ts)) for j, c in ((j, per_job_cards[j.id]) for j in jobs) if c
     }
-    doubled += sum(max(0, thread_sizes[j] - outbox[j]) for j in thread_sizes)
-    lost += sum(max(0, outbox[j] - thread_sizes[j]) for j in thread_sizes)
+    doubled["thread_posts"] += sum(max(0, thread_sizes[j] - outbox[j]) for j in thread_sizes)
+    lost["thread_posts"] += sum(max(0, outbox[j] - thread_sizes[j]) for j in thread_sizes)
     final = [c[0] for c in per_job_cards.values() if c]
     # the card shows the last state: succeeded and torn down, so Deploy is offered again
     stale = [c.ts for c in final if '"Deploy"' not in json.dumps(c.blocks)]
@@ -220,8 +221,10 @@ def test_kill_9_at_random_moments_loses_nothing_and_doubles_nothing(run: Run) ->
         "kills": run.serve.kills,
         "kills_in": dict(run.kills_in),
         "jobs": len(jobs),
-        "lost": lost,
-        "doubled": doubled,
+        "lost": sum(lost.values()),
+        "doubled": sum(doubled.values()),
+        "lost_by_kind": {k: n for k, n in lost.items() if n},
+        "doubled_by_kind": {k: n for k, n in doubled.items() if n},
         "resent_after_kill": dict(run.resent),
         "card_edits": sum(c.edits for c in final),
         "restart_s": [round(min(run.restart_s), 1), round(max(run.restart_s), 1)],
@@ -231,7 +234,7 @@ def test_kill_9_at_random_moments_loses_nothing_and_doubles_nothing(run: Run) ->
     }
     print("restart summary", json.dumps(summary))
     assert run.serve.kills == KILLS
-    assert lost == 0 and doubled == 0, summary
+    assert not +lost and not +doubled, summary
     assert not leftover and not stale and not secrets, summary
     assert all(phase in run.kills_in for phase in ("queued", "running", "creating")), summary
     assert all(c.edits >= 1 for c in final)
