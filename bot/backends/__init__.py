@@ -32,14 +32,3 @@ def build_backend(settings: Settings) -> FineTuningBackend:
 
     return LocalBackend.from_settings(settings)
 
-
-def no_skus(kind: str, sku: str | None) -> None:
-    """For a backend without deployment SKUs: refuse one, plainly."""
-    if sku is not None:
-        from commands.errors import InvalidInput
-
-        raise InvalidInput(
-            f"The {kind} backend has no deployment SKUs: deploy without choosing one ({{sku}}).",
-            field="sku",
-            sku=sku,
-        )

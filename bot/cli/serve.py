@@ -27,9 +27,8 @@ def serve(
         typer.echo("ftbot: see README.md, 'Slack app setup', for where each value comes from.", err=True)
         raise typer.Exit(2)
     configure_logging(settings.log_level)
-    for secret in (settings.slack_bot_token, settings.slack_signing_secret, settings.slack_app_token):
-        if secret is not None:
-            SECRETS.add(secret.get_secret_value())
+    for secret in settings.secret_values():
+        SECRETS.add(secret)
 
     from bot.runtime.serve import run_serve
     from bot.runtime.services import Services

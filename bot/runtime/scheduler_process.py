@@ -53,9 +53,8 @@ def scheduler_main(
     _die_with_parent()
     os.nice(SCHEDULER_NICENESS)  # background work: acks in the web process come first on a busy machine
     configure_logging(settings.log_level)
-    for secret in (settings.slack_bot_token, settings.slack_signing_secret, settings.slack_app_token):
-        if secret is not None:
-            SECRETS.add(secret.get_secret_value())
+    for secret in settings.secret_values():
+        SECRETS.add(secret)
     services = Services.from_settings(settings)
     services.peers = (parent_owner,)
     reclaim_crashed_leases(services)

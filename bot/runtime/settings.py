@@ -125,6 +125,11 @@ class Settings(BaseSettings):
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'ftbot.db').resolve()}"
 
+    def secret_values(self) -> list[str]:
+        """Every secret setting that is set (tokens, signing secret, keys): what logs scrub."""
+        values = (getattr(self, name) for name in type(self).model_fields)
+        return [v.get_secret_value() for v in values if isinstance(v, SecretStr) and v.get_secret_value()]
+
     def serve_problems(self) -> list[str]:
         """What `ftbot serve` still needs, one line per problem, naming the variable."""
         problems: list[str] = []

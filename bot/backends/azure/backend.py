@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from azure.ai.ml import MLClient
 
-from bot.backends import no_skus
+from bot.backends.common import no_skus
 from bot.backends.azure.catalogue import DEFAULT_MODELS, MICROSOFT_REGISTRY, Catalogue
 from bot.backends.azure.endpoints import Endpoints
 from bot.backends.azure.jobs import Jobs

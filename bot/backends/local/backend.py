@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bot.backends import no_skus
+from bot.backends.common import no_skus
 from bot.backends.local import files, tiny
 from bot.backends.local.data import count_examples
 from bot.backends.local.endpoints import LocalEndpoints
