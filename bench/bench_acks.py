@@ -11,19 +11,28 @@ its scheduler polls 1,000 live jobs, beside a bare Bolt AsyncApp that only acks 
   after the ack). Signatures carry the start time; Slack's 5-minute window covers the run. Replies
   after the ack go to the loopback Slack stand-in's response URL (in this process).
 - Baseline: ``bench/bare_bolt.py``, same requests, same wrk settings, run first.
+- Metrics (issue #19): ftbot runs with FTBOT_METRICS_PORT unset and set (``--metrics both``, the default),
+  and while metrics are on, ``/metrics`` is scraped every second as Prometheus would; the ack p99 with
+  metrics on must stay within 5% of the p99 without.
 
-Re-run: ``.venv/bin/python bench/bench_acks.py`` (needs ``wrk``: ``apt-get install wrk``).
+Re-run: ``.venv/bin/python bench/bench_acks.py`` (needs ``wrk``: ``apt-get install wrk``; without it,
+``--client python`` replays the same requests from Python threads, one keep-alive connection each).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import http.client
 import json
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import urllib.request
+from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -117,6 +126,79 @@ def wrk(port: int, script: Path, connections: int, seconds: int) -> dict:
     return json.loads(line[len("RESULT ") :])
 
 
+def python_load(port: int, bodies: list[str], connections: int, seconds: int, think_ms: int) -> dict:
+    """wrk's job from Python threads (one keep-alive connection each): latency percentiles in µs."""
+    signed = [(sign(SECRET, b), b.encode()) for b in bodies]
+    latencies: list[float] = []
+    errors = [0]
+    lock = threading.Lock()
+    deadline = time.monotonic() + seconds
+
+    def client(k: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        i = k
+        while time.monotonic() < deadline:
+            headers, body = signed[i % len(signed)]
+            i += connections
+            started = time.perf_counter()
+            try:
+                conn.request(
+                    "POST",
+                    "/slack/events",
+                    body,
+                    {"Content-Type": "application/x-www-form-urlencoded", **headers},
+                )
+                response = conn.getresponse()
+                response.read()
+                ok = response.status == 200
+            except OSError:
+                ok = False
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            with lock:
+                latencies.append((time.perf_counter() - started) * 1e6)
+                errors[0] += not ok
+            time.sleep(think_ms / 1000)
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(connections)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    latencies.sort()
+
+    def pct(q: float) -> float:
+        return latencies[min(len(latencies) - 1, int(q / 100 * len(latencies)))] if latencies else 0.0
+
+    return {
+        "p50": pct(50), "p95": pct(95), "p99": pct(99), "max": latencies[-1] if latencies else 0.0,
+        "requests": len(latencies), "duration_us": (time.monotonic() - started) * 1e6,
+        "connect": 0, "read": 0, "write": 0, "timeout": 0, "status": errors[0],
+    }  # fmt: skip
+
+
+def scraping(port: int | None, stop: threading.Event) -> threading.Thread | None:
+    """Scrape ``/metrics`` every second while the load runs (what Prometheus does, more often)."""
+    if port is None:
+        return None
+
+    def run() -> None:
+        while not stop.wait(1.0):
+            with contextlib.suppress(OSError):
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+def load(port: int, script: Path, args: argparse.Namespace, seconds: int) -> dict:
+    if args.client == "wrk":
+        return wrk(port, script, args.connections, seconds)
+    return python_load(port, args.bodies, args.connections, seconds, args.think_ms)
+
+
 def stop(proc: subprocess.Popen[bytes]) -> None:
     proc.terminate()
     try:
@@ -137,13 +219,19 @@ def measure(
 ) -> dict:
     with log.open("wb") as out:
         proc = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
+    metrics_port = int(env["FTBOT_METRICS_PORT"]) if "FTBOT_METRICS_PORT" in env else None
+    done = threading.Event()
     try:
         wait_healthy(f"http://127.0.0.1:{port}", proc, log)
         time.sleep(args.settle)  # ftbot: the scheduler is into its polling rounds
-        wrk(port, script, args.connections, 3)  # warm-up, not reported
-        result = wrk(port, script, args.connections, args.seconds)
+        load(port, script, args, 3)  # warm-up, not reported
+        scraper = scraping(metrics_port, done)
+        result = load(port, script, args, args.seconds)
     finally:
+        done.set()
         stop(proc)
+    if metrics_port is not None and scraper is not None:
+        scraper.join(timeout=5)
     result["label"] = label
     return result
 
@@ -157,7 +245,45 @@ def report(r: dict) -> str:
     )
 
 
-def main() -> None:
+def measure_ftbot(
+    url: str, base: dict[str, str], args: argparse.Namespace, script: Path, tmp: Path, metrics_on: bool
+) -> dict:
+    port = free_port()
+    env = base | {
+        "FTBOT_DATABASE_URL": url,
+        "FTBOT_DATA_DIR": str(tmp / "data"),
+        "FTBOT_POLL_SECONDS": str(args.poll_seconds),
+        "FTBOT_LOG_LEVEL": "WARNING",
+        "FTBOT_BACKEND_FACTORY": "bench.scale_world:build",
+        "FTBOT_BENCH_LIVE": str(args.live),
+    }
+    if metrics_on:
+        env["FTBOT_METRICS_PORT"] = str(free_port())
+    label = f"ftbot serve, {args.live} live jobs polled, metrics {'on' if metrics_on else 'off'}"
+    log = tmp / f"f-{metrics_on}.log"
+    started = time.time()
+    r = measure(label, ftbot_argv("serve", "--port", str(port)), env, port, script, args, log)
+    engine = create_engine(url)
+    with engine.connect() as c:
+        polled = c.execute(
+            text("SELECT count(*) FROM jobs WHERE next_poll_at IS NOT NULL AND state = 'running'")
+        ).scalar()
+        oldest = c.execute(text("SELECT min(next_poll_at) FROM jobs WHERE state = 'running'")).scalar()
+    engine.dispose()
+    if isinstance(oldest, str):  # SQLite hands the timestamp back as text
+        oldest = datetime.fromisoformat(oldest).replace(tzinfo=UTC)
+    lag = time.time() - (oldest.timestamp() - args.poll_seconds) if oldest else float("nan")
+    print(
+        f"{label}: {polled} of {args.live} live jobs polled; the last round's oldest poll was "
+        f"{lag:.1f} s before shutdown ({time.time() - started:.0f} s run)"
+    )
+    text_log = log.read_text()
+    if "Traceback" in text_log or "ERROR" in text_log:
+        print("ftbot log had errors:\n" + text_log[-3000:])
+    return r
+
+
+def arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--live", type=int, default=1000)
     parser.add_argument("--connections", type=int, default=50)
@@ -171,77 +297,59 @@ def main() -> None:
         help="each client waits this long after an answer before its next request (0: flat out)",
     )
     parser.add_argument("--db", choices=("pg", "sqlite"), default="pg" if pg_available() else "sqlite")
-    args = parser.parse_args()
-    if shutil.which("wrk") is None:
-        raise SystemExit("wrk is not installed (apt-get install wrk)")
+    parser.add_argument("--metrics", choices=("both", "on", "off"), default="both", help="FTBOT_METRICS_PORT")
+    parser.add_argument(
+        "--client", choices=("wrk", "python"), default="wrk" if shutil.which("wrk") else "python"
+    )
+    parser.add_argument("--rounds", type=int, default=1, help="metrics off/on pairs, alternating")
+    parser.add_argument("--no-bare", action="store_true", help="skip the bare Bolt baseline")
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = arguments()
+    if args.client == "wrk" and shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed (apt-get install wrk), or use --client python")
+    modes = {"both": [False, True], "on": [True], "off": [False]}[args.metrics] * args.rounds
     results = []
     with tempfile.TemporaryDirectory() as tmp, FakeSlack() as fake:
         script = Path(tmp) / "requests.lua"
-        lua_script(requests(fake, args.live), script, args.think_ms)
+        args.bodies = requests(fake, args.live)
+        lua_script(args.bodies, script, args.think_ms)
         base = clean_env(
             {"SLACK_SIGNING_SECRET": SECRET, "SLACK_BOT_TOKEN": fake.bot_token, "SLACK_API_URL": fake.api_url}
         )
-
-        port = free_port()
-        cmd = [sys.executable, str(REPO / "bench" / "bare_bolt.py"), str(port)]
-        results.append(
-            measure("bare Bolt AsyncApp (ack only)", cmd, base, port, script, args, Path(tmp) / "b.log")
-        )
-
+        if not args.no_bare:
+            port = free_port()
+            cmd = [sys.executable, str(REPO / "bench" / "bare_bolt.py"), str(port)]
+            results.append(
+                measure("bare Bolt AsyncApp (ack only)", cmd, base, port, script, args, Path(tmp) / "b.log")
+            )
         with scratch_database(args.db, Path(tmp)) as url:
             database = Database(url)
             database.migrate()
             seed(database, args.live, args.live, 50)
             database.dispose()
-            port = free_port()
-            env = base | {
-                "FTBOT_DATABASE_URL": url,
-                "FTBOT_DATA_DIR": str(Path(tmp) / "data"),
-                "FTBOT_POLL_SECONDS": str(args.poll_seconds),
-                "FTBOT_LOG_LEVEL": "WARNING",
-                "FTBOT_BACKEND_FACTORY": "bench.scale_world:build",
-                "FTBOT_BENCH_LIVE": str(args.live),
-            }
-            cmd = ftbot_argv("serve", "--port", str(port))
-            started = time.time()
-            r = measure(
-                f"ftbot serve, {args.live} live jobs polled",
-                cmd,
-                env,
-                port,
-                script,
-                args,
-                Path(tmp) / "f.log",
-            )
-            results.append(r)
-            engine = create_engine(url)
-            with engine.connect() as c:
-                polled = c.execute(
-                    text("SELECT count(*) FROM jobs WHERE next_poll_at IS NOT NULL AND state = 'running'")
-                ).scalar()
-                oldest = c.execute(
-                    text("SELECT min(next_poll_at) FROM jobs WHERE state = 'running'")
-                ).scalar()
-            engine.dispose()
-            lag = time.time() - (oldest.timestamp() - args.poll_seconds) if oldest else float("nan")
-            print(
-                f"scheduler: {polled} of {args.live} live jobs polled; the last round's oldest poll was "
-                f"{lag:.1f} s before shutdown ({time.time() - started:.0f} s run)"
-            )
-            print(f"replies after the ack reached the Slack stand-in: {len(fake.responses):,}")
-            log = (Path(tmp) / "f.log").read_text()
-            if "Traceback" in log or "ERROR" in log:
-                print("ftbot log had errors:\n" + log[-3000:])
+            for metrics_on in modes:
+                results.append(measure_ftbot(url, base, args, script, Path(tmp), metrics_on))
+        print(f"replies after the ack reached the Slack stand-in: {len(fake.responses):,}")
     print(
         f"\n{args.connections} clients, think time {args.think_ms} ms, {args.seconds} s, db={args.db}, "
-        f"FTBOT_POLL_SECONDS={args.poll_seconds:g}"
+        f"FTBOT_POLL_SECONDS={args.poll_seconds:g}, client={args.client}"
     )
     print("| server | p50 ms | p95 ms | p99 ms | max ms | requests | errors |")
     print("|---|---|---|---|---|---|---|")
     for r in results:
         print(report(r))
-    ratio = results[1]["p99"] / max(1, results[0]["p99"])
-    print(f"\np99 ratio ftbot / bare: {ratio:.2f}")
+    off = [r["p99"] for r in results if r["label"].endswith("metrics off")]
+    on = [r["p99"] for r in results if r["label"].endswith("metrics on")]
+    if off and on:
+        ratio = (sum(on) / len(on)) / max(1.0, sum(off) / len(off))
+        print(
+            f"\nack p99 with metrics on / off (mean of {len(on)} run(s) each): {ratio:.3f} (target <= 1.05)"
+        )
+    if not args.no_bare and len(results) > 1:
+        print(f"p99 ratio ftbot (first run) / bare: {results[1]['p99'] / max(1, results[0]['p99']):.2f}")
 
 
 if __name__ == "__main__":

@@ -2,6 +2,12 @@
 
     .venv/bin/python bench/bench_train.py                 # 3 rounds, 120 examples x 3 epochs, batch 4
     .venv/bin/python bench/bench_train.py --rounds 5 --examples 240
+    .venv/bin/python bench/bench_train.py --model smollm2-135m-instruct --rounds 1 --jobs 1
+
+With ``--model smollm2-135m-instruct`` (the real chat model; the smollm2 extra) both loops train on the
+bundled customer-support set rendered with the model's own chat template, with the threads the
+backend would use (the available cores), and the whole-job wall time is the 35-example set, 3 epochs,
+once with the conversion already done and once on a fresh data dir (conversion included).
 
 1. Throughput, side by side in one process (1 torch thread each, rounds alternate): the same ftbot-tiny
    base, the same tokenised data (assistant-only labels), the same LoRA config, batch size, learning rate,
@@ -32,9 +38,10 @@ from bot.backends.local.files import OFFLINE_ENV
 for _k, _v in OFFLINE_ENV.items():
     os.environ.setdefault(_k, _v)
 
-from bot.backends.local import LocalBackend, tiny, trainer  # noqa: E402
+from bot.backends.local import LocalBackend, catalog, smollm2, tiny, trainer  # noqa: E402
 from bot.backends.local.data import IGNORE, Encoded, encode, read_examples  # noqa: E402
-from commands.models import JobSpec, JobState, Task  # noqa: E402
+from commands.dataset import sample_dataset_path  # noqa: E402
+from commands.models import Hyperparameters, JobSpec, JobState, Task  # noqa: E402
 from tests.bot.backends.local.fixtures import PAIRS, SYSTEM, examples, write_jsonl  # noqa: E402
 
 
@@ -50,7 +57,14 @@ def varied_examples(n: int) -> list[dict[str, list[dict[str, str]]]]:
     return out
 
 
-def _config(epochs: int, batch: int) -> trainer.TrainConfig:
+def _config(epochs: int, batch: int, model: str = tiny.NAME) -> trainer.TrainConfig:
+    if model != tiny.NAME:  # the backend's settings for real models: LoRA r 8, alpha 16, all linear layers
+        return trainer.TrainConfig(
+            n_epochs=epochs,
+            batch_size=batch,
+            learning_rate=catalog.BUILTIN_LEARNING_RATE.get(model, 2e-4),
+            seed=42,
+        )
     return trainer.TrainConfig(
         n_epochs=epochs,
         batch_size=batch,
@@ -114,18 +128,30 @@ def run_hf_trainer(base: Path, data: list[Encoded], cfg: trainer.TrainConfig, ou
     return time.perf_counter() - started, hf.state.global_step
 
 
-def throughput(rounds: int, n_examples: int, epochs: int, batch: int) -> None:
-    trainer.setup_torch(1)
+def throughput(
+    rounds: int,
+    n_examples: int,
+    epochs: int,
+    batch: int,
+    model: str = tiny.NAME,
+    models_dir: Path | None = None,
+) -> None:
+    threads = 1 if model == tiny.NAME else catalog.available_cores()
+    trainer.setup_torch(threads)
     with tempfile.TemporaryDirectory() as tmp:
-        base = tiny.ensure(Path(tmp) / "models")
+        base = catalog.ensure_builtin(model, models_dir or Path(tmp) / "models")
         _, tok = trainer.load_base(base, device="cpu", dtype=None)
-        path = write_jsonl(Path(tmp) / "train.jsonl", varied_examples(n_examples))
+        if model == tiny.NAME:
+            path = write_jsonl(Path(tmp) / "train.jsonl", varied_examples(n_examples))
+        else:  # the bundled set, as the real model's users would start
+            path = sample_dataset_path()
         data = [encode(tok, ex, max_length=1024) for ex in read_examples(path)]
         tokens = sum(len(e.input_ids) for e in data) * epochs
-        cfg = _config(epochs, batch)
+        cfg = _config(epochs, batch, model)
+        print(f"model {model}, {threads} torch thread(s)")
         lengths = sorted(len(e.input_ids) for e in data)
         print(
-            f"{n_examples} examples ({lengths[0]}-{lengths[-1]} tokens) x {epochs} epochs, batch {batch}: "
+            f"{len(data)} examples ({lengths[0]}-{lengths[-1]} tokens) x {epochs} epochs, batch {batch}: "
             f"{tokens:,} real tokens per run"
         )
         ours: list[float] = []
@@ -153,16 +179,27 @@ def throughput(rounds: int, n_examples: int, epochs: int, batch: int) -> None:
         )
 
 
-def wall_time(rounds: int) -> None:
+def wall_time(rounds: int, model: str = tiny.NAME, converted: Path | None = None) -> None:
+    """Whole jobs through LocalBackend; with ``converted`` (a converted model folder) linked into the
+    fresh data dir, the conversion is excluded."""
     times: list[float] = []
     for r in range(rounds):
         with tempfile.TemporaryDirectory() as tmp:
             backend = LocalBackend(Path(tmp) / "data")
-            path = write_jsonl(Path(tmp) / "train.jsonl", examples(30))
+            if converted is not None:
+                os.symlink(converted, Path(tmp) / "data" / "models" / model)
+            if model == tiny.NAME:
+                path, hp = write_jsonl(Path(tmp) / "train.jsonl", examples(30)), Hyperparameters()
+            else:
+                path, hp = sample_dataset_path(), Hyperparameters(n_epochs=3)
             started = time.perf_counter()
             ref = backend.upload_dataset(path, name="train.jsonl", task=Task.CHAT_COMPLETION)
             spec = JobSpec(
-                name="bench-job", base_model=tiny.NAME, training=ref, output_model_name="bench-model"
+                name="bench-job",
+                base_model=model,
+                training=ref,
+                hyperparameters=hp,
+                output_model_name="bench-model",
             )
             job = backend.submit_job(spec)
             while not job.state.terminal:
@@ -180,7 +217,10 @@ def wall_time(rounds: int) -> None:
                 f"  job {r + 1}: {elapsed:.1f} s submit→succeeded, {max(losses)} epochs, "
                 f"train loss epoch 1 {first:.2f} → epoch {max(losses)} {last:.2f}"
             )
-    print(f"30-example job, 3 epochs, worker start included: {min(times):.1f}-{max(times):.1f} s")
+    what = "conversion excluded" if converted is not None else "conversion included"
+    if model == tiny.NAME:
+        what = "worker start included"
+    print(f"{model} job, 3 epochs, {what}: {min(times):.1f}-{max(times):.1f} s")
 
 
 def main() -> None:
@@ -190,10 +230,19 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--jobs", type=int, default=3, help="whole-job wall-time runs")
+    parser.add_argument("--model", default=tiny.NAME, choices=[tiny.NAME, smollm2.NAME])
+    parser.add_argument(
+        "--models-dir", type=Path, help="where the real model is converted (kept between runs)"
+    )
     args = parser.parse_args()
     print(f"cpu count {os.cpu_count()}, load average {os.getloadavg()[0]:.2f}")
-    throughput(args.rounds, args.examples, args.epochs, args.batch_size)
-    wall_time(args.jobs)
+    models_dir = args.models_dir or Path(tempfile.gettempdir()) / "ftbot-bench-models"
+    throughput(args.rounds, args.examples, args.epochs, args.batch_size, args.model, models_dir)
+    if args.model == tiny.NAME:
+        wall_time(args.jobs)
+        return
+    wall_time(args.jobs, args.model, converted=models_dir / args.model)
+    wall_time(1, args.model)
 
 
 if __name__ == "__main__":

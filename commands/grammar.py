@@ -4,11 +4,14 @@
 /finetune help
 /finetune submit --model M --data URL [--validation URL | --split F] [--epochs N]
                  [--batch-size N] [--learning-rate-multiplier X] [--suffix S] [--task T]
-/finetune validate URL
+                 [--method supervised|dpo] [--beta X] [--training-type T]
+/finetune validate [--method dpo] URL
 /finetune status [JOB]
 /finetune list | models | endpoints
-/finetune deploy JOB | cancel JOB | teardown ENDPOINT
+/finetune deploy JOB [--checkpoint N] [--sku S]
+/finetune pause JOB | resume JOB | cancel JOB | teardown ENDPOINT
 /finetune chat ENDPOINT PROMPT...
+/finetune doctor
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from typing import Final, TypeVar
 from pydantic import ValidationError
 
 from commands.errors import UsageError
-from commands.models import Hyperparameters, Task
+from commands.models import Hyperparameters, Method, Task
 
 MAX_TEXT = 4000  # Slack slash-command text is at most 4,000 characters
 
@@ -40,22 +43,35 @@ SUBCOMMANDS: Final[tuple[Subcommand, ...]] = (
     Subcommand(
         "submit",
         "/finetune submit --model M --data URL [--validation URL | --split F] [--epochs N] "
-        "[--batch-size N] [--learning-rate-multiplier X] [--suffix S]",
-        "Validate a dataset and start a fine-tuning job in one line.",
+        "[--batch-size N] [--learning-rate-multiplier X] [--suffix S] [--method supervised|dpo] "
+        "[--beta X] [--training-type T]",
+        "Validate a dataset and start a fine-tuning job in one line (DPO: preference data, --method dpo).",
     ),
-    Subcommand("validate", "/finetune validate URL", "Check a JSONL dataset and estimate tokens and cost."),
+    Subcommand(
+        "validate",
+        "/finetune validate [--method dpo] URL",
+        "Check a JSONL dataset (chat, or preference data for DPO) and estimate tokens and cost.",
+    ),
     Subcommand("status", "/finetune status [JOB]", "Show a job's state, or your recent jobs."),
     Subcommand("list", "/finetune list", "List this channel's jobs."),
     Subcommand("models", "/finetune models", "List the base models you can fine-tune."),
     Subcommand("endpoints", "/finetune endpoints", "List live endpoints and how long they have been up."),
     Subcommand(
         "deploy",
-        "/finetune deploy JOB",
-        "Deploy a succeeded job's model (approvers; others request approval).",
+        "/finetune deploy JOB [--checkpoint N] [--sku S]",
+        "Deploy a succeeded job's model, or checkpoint N as its thread lists them; --sku where the backend "
+        "has SKUs (approvers; others request approval).",
     ),
     Subcommand("chat", "/finetune chat ENDPOINT PROMPT", "Send a prompt to a deployed endpoint."),
     Subcommand("teardown", "/finetune teardown ENDPOINT", "Delete an endpoint (approvers). The model stays."),
-    Subcommand("cancel", "/finetune cancel JOB", "Cancel a queued or running job."),
+    Subcommand("cancel", "/finetune cancel JOB", "Cancel a queued, running or paused job."),
+    Subcommand(
+        "pause", "/finetune pause JOB", "Pause a running job (submitter or approver; where the backend can)."
+    ),
+    Subcommand("resume", "/finetune resume JOB", "Resume a paused job (submitter or approver)."),
+    Subcommand(
+        "doctor", "/finetune doctor", "Check ftbot's setup: each prerequisite, with its fix (approvers)."
+    ),
 )
 NAMES: Final[tuple[str, ...]] = tuple(s.name for s in SUBCOMMANDS if s.name)
 
@@ -84,11 +100,14 @@ class Submit:
     hyperparameters: Hyperparameters = field(default_factory=Hyperparameters)
     suffix: str | None = None
     task: Task = Task.CHAT_COMPLETION
+    method: Method = Method.SUPERVISED
+    training_type: str | None = None
 
 
 @dataclass(frozen=True)
 class Validate:
     url: str
+    method: Method = Method.SUPERVISED
 
 
 @dataclass(frozen=True)
@@ -114,6 +133,8 @@ class ListEndpoints:
 @dataclass(frozen=True)
 class Deploy:
     job: str
+    checkpoint: int | None = None  # as the job's thread numbers them
+    sku: str | None = None
 
 
 @dataclass(frozen=True)
@@ -132,6 +153,21 @@ class Cancel:
     job: str
 
 
+@dataclass(frozen=True)
+class Pause:
+    job: str
+
+
+@dataclass(frozen=True)
+class Resume:
+    job: str
+
+
+@dataclass(frozen=True)
+class Doctor:
+    pass
+
+
 Command = (
     OpenWizard
     | Help
@@ -145,6 +181,9 @@ Command = (
     | Chat
     | Teardown
     | Cancel
+    | Pause
+    | Resume
+    | Doctor
 )
 
 
@@ -204,6 +243,9 @@ SUBMIT_FLAGS: Final[dict[str, str]] = {
     "--learning-rate-multiplier": "learning_rate_multiplier",
     "--suffix": "suffix",
     "--task": "task",
+    "--method": "method",
+    "--beta": "beta",
+    "--training-type": "training_type",
 }
 _SUBMIT_USAGE = next(s.usage for s in SUBCOMMANDS if s.name == "submit")
 
@@ -280,6 +322,8 @@ def _hyperparameters(values: dict[str, str]) -> Hyperparameters:
         hp["learning_rate_multiplier"] = _number(
             values["--learning-rate-multiplier"], "--learning-rate-multiplier", float
         )
+    if "--beta" in values:
+        hp["beta"] = _number(values["--beta"], "--beta", float)
     try:
         return Hyperparameters(**hp)
     except ValidationError as e:
@@ -304,6 +348,32 @@ def _task(values: dict[str, str]) -> Task:
         ) from e
 
 
+def _method(raw: str | None, flag: str, hint: str) -> Method:
+    if raw is None:
+        return Method.SUPERVISED
+    try:
+        return Method(raw.lower())
+    except ValueError as e:
+        raise UsageError(
+            "{flag} is {supervised} or {dpo}, not {value}.",
+            field=flag,
+            hint=hint,
+            flag=flag,
+            supervised="supervised",
+            dpo="dpo",
+            value=_clip(raw),
+        ) from e
+
+
+def _training_type(values: dict[str, str]) -> str | None:
+    raw = values.get("--training-type")
+    if raw is not None and not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]{0,39}", raw):
+        raise _flag_error(
+            "{flag} is a training tier's name, e.g. {example}.", "--training-type", example="Standard"
+        )
+    return raw
+
+
 def _suffix(values: dict[str, str]) -> str | None:
     suffix = values.get("--suffix")
     if suffix is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9-]{0,39}", suffix):
@@ -319,6 +389,11 @@ def _parse_submit(args: list[str]) -> Submit:
     hyperparameters = _hyperparameters(values)
     task = _task(values)
     suffix = _suffix(values)
+    method = _method(values.get("--method"), "--method", _SUBMIT_USAGE)
+    if hyperparameters.beta is not None and method is not Method.DPO:
+        raise _flag_error("{flag} is a DPO setting; add {dpo}.", "--beta", dpo="--method dpo")
+    if method is Method.DPO and task is not Task.CHAT_COMPLETION:
+        raise _flag_error("{flag} trains chat models only; leave out {task}.", "--method", task="--task")
     model = _identifier(values["--model"], "--model", _SUBMIT_USAGE)
     return Submit(
         model=model,
@@ -328,6 +403,8 @@ def _parse_submit(args: list[str]) -> Submit:
         hyperparameters=hyperparameters,
         suffix=suffix,
         task=task,
+        method=method,
+        training_type=_training_type(values),
     )
 
 
@@ -374,6 +451,72 @@ def _chat(rest: str) -> Chat:
     return Chat(endpoint=endpoint, prompt=parts[1].strip())
 
 
+def _positional_and_flags(
+    name: str, args: list[str], flags: tuple[str, ...]
+) -> tuple[list[str], dict[str, str]]:
+    """The plain arguments of ``name`` and its ``--flag value`` (or ``--flag=value``) options."""
+    usage = next(s.usage for s in SUBCOMMANDS if s.name == name)
+    plain: list[str] = []
+    values: dict[str, str] = {}
+    i = 0
+    while i < len(args):
+        flag, eq, inline = args[i].partition("=")
+        if not flag.startswith("--"):
+            plain.append(args[i])
+            i += 1
+            continue
+        if flag not in flags:
+            raise UsageError(
+                "{command} has no flag {flag}.", field=flag, hint=usage, command=name, flag=_clip(flag)
+            )
+        if eq:
+            value, i = inline, i + 1
+        elif i + 1 < len(args) and not args[i + 1].startswith("--"):
+            value, i = args[i + 1], i + 2
+        else:
+            raise UsageError("{flag} needs a value.", field=flag, hint=usage, flag=flag)
+        if flag in values:
+            raise UsageError("{flag} is given twice.", field=flag, hint=usage, flag=flag)
+        values[flag] = value
+    return plain, values
+
+
+def _validate(args: list[str]) -> Validate:
+    usage = "/finetune validate [--method dpo] URL"
+    plain, values = _positional_and_flags("validate", args, ("--method",))
+    if len(plain) != 1:
+        raise UsageError("{command} takes one URL.", hint=usage, command="validate")
+    return Validate(url=plain[0], method=_method(values.get("--method"), "--method", usage))
+
+
+def _deploy(args: list[str]) -> Deploy:
+    usage = next(s.usage for s in SUBCOMMANDS if s.name == "deploy")
+    plain, values = _positional_and_flags("deploy", args, ("--checkpoint", "--sku"))
+    job = _one_arg("deploy", plain, "job")
+    checkpoint = None
+    if "--checkpoint" in values:
+        raw = values["--checkpoint"]
+        if not raw.isascii() or not raw.isdigit() or len(raw) > 9:
+            raise UsageError(
+                "{flag} is a checkpoint's number as the job's thread lists it, got {value}.",
+                field="--checkpoint",
+                hint=usage,
+                flag="--checkpoint",
+                value=_clip(raw),
+            )
+        checkpoint = int(raw)
+    sku = values.get("--sku")
+    if sku is not None and not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]{0,39}", sku):
+        raise UsageError(
+            "{flag} is a deployment SKU's name, e.g. {example}.",
+            field="--sku",
+            hint=usage,
+            flag="--sku",
+            example="Standard",
+        )
+    return Deploy(job=job, checkpoint=checkpoint, sku=sku)
+
+
 def parse(text: str) -> Command:
     """Parse the text after `/finetune`. Raises ``UsageError`` with a hint on anything it cannot read."""
     if len(text) > MAX_TEXT:
@@ -392,11 +535,7 @@ def parse(text: str) -> Command:
         case "submit":
             return _parse_submit(args)
         case "validate":
-            if len(args) != 1:
-                raise UsageError(
-                    "{command} takes one URL.", hint="/finetune validate URL", command="validate"
-                )
-            return Validate(url=args[0])
+            return _validate(args)
         case "status":
             if len(args) > 1:
                 raise UsageError(
@@ -408,7 +547,15 @@ def parse(text: str) -> Command:
                 raise UsageError("{command} takes no arguments.", hint=f"/finetune {head}", command=head)
             return ListJobs() if head == "list" else ListModels() if head == "models" else ListEndpoints()
         case "deploy":
-            return Deploy(job=_one_arg("deploy", args, "job"))
+            return _deploy(args)
+        case "pause":
+            return Pause(job=_one_arg("pause", args, "job"))
+        case "resume":
+            return Resume(job=_one_arg("resume", args, "job"))
+        case "doctor":
+            if args:
+                raise UsageError("{command} takes no arguments.", hint="/finetune doctor", command="doctor")
+            return Doctor()
         case "cancel":
             return Cancel(job=_one_arg("cancel", args, "job"))
         case "teardown":

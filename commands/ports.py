@@ -8,12 +8,14 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from commands.dataset.tokens import ModelTokenizer
 from commands.models import (
     BaseModelInfo,
     ChatReply,
     ChatRequest,
     Checkpoint,
     DatasetRef,
+    DeployOptions,
     Endpoint,
     EndpointState,
     Job,
@@ -123,6 +125,14 @@ class TieredBackend(Protocol):
     def deployment_skus(self) -> list[Tier]: ...
 
 
+@runtime_checkable
+class TokenizerSource(Protocol):
+    """A backend that can count a dataset with a base model's own tokenizer (``local``: its real models
+    once their folder is on disk). ``None``: no tokenizer for that model; the counts stay approximate."""
+
+    def tokenizer_for(self, model: str) -> ModelTokenizer | None: ...
+
+
 class Clock(Protocol):
     def now(self) -> datetime: ...
 
@@ -167,9 +177,16 @@ class StoreTx(Protocol):
 
     # approvals
     def open_approval(
-        self, job_id: str, action: str, requested_by: str, at: datetime
+        self,
+        job_id: str,
+        action: str,
+        requested_by: str,
+        at: datetime,
+        *,
+        options: DeployOptions | None = None,
     ) -> tuple[ApprovalRecord, bool]:
-        """(the pending request, whether this call created it)."""
+        """(the pending request, whether this call created it). ``options``: the deploy request, kept
+        whole with it (a request already pending keeps its own)."""
         ...
 
     def get_approval(self, approval_id: int) -> ApprovalRecord: ...  # NotFound

@@ -11,7 +11,7 @@ from enum import StrEnum
 from pydantic import Field
 
 from commands.errors import InvalidInput
-from commands.models import EndpointState, Frozen, JobSpec, JobState, MetricPoint
+from commands.models import DeployOptions, EndpointState, Frozen, JobSpec, JobState, MetricPoint
 
 
 class Surface(StrEnum):
@@ -84,6 +84,7 @@ class EndpointRecord(Frozen):
     deleted_by: str | None = None  # who asked for the tear-down (``scheduler`` for the TTL)
     last_used_at: datetime | None = None
     idle_reminder_at: datetime | None = None
+    options: DeployOptions = DeployOptions()  # what the deploy asked for (checkpoint, SKU)
 
     @property
     def live(self) -> bool:
@@ -105,6 +106,7 @@ class ApprovalRecord(Frozen):
     decided_by: str | None = None
     created_at: datetime
     decided_at: datetime | None = None
+    options: DeployOptions = DeployOptions()  # the deploy request, whole: Approve deploys exactly this
 
 
 class AuditEntry(Frozen):
@@ -125,6 +127,9 @@ class JobCard(Frozen):
     endpoint: EndpointRecord | None = None
     pending_approval: ApprovalRecord | None = None
     metrics: tuple[MetricPoint, ...] = Field(default_factory=tuple)
+    #: what the backend can do for this card's buttons: Pause/Resume, and a Deploy dialog with options
+    pausable: bool = False
+    deploy_dialog: bool = False
 
 
 class PostKind(StrEnum):
@@ -149,6 +154,9 @@ class PostKind(StrEnum):
     IDLE_REMINDER = "idle_reminder"  # data: endpoint, idle_hours
     TTL_TEARDOWN = "ttl_teardown"  # data: endpoint, ttl_hours
     REFUSED = "refused"  # data: action, by — recorded for on-call; the user is told ephemerally
+    CHECKPOINTS = "checkpoints"  # data: checkpoints (Checkpoint dicts, oldest first) of a succeeded job
+    PAUSED = "paused"  # data: by — a pause was asked for (the card follows the service's state)
+    RESUMED = "resumed"  # data: by
     INFO = "info"
 
 

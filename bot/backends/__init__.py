@@ -18,6 +18,18 @@ FACTORY_ENV = "FTBOT_BACKEND_FACTORY"
 
 
 def build_backend(settings: Settings) -> FineTuningBackend:
+    """The backend FTBOT_BACKEND names, seen through ``observed.Observed`` (calls counted and timed,
+    credentials watched) when metrics or on-call paging are on."""
+    backend = _build(settings)
+    if settings.metrics_port is None and settings.oncall is None:
+        return backend
+    from bot.backends.observed import observe
+
+    observed: FineTuningBackend = observe(backend, metrics=settings.metrics_port is not None)
+    return observed
+
+
+def _build(settings: Settings) -> FineTuningBackend:
     """The backend FTBOT_BACKEND names. Imports lazily: the Azure SDK and torch are heavy."""
     factory = os.environ.get(FACTORY_ENV)
     if factory:
@@ -28,7 +40,10 @@ def build_backend(settings: Settings) -> FineTuningBackend:
         from bot.backends.azure.backend import AzureBackend
 
         return AzureBackend.from_settings(settings)
+    if settings.backend == "foundry":
+        from bot.backends.foundry.backend import FoundryBackend
+
+        return FoundryBackend.from_settings(settings)
     from bot.backends.local import LocalBackend
 
     return LocalBackend.from_settings(settings)
-

@@ -1,4 +1,4 @@
-"""The `ftbot` command line: serve, validate, submit, demo (one module each)."""
+"""The `ftbot` command line: serve, validate, submit, demo, migrate (one module each)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from bot.cli import demo, serve, submit, validate
+from bot.cli import demo, doctor, migrate, serve, submit, validate
 
 cli = typer.Typer(
     no_args_is_help=True, add_completion=False, help="ftbot: Azure AI Foundry fine-tuning from Slack."
@@ -22,6 +22,8 @@ serve.register(cli)
 demo.register(cli)
 validate.register(cli)
 submit.register(cli)
+migrate.register(cli)
+doctor.register(cli)
 
 
 def main() -> None:

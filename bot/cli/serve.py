@@ -42,7 +42,12 @@ def serve(
             f"ftbot: FTBOT_DATABASE_URL: cannot open or migrate the store ({type(e).__name__})", err=True
         )
         raise typer.Exit(2) from None
-    asyncio.run(run_serve(services, host, port))
+    from bot.doctor.probe import Probe
+    from bot.doctor.startup import StartupDoctor
+
+    doctor = StartupDoctor(Probe.from_settings(settings, slack_factory=lambda: services.web))
+    doctor.start()  # the cheap checks, logged; a failed one does not stop the bot
+    asyncio.run(run_serve(services, host, port, doctor.snapshot))
 
 
 def register(app: typer.Typer) -> None:

@@ -1,14 +1,17 @@
 """``ftbot submit job.yaml``: CLI parity with ``az ml job create --file job.yaml`` as Microsoft's
-"Fine-tune models using serverless API deployments in Azure AI Foundry" gives it.
+"Fine-tune models using serverless API deployments in Azure AI Foundry" gives it; ``ftbot submit job.json``
+(foundry) takes the body of a v1 ``fine_tuning/jobs`` create instead (``bot/cli/submit_json.py``).
 
 The YAML is that page's (``type: finetuning``, ``model`` path, ``training_data``, ``validation_data``,
 ``hyperparameters``, ``outputs.registered_model.name``). It is read by azure-ai-ml's own ``load_job``, so
 whatever the SDK accepts or refuses here is what Azure's CLI accepts or refuses; it is then turned into
-ftbot's ``JobSpec`` and submitted through the same ``FineTuningBackend.submit_job`` the Slack layer uses
-(marketplace subscription, the validation-data workaround, idempotency on the job name, error mapping).
+ftbot's ``JobSpec`` and launched through the same use case as ``/finetune submit`` (``bot/cli/launch.py``):
+the data is checked locally first, the job gets its row in the store (so ``ftbot serve``'s scheduler
+follows it and ``/finetune status`` finds it) and, with ``--channel``, its card. The job's name is its
+idempotency key: a name already in the store is reported, not submitted again.
 
-Exit codes: 0 submitted (or already there), 1 refused (by ftbot or the service), 2 unreadable file or
-bad usage.
+Exit codes: 0 submitted (or already there), 1 refused (by ftbot's checks or the service), 2 unreadable
+file or bad usage.
 """
 
 from __future__ import annotations
@@ -25,9 +28,13 @@ import typer
 from pydantic import ValidationError
 
 from commands.errors import FtbotError, InvalidInput
-from commands.models import DatasetRef, Job, JobSpec, Task, normalized_model_name
+from commands.lifecycle import DatasetRejected
+from commands.models import DatasetRef, JobSpec, JobState, Task, normalized_model_name
+from commands.records import Actor, JobRecord
 
 if TYPE_CHECKING:
+    from bot.runtime.services import Services
+    from bot.runtime.settings import Settings
     from commands.ports import FineTuningBackend
 
 log = logging.getLogger(__name__)
@@ -42,13 +49,20 @@ _JOB_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _ASSET_REF = re.compile(r"^[\w.-]+(:[\w.-]+|@[\w.-]+)$")
 
 BackendFactory = Callable[[], "FineTuningBackend"]
+SettingsFactory = Callable[[], "Settings"]
+_SHOWN_ERRORS = 20
 
 
-def _default_backend() -> FineTuningBackend:
-    from bot.backends import build_backend
+class JobFailed(FtbotError):
+    """The service refused a recorded job: its row says FAILED, with the service's reason."""
+
+    code = "job_failed"
+
+
+def _default_settings() -> Settings:
     from bot.cli.settings import load_settings_or_exit
 
-    return build_backend(load_settings_or_exit())
+    return load_settings_or_exit()
 
 
 def _field(obj: Any, key: str) -> Any:
@@ -150,50 +164,142 @@ def spec_from_yaml(path: Path, *, name: str | None = None) -> tuple[JobSpec, lis
     return spec, warnings
 
 
-def _summary(job: Job) -> dict[str, Any]:
+def _model_name(ref: str) -> str:
+    """A registry asset id as its model's name (``azureml://registries/R/models/N/versions/V`` → N)."""
+    if ref.startswith("azureml://") and "/models/" in ref:
+        return ref.split("/models/", 1)[1].split("/", 1)[0]
+    return ref
+
+
+def _summary(job: JobRecord) -> dict[str, Any]:
     return {
         "job": job.id,
         "state": job.state.value,
         "service_status": job.service_status,
-        "base_model": job.base_model,
+        "base_model": _model_name(job.spec.base_model),
         "studio_url": job.studio_url,
     }
 
 
-def register(app: typer.Typer, backend_factory: BackendFactory | None = None) -> None:
-    """Add ``submit`` to ``app``. ``backend_factory`` builds the backend when the command runs (default: the
-    one FTBOT_BACKEND names, from the environment), so tests can inject one."""
-    factory = backend_factory or _default_backend
+def _refused(e: FtbotError, as_json: bool, **extra: Any) -> typer.Exit:
+    """Print a refusal (a rejected dataset with its line-numbered errors, as Slack lists them)."""
+    report = e.report if isinstance(e, DatasetRejected) else None
+    issues = [{"line": i.line, "code": i.code, "message": i.message} for i in report.errors] if report else []
+    if as_json:
+        out = {"ok": False, "code": e.code, "message": e.message, **extra}
+        typer.echo(json.dumps(out | ({"errors": issues} if report else {}), ensure_ascii=False))
+    else:
+        typer.echo(f"ftbot: {e.message}", err=True)
+        for issue in issues[:_SHOWN_ERRORS]:
+            where = f"line {issue['line']}: " if issue["line"] else ""
+            typer.echo(f"  {where}{issue['code']}: {issue['message']}", err=True)
+        if len(issues) > _SHOWN_ERRORS:
+            typer.echo(f"  … and {len(issues) - _SHOWN_ERRORS} more (`ftbot validate` lists them)", err=True)
+    return typer.Exit(EXIT_REFUSED)
+
+
+def _tracking(job: JobRecord) -> str:
+    where = (
+        f"its card goes to channel {job.channel_id}"
+        if job.channel_id
+        else "no card in Slack (no --channel given)"
+    )
+    return (
+        f"Tracked as {job.id}: the scheduler of `ftbot serve` on this store follows it, {where}; "
+        f"`/finetune status {job.id}` shows it."
+    )
+
+
+def _services(settings_factory: SettingsFactory, backend_factory: BackendFactory | None) -> Services:
+    """The composition ``ftbot serve`` uses, on the settings' store (migrated to head, as serve does)."""
+    from bot.runtime.services import Services
+
+    services = Services.from_settings(settings_factory())
+    if backend_factory is not None:
+        services._backend = backend_factory()
+    try:
+        services.database.migrate()
+    except Exception as e:  # any driver's error: the store cannot be used
+        log.debug("migration failed", exc_info=True)
+        typer.echo(
+            f"ftbot: FTBOT_DATABASE_URL: cannot open or migrate the store ({type(e).__name__})", err=True
+        )
+        raise typer.Exit(EXIT_UNREADABLE) from None
+    return services
+
+
+def _read(file: Path, name: str | None, channel: str | None) -> tuple[JobSpec, Actor]:
+    """The job file as a spec (its warnings printed) and the CLI user as the actor; exit 2 if unusable."""
+    if not file.is_file():
+        typer.echo(f"ftbot: {file}: no such file", err=True)
+        raise typer.Exit(EXIT_UNREADABLE)
+    from bot.cli.launch import check_data_refs, cli_actor
+
+    try:
+        if file.suffix.lower() == ".json":
+            from bot.cli.submit_json import spec_from_json
+
+            spec, warnings = spec_from_json(file, name=name)
+        else:
+            spec, warnings = spec_from_yaml(file, name=name)
+        check_data_refs(spec, file.name)
+        actor = cli_actor(channel)
+    except InvalidInput as e:
+        typer.echo(f"ftbot: {e.message}", err=True)
+        raise typer.Exit(EXIT_UNREADABLE) from None
+    for line in warnings:
+        typer.echo(f"ftbot: warning: {line}", err=True)
+    return spec, actor
+
+
+def register(
+    app: typer.Typer,
+    backend_factory: BackendFactory | None = None,
+    settings_factory: SettingsFactory | None = None,
+) -> None:
+    """Add ``submit`` to ``app``. The settings (default: the environment) name the store and, unless
+    ``backend_factory`` builds one, the backend: tests inject both."""
 
     @app.command("submit")
     def submit(
-        file: Annotated[Path, typer.Argument(help="An Azure ML CLI job YAML (type: finetuning).")],
+        file: Annotated[
+            Path,
+            typer.Argument(
+                help="An Azure ML CLI job YAML (type: finetuning), or for foundry the JSON body of a v1 "
+                "fine_tuning/jobs create with local file paths."
+            ),
+        ],
         name: Annotated[str | None, typer.Option(help="Job name (default: `name` in the YAML).")] = None,
+        channel: Annotated[
+            str | None,
+            typer.Option(help="Slack channel id (C…) for the job's card; without it the job has no card."),
+        ] = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     ) -> None:
-        """Submit a fine-tuning job from a CLI YAML file, like `az ml job create --file`."""
-        if not file.is_file():
-            typer.echo(f"ftbot: {file}: no such file", err=True)
-            raise typer.Exit(EXIT_UNREADABLE)
-        try:
-            spec, warnings = spec_from_yaml(file, name=name)
-        except InvalidInput as e:
-            typer.echo(f"ftbot: {e.message}", err=True)
-            raise typer.Exit(EXIT_UNREADABLE) from None
-        for line in warnings:
-            typer.echo(f"ftbot: warning: {line}", err=True)
-        try:
-            job = factory().submit_job(spec)
-        except FtbotError as e:
-            log.debug("submit refused", exc_info=True)
-            if as_json:
-                typer.echo(json.dumps({"ok": False, "code": e.code, "message": e.message}))
-            else:
-                typer.echo(f"ftbot: {e.message}", err=True)
-            raise typer.Exit(EXIT_REFUSED) from None
+        """Submit a fine-tuning job from a job file, like `az ml job create --file`, and track it as
+        `/finetune submit` does: checked first, recorded, followed by `ftbot serve`'s scheduler."""
+        from bot.cli.launch import existing_job, launch
+
+        spec, actor = _read(file, name, channel)
+        services = _services(settings_factory or _default_settings, backend_factory)
+        job = existing_job(services, spec.name)
+        if job is None:
+            try:
+                job = launch(services, spec, actor, str(file)).job
+            except FtbotError as e:
+                log.debug("submit refused", exc_info=True)
+                raise _refused(e, as_json) from None
+            if job.state is JobState.FAILED:  # the service refused it: recorded, with its reason
+                raise _refused(JobFailed(job.error or "The service refused the job."), as_json, job=job.id)
+            verb = "Submitted" if job.state is not JobState.PENDING else "Recorded"
+        else:
+            verb = "Already submitted"
         if as_json:
             typer.echo(json.dumps({"ok": True, **_summary(job)}))
             return
-        typer.echo(f"Submitted {job.id}: {job.state.value} ({job.service_status})")
+        typer.echo(f"{verb} {job.id}: {job.state.value} ({job.service_status})")
+        if job.state is JobState.PENDING:
+            typer.echo("The service did not answer; the scheduler of `ftbot serve` submits it when it does.")
         if job.studio_url:
             typer.echo(f"Studio: {job.studio_url}")
+        typer.echo(_tracking(job))

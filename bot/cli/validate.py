@@ -28,7 +28,7 @@ from commands.dataset import (
 )
 from commands.dataset.tokens import ENCODINGS
 from commands.errors import InvalidInput
-from commands.models import Task
+from commands.models import Method, Task
 
 EXIT_VALID = 0
 EXIT_INVALID = 1
@@ -68,6 +68,9 @@ def validate(
     validation: Annotated[
         Path | None, typer.Option(help="A validation file: checked too, and for overlap with FILE.")
     ] = None,
+    method: Annotated[
+        Method, typer.Option(help="supervised (chat examples) or dpo (preference pairs).")
+    ] = Method.SUPERVISED,
 ) -> None:
     """Check a fine-tuning dataset before a cent is spent: every error with its line, warnings, token
     statistics and the billed-token estimate."""
@@ -87,6 +90,7 @@ def validate(
         encoding=enc,
         validation=validation,
         exact_tokenizer=is_openai_model(model) if model else False,
+        method=method,
     )
     try:
         report = _with_progress(check, file, err) if _shows_progress(file, as_json) else check()

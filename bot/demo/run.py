@@ -20,7 +20,7 @@ from typing import Any
 
 import typer
 
-from bot.backends.local import LocalBackend
+from bot.backends.local import LocalBackend, catalog, smollm2
 from bot.demo.payloads import (
     block_action,
     block_suggestion,
@@ -41,6 +41,7 @@ from bot.scheduling.scheduler import Scheduler
 from bot.ui.ids import Action, Callback
 from bot.ui.ids import Block as B
 from commands.dataset import sample_dataset_path
+from commands.models import ChatMessage, ChatRequest
 
 DANA, AVERY, CHANNEL = "UDANA0001", "UAVERY001", "CSUPPORT1"
 NAMES = {DANA: "dana", AVERY: "avery", "UBOT": "ftbot"}
@@ -51,10 +52,16 @@ class DemoFailed(Exception):
     pass
 
 
+#: per base model: the epochs @dana picks and how long training may take here (conversion included)
+PLANS = {"ftbot-tiny": (8, 150.0), "smollm2-135m-instruct": (3, 900.0)}
+
+
 class Demo:
-    def __init__(self, data_dir: Path, echo: Callable[[str], None]) -> None:
+    def __init__(self, data_dir: Path, echo: Callable[[str], None], model: str = "ftbot-tiny") -> None:
         self.data_dir = data_dir
         self.echo = echo
+        self.model = model
+        self.epochs, self.train_timeout = PLANS.get(model, (3, 900.0))
         self.slack = FakeSlack(bot_token="xoxb-demo-" + secrets.token_hex(8))
         self.shown: dict[tuple[str, str], int] = {}  # message key -> edits already printed
         self.url = ""
@@ -161,17 +168,19 @@ class Demo:
 
     def run(self) -> None:
         self.echo(
-            "ftbot demo: the whole fine-tuning lifecycle, offline. Base model ftbot-tiny, trained with LoRA "
-            "on this machine;\nSlack is a loopback stand-in. @dana is a channel member, @avery an approver."
+            f"ftbot demo: the whole fine-tuning lifecycle, offline. Base model {self.model}, trained with "
+            "LoRA on this machine;\nSlack is a loopback stand-in. @dana is a channel member, @avery an "
+            "approver."
         )
         self.start_training()
         job_id = self.wait(
             "training to finish",
             lambda: self.buttons(self.card().blocks, B.CARD_ACTIONS).get("Deploy"),
-            timeout=150,
+            timeout=self.train_timeout,
         )
         endpoint = self.deploy_with_approval(job_id)
         self.test_chat(job_id, endpoint)
+        self.compare_with_base(job_id, endpoint)
         self.tear_down(endpoint)
         self.echo(
             "\nDemo complete: validated, trained, approved, deployed, test-chatted and torn down, offline."
@@ -198,10 +207,10 @@ class Demo:
         data = sample_dataset_path().read_bytes()
         file = self.slack.add_file(data, "customer_support.jsonl")
         self.echo(
-            f"\n@dana picks ftbot-tiny, uploads customer_support.jsonl ({len(data):,} bytes), holds out 10% "
-            "for validation, sets 8 epochs (Custom), and clicks Next"
+            f"\n@dana picks {self.model}, uploads customer_support.jsonl ({len(data):,} bytes), holds out "
+            f"10% for validation, sets {self.epochs} epochs (Custom), and clicks Next"
         )
-        values = wizard_values("ftbot-tiny", file, split_percent=10, epochs=8, suffix="support")
+        values = wizard_values(self.model, file, split_percent=10, epochs=self.epochs, suffix="support")
         self.post(
             payload_body(
                 view_submission(
@@ -240,7 +249,9 @@ class Demo:
         )
         self.click(AVERY, Action.APPROVE, approval, "Approve")
         endpoint: str = self.wait(
-            "the endpoint", lambda: self.buttons(self.card().blocks, B.CARD_ACTIONS).get("Test chat")
+            "the endpoint",
+            lambda: self.buttons(self.card().blocks, B.CARD_ACTIONS).get("Test chat"),
+            timeout=180,
         )
         return endpoint
 
@@ -278,6 +289,26 @@ class Demo:
         before = len(self.slack.thread(CHANNEL, self.card().ts))
         self.wait("the model's reply", lambda: len(self.slack.thread(CHANNEL, self.card().ts)) > before)
 
+    def compare_with_base(self, job_id: str, endpoint: str) -> None:
+        """The same question to the base model, answered by the same endpoint process without the adapter."""
+        assert self.services is not None
+        backend = self.services.backend
+        if not isinstance(backend, LocalBackend):
+            return
+        system, prompt, answer = self.trained_example(job_id)
+        messages = ([ChatMessage(role="system", content=system)] if system else []) + [
+            ChatMessage(role="user", content=prompt)
+        ]
+        request = ChatRequest(messages=tuple(messages), temperature=0, max_tokens=48)
+        tuned = backend.endpoints.chat(endpoint, request)
+        base = backend.endpoints.chat(endpoint, request, model=self.model)
+        self.echo(
+            f"\nSide by side, the same question ({prompt}):\n"
+            f"  dataset answer       : {answer}\n"
+            f"  fine-tuned {endpoint}: {tuned.content.strip()}\n"
+            f"  base {self.model}: {base.content.strip()}"
+        )
+
     def tear_down(self, endpoint: str) -> None:
         """@avery tears the endpoint down; the card offers Deploy again. Then the channel as it reads."""
         self.click(AVERY, Action.TEAR_DOWN, endpoint, "Tear down")
@@ -302,9 +333,16 @@ def _indent(text: str, n: int = 2) -> str:
     return "\n".join(pad + line for line in text.splitlines())
 
 
-def run_demo(data_dir: Path | None, echo: Callable[[str], None] = typer.echo) -> int:
+def run_demo(
+    data_dir: Path | None, echo: Callable[[str], None] = typer.echo, model: str = "ftbot-tiny"
+) -> int:
+    offered = [m.name for m in catalog.offered_models()]
+    if model not in offered:
+        hint = catalog.missing_hint() if model == smollm2.NAME else None
+        echo(f"The demo cannot use {model}: " + (hint or f"it offers {', '.join(offered)}."))
+        return 2
     folder = data_dir or Path(tempfile.mkdtemp(prefix="ftbot-demo-"))
-    demo = Demo(folder, echo)
+    demo = Demo(folder, echo, model)
     with demo.slack:
         settings = Settings(
             _env_file=None,

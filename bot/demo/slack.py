@@ -69,6 +69,10 @@ class FakeSlack:
         self._ts = itertools.count(1)
         self._ids = itertools.count(1)
         self.expired_triggers: set[str] = set()
+        #: the granted scopes every Web API answer names in its ``x-oauth-scopes`` header (None: no header)
+        self.oauth_scopes: str | None = None
+        #: channels the bot is not a member of: conversations.history answers ``not_in_channel``
+        self.outside_channels: set[str] = set()
         self._limits: dict[str, list[float]] = {}  # method -> [per_second, burst, tokens, last]
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
@@ -258,7 +262,8 @@ class FakeSlack:
                 with fake._lock:
                     fake.calls.append(Call(method, body, headers))
                     result = fake._answer(method, body)
-                self._send(200, json.dumps(result).encode())
+                scopes = {"x-oauth-scopes": fake.oauth_scopes} if fake.oauth_scopes is not None else None
+                self._send(200, json.dumps(result).encode(), headers=scopes)
 
         return Handler
 
@@ -332,6 +337,8 @@ class FakeSlack:
                 if users is None:
                     return {"ok": False, "error": "no_such_subteam"}
                 return ok | {"users": users}
+            case "conversations.history" if body.get("channel") in self.outside_channels:
+                return {"ok": False, "error": "not_in_channel"}
             case "conversations.history" | "conversations.replies":
                 return ok | {"messages": self._history(body), "has_more": False}
             case "users.info":

@@ -1,4 +1,5 @@
-"""Buttons on job cards and in threads: Cancel, Deploy, Approve, Reject, Test chat, Tear down.
+"""Buttons on job cards and in threads: Cancel, Pause, Resume, Deploy (and its dialog), Approve, Reject,
+Test chat, Tear down.
 
 Permissions are checked on the server, in the use cases, for every click: hiding a button is not a
 permission. Results and refusals go to the clicking user ephemerally; the card and thread follow from
@@ -14,19 +15,31 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.listeners.common import ensure_enabled, notify, off_loop
-from bot.listeners.errors import reported
-from bot.listeners.inbound import ApprovalClick, ChatSubmission, Click, EndpointClick, JobClick
+from bot.listeners.errors import describe, error_view, reported
+from bot.listeners.inbound import (
+    ApprovalClick,
+    ChatSubmission,
+    Click,
+    DeploySubmission,
+    EndpointClick,
+    JobClick,
+)
 from bot.listeners.registrar import Registrar
 from bot.runtime.services import Services
+from bot.slack.replies import ephemeral
 from bot.ui import replies
 from bot.ui.chat import test_chat_modal
+from bot.ui.deploy import deploy_dialog, deploy_loading_view
 from bot.ui.ids import Action, Callback
+from commands.errors import FtbotError
 
 log = logging.getLogger("ftbot.actions")
 
 
 def register(app: Registrar, services: Services) -> None:
     _register_job_buttons(app, services)
+    _register_pause_buttons(app, services)
+    _register_deploy_dialog(app, services)
     _register_endpoint_buttons(app, services)
 
 
@@ -52,6 +65,13 @@ def _register_job_buttons(app: Registrar, services: Services) -> None:
             outcome = await off_loop(life.deploys.request_deploy, click.actor, click.target)
             await _tell(respond, replies.deploy_requested(click.target, outcome, clicked=True))
 
+    async def deploy_with_options(
+        click: Click, ack: AsyncAck, respond: AsyncRespond, client: AsyncWebClient
+    ) -> None:
+        ensure_enabled(services, click.actor)
+        await ack()
+        await _open_deploy_dialog(services, client, click)  # the final model or a checkpoint, a SKU
+
     async def decide(click: ApprovalClick, ack: AsyncAck, respond: AsyncRespond, approve: bool) -> None:
         ensure_enabled(services, click.actor)
         await ack()
@@ -67,8 +87,73 @@ def _register_job_buttons(app: Registrar, services: Services) -> None:
 
     app.action(Action.CANCEL, JobClick)(cancel)
     app.action(Action.DEPLOY, JobClick)(deploy)
+    app.action(Action.DEPLOY_OPTIONS, JobClick)(deploy_with_options)
     app.action(Action.APPROVE, ApprovalClick)(approve)
     app.action(Action.REJECT, ApprovalClick)(reject)
+
+
+def _register_pause_buttons(app: Registrar, services: Services) -> None:
+    """Pause and Resume on the card, where the backend can pause (the use case refuses elsewhere)."""
+    life = services.lifecycle
+
+    async def pause(click: Click, ack: AsyncAck, respond: AsyncRespond, _: AsyncWebClient) -> None:
+        ensure_enabled(services, click.actor)
+        await ack()
+        async with reported(respond):
+            job = await off_loop(life.pauses.pause, click.actor, click.target)
+            await _tell(respond, replies.paused_or_resumed(job, "pause"))
+
+    async def resume(click: Click, ack: AsyncAck, respond: AsyncRespond, _: AsyncWebClient) -> None:
+        ensure_enabled(services, click.actor)
+        await ack()
+        async with reported(respond):
+            job = await off_loop(life.pauses.resume, click.actor, click.target)
+            await _tell(respond, replies.paused_or_resumed(job, "resume"))
+
+    app.action(Action.PAUSE, JobClick)(pause)
+    app.action(Action.RESUME, JobClick)(resume)
+
+
+async def _open_deploy_dialog(services: Services, client: AsyncWebClient, click: Click) -> None:
+    """Open "Loading…" at once (a trigger lives 3 s), then the dialog with what this job offers, or
+    why it cannot be deployed."""
+    try:
+        opened = await client.views_open(trigger_id=click.trigger_id, view=deploy_loading_view())
+    except SlackApiError as e:  # expired trigger: the user clicks again
+        log.info("deploy dialog not opened (%s)", e.response.get("error"))
+        return
+    screen: object
+    try:
+        choices = await off_loop(services.lifecycle.deploys.choices, click.actor, click.target)
+        screen = deploy_dialog(choices)
+    except FtbotError as e:
+        screen = error_view(describe(e)[0])
+    try:
+        await client.views_update(view_id=opened["view"]["id"], hash=opened["view"].get("hash"), view=screen)
+    except SlackApiError as e:  # closed meanwhile: nothing to tell anyone
+        log.info("deploy dialog not updated (%s)", e.response.get("error"))
+
+
+def _register_deploy_dialog(app: Registrar, services: Services) -> None:
+    """The Deploy dialog's submission: one deploy request with every option it holds."""
+    life = services.lifecycle
+
+    async def deploy_submitted(
+        form: DeploySubmission, ack: AsyncAck, _: AsyncRespond, client: AsyncWebClient
+    ) -> None:
+        channel = await off_loop(life.deploys.channel_of, form.job)
+        actor = form.actor.model_copy(update={"channel_id": channel})
+        ensure_enabled(services, actor)
+        await ack()  # the request, the deploy and the endpoint are told in the job's thread
+        try:
+            outcome = await off_loop(life.deploys.request_deploy, actor, form.job, form.options)
+        except Exception as e:  # told in the job's channel: the modal is closed
+            await notify(client, actor, channel, e)
+            return
+        text = replies.deploy_requested(form.job, outcome, clicked=True)
+        await ephemeral(client, channel, actor.user_id, text, None)
+
+    app.view(Callback.DEPLOY, DeploySubmission)(deploy_submitted)
 
 
 def _register_endpoint_buttons(app: Registrar, services: Services) -> None:

@@ -6,13 +6,13 @@ from __future__ import annotations
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.listeners import actions, finetune, home, wizard
+from bot.listeners import actions, finetune, home, oncall, wizard
 from bot.listeners.errors import handle_error
 from bot.listeners.inbound.boundary import BoundaryApp
 from bot.listeners.registrar import Registrar
 from bot.runtime.services import Services
 
-LISTENER_MODULES = (finetune, wizard, actions, home)
+LISTENER_MODULES = (finetune, wizard, actions, home, oncall)
 
 
 def create_app(services: Services) -> AsyncApp:

@@ -8,6 +8,7 @@ from slack_bolt.async_app import AsyncAck, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.datasets.names import safe_url
+from bot.listeners import doctor
 from bot.listeners.common import ensure_enabled, off_loop
 from bot.listeners.errors import reported
 from bot.listeners.inbound import SlashCommand
@@ -20,6 +21,7 @@ from bot.ui.ids import SLASH_COMMAND
 from bot.ui.lists import endpoints_list, job_status, jobs_list, models_list
 from commands import grammar
 from commands.lifecycle import SubmitRequest
+from commands.models import DeployOptions
 from commands.records import Actor
 
 
@@ -38,6 +40,8 @@ def register(app: Registrar, services: Services) -> None:
             case grammar.OpenWizard():
                 await ack()
                 await open_wizard(services, client, command.trigger_id, actor)
+            case grammar.Doctor():
+                await doctor.answer(services, actor, ack, respond)
             case _:
                 await ack(response_type="ephemeral", text=replies.working(parsed))
                 async with reported(respond):
@@ -57,7 +61,7 @@ def run(services: Services, actor: Actor, cmd: grammar.Command) -> tuple[str, li
             return replies.launched(launched), []
         case grammar.Validate():
             data = services.intake.from_url(cmd.url, field="url")
-            return replies.dataset_checked(data.name, life.jobs.check_dataset(data.path))
+            return replies.dataset_checked(data.name, life.jobs.check_dataset(data.path, method=cmd.method))
         case grammar.Status(job=None) | grammar.ListJobs():
             channel = actor.channel_id if isinstance(cmd, grammar.ListJobs) else None
             user = actor.user_id if isinstance(cmd, grammar.Status) else None
@@ -65,11 +69,17 @@ def run(services: Services, actor: Actor, cmd: grammar.Command) -> tuple[str, li
         case grammar.Status(job=str(job_id)):
             return job_status(life.queries.card(job_id), now)
         case grammar.ListModels():
-            return models_list(life.jobs.models(), services.settings.backend)
+            hint = getattr(services.backend, "missing_models_hint", None)
+            return models_list(life.jobs.models(), services.settings.backend, hint() if hint else None)
         case grammar.ListEndpoints():
             return endpoints_list(life.queries.live_endpoints(), now)
         case grammar.Deploy():
-            return replies.deploy_requested(cmd.job, life.deploys.request_deploy(actor, cmd.job)), []
+            options = DeployOptions(checkpoint=cmd.checkpoint, sku=cmd.sku)
+            return replies.deploy_requested(cmd.job, life.deploys.request_deploy(actor, cmd.job, options)), []
+        case grammar.Pause():
+            return replies.paused_or_resumed(life.pauses.pause(actor, cmd.job), "pause"), []
+        case grammar.Resume():
+            return replies.paused_or_resumed(life.pauses.resume(actor, cmd.job), "resume"), []
         case grammar.Chat():
             reply = life.endpoints.chat(actor, cmd.endpoint, cmd.prompt)
             return replies.chat_answered(cmd.endpoint, reply), []
@@ -92,4 +102,6 @@ def _submit_request(services: Services, cmd: grammar.Submit) -> SubmitRequest:
         hyperparameters=cmd.hyperparameters,
         suffix=cmd.suffix,
         task=cmd.task,
+        method=cmd.method,
+        training_type=cmd.training_type,
     )

@@ -26,7 +26,7 @@ from bot.ui.wizard import loading_view, options_for_models, wizard_view
 from bot.ui.wizard_input import DataSource, WizardInput
 from commands.errors import FtbotError, InvalidInput
 from commands.lifecycle import DatasetRejected, LocalData, SubmitRequest
-from commands.models import Hyperparameters, Task
+from commands.models import Hyperparameters, Method, Task
 from commands.records import Actor, ViewStateRecord
 
 log = logging.getLogger("ftbot.wizard")
@@ -40,8 +40,12 @@ async def open_wizard(services: Services, client: AsyncWebClient, trigger_id: st
         log.info("could not open the wizard (%s)", e.response.get("error"))
         return
     datasets = await off_loop(services.intake.recent)
+    tiers = await off_loop(services.lifecycle.queries.training_tiers)
     view = wizard_view(
-        backend_kind=services.settings.backend, channel_id=actor.channel_id or "", datasets=datasets
+        backend_kind=services.settings.backend,
+        channel_id=actor.channel_id or "",
+        datasets=datasets,
+        tiers=tiers,
     )
     try:
         await client.views_update(view_id=opened["view"]["id"], hash=opened["view"].get("hash"), view=view)
@@ -82,6 +86,8 @@ def _request(services: Services, wizard: WizardInput) -> SubmitRequest:
         split=wizard.split_fraction if wizard.validation_mode == "split" else None,
         hyperparameters=wizard.hyperparameters,
         suffix=wizard.suffix,
+        method=wizard.method,
+        training_type=wizard.training_type,
     )
 
 
@@ -106,6 +112,8 @@ def _metadata(services: Services, actor: Actor, channel: str, request: SubmitReq
         "hp": request.hyperparameters.model_dump(),
         "suffix": request.suffix,
         "task": request.task.value,
+        "method": request.method.value,
+        "training_type": request.training_type,
     }
     now = services.clock.now()
     record = ViewStateRecord(
@@ -160,6 +168,8 @@ def _from_metadata(services: Services, actor: Actor, metadata: str) -> tuple[str
             hyperparameters=Hyperparameters(**meta.get("hp") or {}),
             suffix=meta.get("suffix"),
             task=Task(meta.get("task", Task.CHAT_COMPLETION.value)),
+            method=Method(meta.get("method", Method.SUPERVISED.value)),
+            training_type=meta.get("training_type"),
         )
         return str(meta["channel"]), request
     except (KeyError, TypeError, ValueError, AssertionError) as e:
@@ -185,6 +195,8 @@ def _summary(request: SubmitRequest) -> list[tuple[str, str]]:
         ("Validation data", validation),
         ("Task parameters", params),
         ("Suffix", request.suffix or "none"),
+        ("Method", "DPO (preference pairs)" if request.method is Method.DPO else "Supervised"),
+        *([("Training tier", request.training_type)] if request.training_type else []),
     ]
 
 
@@ -200,6 +212,7 @@ def _review(services: Services, actor: Actor, channel: str, wizard: WizardInput)
         summary=_summary(request),
         private_metadata=_metadata(services, actor, channel, request),
         n_epochs=request.hyperparameters.n_epochs,
+        tiers=services.lifecycle.queries.training_tiers(),
     )
 
 

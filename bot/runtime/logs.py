@@ -1,11 +1,27 @@
-"""Logging setup with a filter that scrubs secrets from every record, whatever logged them."""
+"""Logging setup with a filter that scrubs secrets from every record, whatever logged them.
+
+Two formats (``FTBOT_LOG_FORMAT``): ``text`` (one line per record, as always) and ``json`` (one JSON object
+per line, python-json-logger): ``time`` (RFC 3339, UTC), ``level``, ``logger``, ``message``, then the
+fields the line concerns (``job_id``, ``endpoint``, ``team_id``, ``user``, ``ref``) and ``exc`` (the
+traceback as one string). The fields come from ``extra=``, from ``log_context`` (set around each Slack
+request, so every line logged while it is handled carries its team and user), or from the message: the
+text "(ref 7f3a)" that the error handler and the on-call page show users, and ftbot's own job and
+endpoint names.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import logging
 import re
 import sys
 import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from pythonjsonlogger.json import JsonFormatter
 
 _TOKEN = re.compile(r"\b(xox[abposr]-[A-Za-z0-9-]+|xapp-[A-Za-z0-9-]+)")
 _BEARER = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{8,}")
@@ -41,15 +57,81 @@ class SecretFilter(logging.Filter):
         record.args = None
         if record.exc_text:
             record.exc_text = self.scrub(record.exc_text)
+            record.exc_info = None  # formatters print the scrubbed exc_text, never a fresh traceback
         return True
 
 
 SECRETS = SecretFilter()
 
+#: the fields a JSON line may carry beside time, level, logger, message and exc
+CONTEXT_FIELDS = ("job_id", "endpoint", "team_id", "user", "ref")
+_CONTEXT: contextvars.ContextVar[tuple[tuple[str, str], ...]] = contextvars.ContextVar(
+    "ftbot_log_context", default=()
+)
+_REF = re.compile(r"\(ref ([0-9a-f]{4,16})\)")
+#: ftbot's own names (``Jobs.new_job_id``: ft-<model>[-<suffix>]-<6 hex>; ``Deploys.endpoint_name``)
+_JOB_ID = re.compile(r"(?<![\w-])(ft-[a-z0-9][a-z0-9-]{0,60}-[0-9a-f]{6})(?![\w-])")
+_ENDPOINT = re.compile(r"(?<![\w-])(ftbot-[0-9a-f]{6}-\d{1,4})(?![\w-])")
 
-def configure_logging(level: str = "INFO") -> None:
+
+@contextlib.contextmanager
+def log_context(**fields: str | None) -> Iterator[None]:
+    """Every line logged inside (this task or thread, and what it starts) carries ``fields``."""
+    merged = {**dict(_CONTEXT.get()), **{k: v for k, v in fields.items() if v and k in CONTEXT_FIELDS}}
+    token = _CONTEXT.set(tuple(merged.items()))
+    try:
+        yield
+    finally:
+        _CONTEXT.reset(token)
+
+
+class ContextFilter(logging.Filter):
+    """Puts the current ``log_context`` fields, and a ``ref`` the message names, on each record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        for key, value in _CONTEXT.get():
+            if not hasattr(record, key):
+                setattr(record, key, value)
+        message = record.getMessage()
+        for key, pattern in (("ref", _REF), ("job_id", _JOB_ID), ("endpoint", _ENDPOINT)):
+            if not hasattr(record, key):
+                found = pattern.search(message)
+                if found:
+                    setattr(record, key, found.group(1))
+        return True
+
+
+class FtbotJsonFormatter(JsonFormatter):
+    """One JSON object per line, in the field order and with the names README documents."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "%(levelname)s %(name)s %(message)s",
+            rename_fields={"levelname": "level", "name": "logger", "exc_info": "exc"},
+            json_ensure_ascii=False,
+        )
+
+    def process_log_record(self, log_data: dict[str, Any]) -> dict[str, Any]:
+        return {"time": self._now, **{k: _scrubbed(v) for k, v in log_data.items() if k != "stack_info"}}
+
+    def format(self, record: logging.LogRecord) -> str:
+        stamp = datetime.fromtimestamp(record.created, UTC)
+        self._now = stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z"
+        return str(super().format(record))
+
+
+def _scrubbed(value: Any) -> Any:
+    return SECRETS.scrub(value) if isinstance(value, str) else value
+
+
+def configure_logging(level: str = "INFO", fmt: str = "text") -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    if fmt == "json":
+        handler.setFormatter(FtbotJsonFormatter())
+        logging.captureWarnings(True)  # warnings become JSON lines too
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(ContextFilter())
     handler.addFilter(SECRETS)
     root = logging.getLogger()
     root.handlers[:] = [handler]

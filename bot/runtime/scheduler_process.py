@@ -14,10 +14,12 @@ import threading
 from multiprocessing.process import BaseProcess
 from multiprocessing.synchronize import Event as EventType
 
+from bot.runtime import metrics
 from bot.runtime.logs import SECRETS, configure_logging
 from bot.runtime.services import Services
 from bot.runtime.settings import Settings
 from bot.scheduling.jobs import scheduled_jobs
+from bot.scheduling.oncall import SchedulerHealth
 from bot.scheduling.owners import crashed_owners
 from bot.scheduling.scheduler import Scheduler
 
@@ -52,13 +54,22 @@ def scheduler_main(
     """The scheduler process (spawned by ``run_serve``; ``parent_owner`` is the web process's name)."""
     _die_with_parent()
     os.nice(SCHEDULER_NICENESS)  # background work: acks in the web process come first on a busy machine
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     for secret in settings.secret_values():
         SECRETS.add(secret)
+    if settings.metrics_port is not None:  # the folder the web process made, named in our environment
+        metrics.enable()
     services = Services.from_settings(settings)
     services.peers = (parent_owner,)
+    metrics.count_slack_calls(services.web)
     reclaim_crashed_leases(services)
-    scheduler = Scheduler(scheduled_jobs(services))
+    health = SchedulerHealth()
+
+    def observe(job_id: str, lag: float, ok: bool) -> None:
+        health.observe(job_id, lag, ok)
+        metrics.tick_observer(job_id, lag, ok)
+
+    scheduler = Scheduler(scheduled_jobs(services, health), observer=observe)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the web process, which stops us
@@ -108,6 +119,8 @@ class SchedulerProcess:
         """Restart the scheduler if it died (called periodically by the web process)."""
         if not self.stopping and self._proc is not None and not self._proc.is_alive():
             log.error("the scheduler process exited (code %s); starting a new one", self._proc.exitcode)
+            if self._proc.pid is not None:
+                metrics.mark_process_dead(self._proc.pid)
             self.start()
 
     def stop(self, timeout: float = 30) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import hashlib
 import hmac
 import json
@@ -32,6 +33,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bot.runtime import metrics
+from bot.runtime.logs import log_context
+
 log = logging.getLogger("ftbot.server")
 
 HealthCheck = Callable[[], Awaitable[dict[str, Any]]]
@@ -45,10 +49,28 @@ def build_asgi(
     on_shutdown: Sequence[Callable[[], Awaitable[None]]] = (),
 ) -> Starlette:
     verifier = _Verifier(signing_secret) if signing_secret else None
+    _spy_on_screen(app)
 
     async def slack_events(request: Request) -> Response:
-        if verifier is None:  # Socket Mode: nothing is accepted over HTTP
-            return JSONResponse({"error": "this ftbot runs in Socket Mode"}, status_code=404)
+        started = time.perf_counter()
+        seen: dict[str, Any] = {}
+        token = _SEEN.set(seen)
+        try:
+            response = await _slack_events(request, seen)
+        finally:
+            _SEEN.reset(token)
+        recorder = metrics.active()
+        if recorder is not None:
+            recorder.request(
+                seen.get("surface", "other"),
+                _outcome(response.status_code, seen),
+                time.perf_counter() - started,
+            )
+        return response
+
+    async def _slack_events(request: Request, seen: dict[str, Any]) -> Response:
+        if verifier is None:  # Socket Mode, or a scheduler-only serve: nothing is accepted over HTTP
+            return JSONResponse({"error": "this ftbot process takes no Slack requests"}, status_code=404)
         declared = request.headers.get("content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY):
             return JSONResponse({"error": "request too large"}, status_code=413)
@@ -63,8 +85,10 @@ def build_asgi(
         except (ValueError, RecursionError):  # not UTF-8, not JSON, not an object; nested too deep
             log.warning("malformed Slack request refused (400)")
             return JSONResponse({"error": "malformed request"}, status_code=400)
+        seen["surface"] = surface(body)
         headers = {k: [v] for k, v in request.headers.items()}
-        bolt_response = await app.async_dispatch(ParsedRequest(text, body, request.url.query, headers))
+        with log_context(team_id=_id(body, "team"), user=_id(body, "user")):
+            bolt_response = await app.async_dispatch(ParsedRequest(text, body, request.url.query, headers))
         return Response(
             content=bolt_response.body,
             status_code=bolt_response.status,
@@ -88,6 +112,63 @@ def build_asgi(
             Route("/healthz", healthz, methods=["GET"]),
         ],
     )
+
+
+#: what one request's handling learned (its surface, whether the typed boundary ignored it)
+_SEEN: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("ftbot_request_seen")
+_PAYLOAD_SURFACES = {
+    "block_actions": "action",
+    "interactive_message": "action",
+    "shortcut": "action",
+    "message_action": "action",
+    "view_submission": "view",
+    "view_closed": "view",
+    "block_suggestion": "options",
+    "dialog_suggestion": "options",
+    "event_callback": "event",
+}
+
+
+def surface(body: dict[str, Any]) -> str:
+    """The metrics label for a request: command, action, view, options, event (or other)."""
+    if isinstance(body.get("command"), str):
+        return "command"
+    kind = body.get("type")
+    return _PAYLOAD_SURFACES.get(kind, "other") if isinstance(kind, str) else "other"
+
+
+def _outcome(status: int, seen: dict[str, Any]) -> str:
+    if status >= 500:
+        return "error"
+    if status >= 400 or seen.get("ignored"):
+        return "refused"
+    return "ok"
+
+
+def _id(body: dict[str, Any], key: str) -> str | None:
+    """``team_id``/``user_id`` (commands) or ``team.id``/``user.id`` (payloads), when it looks like one."""
+    value = body.get(f"{key}_id")
+    if value is None and isinstance(body.get(key), dict):
+        value = body[key].get("id")
+    return value if isinstance(value, str) and value.isalnum() and len(value) <= 32 else None
+
+
+def _spy_on_screen(app: AsyncApp) -> None:
+    """Note when the typed boundary ignores a request (answered 200, counted ``refused``)."""
+    screen = getattr(app, "screen", None)
+    if screen is None or getattr(screen, "spied", False):
+        return
+
+    def spied(body: Any) -> Any:
+        outcome = screen(body)
+        if type(outcome).__name__ == "Ignored":
+            seen = _SEEN.get(None)
+            if seen is not None:
+                seen["ignored"] = True
+        return outcome
+
+    spied.spied = True  # type: ignore[attr-defined]
+    app.screen = spied  # type: ignore[attr-defined]
 
 
 def parse_body(text: str, content_type: str | None) -> dict[str, Any]:
@@ -143,7 +224,9 @@ class _Verifier:
 
 
 class HealthState:
-    """What /healthz reports: the store answers and the scheduler runs."""
+    """What /healthz reports: the store answers and the scheduler runs. ``doctor``, when set, adds the
+    start-up checks' failures under ``"doctor"``; they never change the status (it answers for the process,
+    not for Azure)."""
 
     def __init__(
         self, ping_store: Callable[[], bool], scheduler_running: Callable[[], bool], mode: str
@@ -153,6 +236,7 @@ class HealthState:
         self.mode = mode
         self.started = time.time()
         self.socket_connected: Callable[[], bool] | None = None
+        self.doctor: Callable[[], dict[str, Any]] | None = None
 
     async def __call__(self) -> dict[str, Any]:
         store = await asyncio.to_thread(self._ping_store)
@@ -165,6 +249,8 @@ class HealthState:
         }
         if self.socket_connected is not None:
             report["socket_mode_connected"] = self.socket_connected()
+        if self.doctor is not None:
+            report["doctor"] = self.doctor()
         report["uptime_s"] = round(time.time() - self.started, 1)
         return report
 
@@ -184,6 +270,7 @@ def uvicorn_server(asgi: Any, host: str, port: int, log_level: str = "warning") 
         host=host,
         port=port,
         lifespan="on",
+        log_config=None,  # uvicorn's lines go through ftbot's handler: same format, secrets scrubbed
         log_level=log_level.lower(),
         access_log=False,
         server_header=False,

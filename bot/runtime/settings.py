@@ -6,10 +6,11 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+DEFAULT_ARM_ENDPOINT = "https://management.azure.com"
 DEFAULT_DATA_URL_HOSTS = (
     "*.blob.core.windows.net",
     "files.slack.com",
@@ -33,7 +34,7 @@ class Settings(BaseSettings):
     slack_api_url: str = Field(default=DEFAULT_SLACK_API_URL, alias="SLACK_API_URL")
 
     # ftbot
-    backend: Literal["local", "azure"] = Field(default="local", alias="FTBOT_BACKEND")
+    backend: Literal["local", "azure", "foundry"] = Field(default="local", alias="FTBOT_BACKEND")
     data_dir: Path = Field(default=Path("./ftbot-data"), alias="FTBOT_DATA_DIR")
     database_url: str | None = Field(default=None, alias="FTBOT_DATABASE_URL")
     approvers: Annotated[list[str], NoDecode] = Field(default_factory=list, alias="FTBOT_APPROVERS")
@@ -47,6 +48,11 @@ class Settings(BaseSettings):
     endpoint_idle_hours: float = Field(default=24, gt=0, alias="FTBOT_ENDPOINT_IDLE_HOURS")
     endpoint_ttl_hours: float | None = Field(default=None, gt=0, alias="FTBOT_ENDPOINT_TTL_HOURS")
     log_level: str = Field(default="INFO", alias="FTBOT_LOG_LEVEL")
+    # operations (issue #19): metrics port, log format, on-call paging, which processes a serve runs
+    metrics_port: int | None = Field(default=None, ge=1, le=65535, alias="FTBOT_METRICS_PORT")
+    log_format: Literal["text", "json"] = Field(default="text", alias="FTBOT_LOG_FORMAT")
+    oncall: str | None = Field(default=None, alias="FTBOT_ONCALL")
+    role: Literal["all", "web", "scheduler"] = Field(default="all", alias="FTBOT_ROLE")
     slack_updates_per_minute: float = Field(default=45, gt=0, le=600, alias="FTBOT_SLACK_UPDATES_PER_MINUTE")
 
     # local backend
@@ -63,7 +69,25 @@ class Settings(BaseSettings):
     azure_registry: str = Field(default="azureml", alias="AZURE_REGISTRY")
     azure_models: Annotated[list[str], NoDecode] = Field(default_factory=list, alias="FTBOT_AZURE_MODELS")
 
-    @field_validator("approvers", "allowed_channels", "data_url_hosts", "azure_models", mode="before")
+    # Foundry backend (Azure OpenAI v1 API + Azure Resource Manager); also AZURE_SUBSCRIPTION_ID and
+    # AZURE_RESOURCE_GROUP above
+    azure_openai_endpoint: str | None = Field(default=None, alias="AZURE_OPENAI_ENDPOINT")
+    azure_openai_api_key: SecretStr | None = Field(default=None, alias="AZURE_OPENAI_API_KEY")
+    azure_openai_account: str | None = Field(default=None, alias="AZURE_OPENAI_ACCOUNT")
+    azure_resource_manager_endpoint: str = Field(
+        default=DEFAULT_ARM_ENDPOINT, alias="AZURE_RESOURCE_MANAGER_ENDPOINT"
+    )
+    foundry_models: Annotated[list[str], NoDecode] = Field(default_factory=list, alias="FTBOT_FOUNDRY_MODELS")
+    foundry_training_type: Literal["Standard", "GlobalStandard", "Developer"] = Field(
+        default="Standard", alias="FTBOT_FOUNDRY_TRAINING_TYPE"
+    )
+    foundry_deployment_sku: Literal["Standard", "GlobalStandard", "Developer"] = Field(
+        default="Standard", alias="FTBOT_FOUNDRY_DEPLOYMENT_SKU"
+    )
+
+    @field_validator(
+        "approvers", "allowed_channels", "data_url_hosts", "azure_models", "foundry_models", mode="before"
+    )
     @classmethod
     def _csv(cls, value: object) -> object:
         return _split_csv(value)
@@ -74,6 +98,16 @@ class Settings(BaseSettings):
         bad = [v for v in value if not (v[:1] in ("U", "W", "S") and v[1:].isalnum() and v.isupper())]
         if bad:
             raise ValueError(f"expected Slack user ids (U…/W…) or user-group ids (S…), got {', '.join(bad)}")
+        return value
+
+    @field_validator("oncall")
+    @classmethod
+    def _oncall_id(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip()
+        if not (value[:1] in ("U", "W", "S") and value[1:].isalnum() and value.isupper()):
+            raise ValueError("expected one Slack user-group id (S…) or user id (U…)")
         return value
 
     @field_validator("local_models", mode="before")
@@ -90,6 +124,18 @@ class Settings(BaseSettings):
                 raise ValueError(f"expected name=/path/to/model, got {item!r}")
             out[name.strip()] = path.strip()
         return out
+
+    @field_validator("azure_openai_endpoint", "azure_resource_manager_endpoint")
+    @classmethod
+    def _https_endpoint(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None or not value.strip():
+            return DEFAULT_ARM_ENDPOINT if info.field_name == "azure_resource_manager_endpoint" else None
+        value = value.strip().rstrip("/")
+        parts = urlsplit(value)
+        loopback = parts.hostname in ("127.0.0.1", "localhost", "::1")
+        if not parts.hostname or not (parts.scheme == "https" or (parts.scheme == "http" and loopback)):
+            raise ValueError("must be an https URL (plain http only for a loopback host)")
+        return value
 
     @field_validator("slack_api_url")
     @classmethod
@@ -150,7 +196,23 @@ class Settings(BaseSettings):
             problems.append(
                 "SLACK_APP_TOKEN must be an app-level token starting with xapp- (scope connections:write)"
             )
+        if self.backend == "foundry":
+            problems.extend(self.foundry_problems())
         return problems
+
+    def foundry_problems(self) -> list[str]:
+        """One line per setting FTBOT_BACKEND=foundry needs and lacks."""
+        needed = (
+            ("AZURE_OPENAI_ENDPOINT", self.azure_openai_endpoint, "the resource's or project's endpoint"),
+            ("AZURE_SUBSCRIPTION_ID", self.azure_subscription_id, "the subscription of the resource"),
+            ("AZURE_RESOURCE_GROUP", self.azure_resource_group, "the resource group of the resource"),
+            ("AZURE_OPENAI_ACCOUNT", self.azure_openai_account, "the resource's name (for deployments)"),
+        )
+        return [
+            f"{name} is not set: {meaning} (FTBOT_BACKEND=foundry)"
+            for name, value, meaning in needed
+            if not value
+        ]
 
 
 def describe_validation_error(err: ValidationError) -> list[str]:

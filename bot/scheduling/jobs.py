@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import partial
 from typing import TYPE_CHECKING
 
+from bot.scheduling.oncall import Oncall, SchedulerHealth
 from bot.scheduling.scheduler import ScheduledJob
 from bot.scheduling.view_states import purge_view_states
 
@@ -12,12 +13,12 @@ if TYPE_CHECKING:
     from bot.runtime.services import Services
 
 
-def scheduled_jobs(services: Services) -> list[ScheduledJob]:
+def scheduled_jobs(services: Services, health: SchedulerHealth | None = None) -> list[ScheduledJob]:
     """Everything the scheduler runs, registered in one place. Jobs are claimed by their own
     ``next_poll_at``, so ticking more often than FTBOT_POLL_SECONDS costs nothing extra."""
     poll = services.settings.poll_seconds
     tick = services.poller.tick_seconds
-    return [
+    jobs = [
         ScheduledJob("poll_jobs", services.poller.poll_jobs, tick),
         ScheduledJob("poll_endpoints", services.poller.poll_endpoints, tick),
         ScheduledJob("deliver", services.delivery.tick, 1.0),
@@ -28,3 +29,14 @@ def scheduled_jobs(services: Services) -> list[ScheduledJob]:
         ScheduledJob("warm_catalogue", services.backend.list_base_models, 1800.0),
         ScheduledJob("purge_view_states", partial(purge_view_states, services.store, services.clock), 3600.0),
     ]
+    if services.settings.oncall:  # page the on-call when the service fails (FTBOT_ONCALL)
+        oncall = Oncall(
+            oncall=services.settings.oncall,
+            store=services.store,
+            web=services.web,
+            clock=services.clock,
+            health=health or SchedulerHealth(),
+            credential_problem=lambda: getattr(services.backend, "credential_problem", None),
+        )
+        jobs.append(ScheduledJob("oncall", oncall.sweep, tick))
+    return jobs

@@ -55,7 +55,10 @@ class InterruptedLaunches:
             with self.store.transaction() as tx:
                 if not tx.answer_launch(launch.id, at=now):
                     continue  # submitted meanwhile, or another replica answered it
+            answered += 1
+            if not launch.channel_id:  # `ftbot submit` without --channel: no channel to tell
+                log.info("launch %s (no channel) was cut short by a restart", launch.id)
+                continue
             log.info("launch %s was cut short by a restart; telling its user", launch.id)
             self.web.chat_postMessage(channel=launch.channel_id, text=interrupted_launch(launch))
-            answered += 1
         return answered

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import wraps
 
+from apscheduler.events import EVENT_JOB_SUBMITTED, JobSubmissionEvent
 from apscheduler.schedulers.background import BackgroundScheduler
 
 log = logging.getLogger("ftbot.scheduler")
@@ -26,26 +27,52 @@ class ScheduledJob:
     seconds: float
 
 
-def error_boundary(job_id: str, func: Callable[[], object]) -> Callable[[], None]:
+#: told after each run of a job: its id, how many seconds late it started, whether it worked
+Observer = Callable[[str, float, bool], None]
+
+
+def error_boundary(
+    job_id: str, func: Callable[[], object], done: Callable[[bool], None] | None = None
+) -> Callable[[], None]:
     @wraps(func)
     def run() -> None:
+        ok = False
         try:
             func()
+            ok = True
         except Exception:
             log.exception("scheduled job %s failed; it will run again at its next tick", job_id)
+        finally:
+            if done is not None:
+                done(ok)
 
     return run
 
 
 class Scheduler:
-    def __init__(self, jobs: list[ScheduledJob]) -> None:
+    def __init__(self, jobs: list[ScheduledJob], observer: Observer | None = None) -> None:
         self._scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"misfire_grace_time": 30})
+        self._observer = observer
+        self._lag: dict[str, float] = {}
+        if observer is not None:
+            self._scheduler.add_listener(self._submitted, EVENT_JOB_SUBMITTED)
         for job in jobs:
             self._register(job)
 
+    def _submitted(self, event: JobSubmissionEvent) -> None:
+        """How late this run starts: now minus the earliest run time it stands for (coalesced runs)."""
+        times = event.scheduled_run_times or [datetime.now(UTC)]
+        self._lag[event.job_id] = (datetime.now(UTC) - min(times)).total_seconds()
+
+    def _done(self, job_id: str) -> Callable[[bool], None] | None:
+        observer = self._observer
+        if observer is None:
+            return None
+        return lambda ok: observer(job_id, self._lag.get(job_id, 0.0), ok)
+
     def _register(self, job: ScheduledJob) -> None:
         self._scheduler.add_job(
-            error_boundary(job.id, job.func),
+            error_boundary(job.id, job.func, self._done(job.id)),
             "interval",
             seconds=job.seconds,
             id=job.id,

@@ -8,9 +8,10 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot.store.rows import approval_record
+from bot.store.rows import approval_record, options_column
 from bot.store.tables import ApprovalRow
 from commands.errors import NotFound
+from commands.models import DeployOptions
 from commands.records import ApprovalRecord, ApprovalState
 
 
@@ -19,7 +20,13 @@ class ApprovalRepository:
         self.s = session
 
     def open_approval(
-        self, job_id: str, action: str, requested_by: str, at: datetime
+        self,
+        job_id: str,
+        action: str,
+        requested_by: str,
+        at: datetime,
+        *,
+        options: DeployOptions | None = None,
     ) -> tuple[ApprovalRecord, bool]:
         key = f"{job_id}:{action}"
         row = ApprovalRow(
@@ -29,6 +36,7 @@ class ApprovalRepository:
             state=ApprovalState.PENDING.value,
             requested_by=requested_by,
             created_at=at,
+            deploy_options=options_column(options),
         )
         try:
             with self.s.begin_nested():
@@ -36,7 +44,7 @@ class ApprovalRepository:
         except IntegrityError:
             existing = self.s.scalar(select(ApprovalRow).where(ApprovalRow.pending_key == key))
             if existing is None:  # decided in between: try once more
-                return self.open_approval(job_id, action, requested_by, at)
+                return self.open_approval(job_id, action, requested_by, at, options=options)
             return approval_record(existing), False
         return approval_record(row), True
 

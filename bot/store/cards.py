@@ -11,6 +11,9 @@ from bot.store.rows import TERMINAL_JOB_STATES
 from bot.store.tables import JobRow, StatusMessageRow
 from commands.records import CardDelivery
 
+#: the channel of a job submitted without one (``ftbot submit`` without ``--channel``): no card, no thread
+NO_CHANNEL = ""
+
 
 class CardRepository:
     def __init__(self, session: Session) -> None:
@@ -36,7 +39,7 @@ class CardRepository:
                 JobRow.id, JobRow.version, JobRow.channel_id, StatusMessageRow.ts, JobRow.card_posting_since
             )
             .outerjoin(StatusMessageRow, StatusMessageRow.job_id == JobRow.id)
-            .where(JobRow.version > JobRow.delivered_version)
+            .where(JobRow.version > JobRow.delivered_version, JobRow.channel_id != NO_CHANNEL)
             .order_by(urgency, JobRow.updated_at)
             .limit(limit)
         )
@@ -56,4 +59,7 @@ class CardRepository:
         )
 
     def undelivered_cards(self) -> int:
-        return int(self.s.scalar(select(func.count()).where(JobRow.version > JobRow.delivered_version)) or 0)
+        undelivered = select(func.count()).where(
+            JobRow.version > JobRow.delivered_version, JobRow.channel_id != NO_CHANNEL
+        )
+        return int(self.s.scalar(undelivered) or 0)

@@ -9,8 +9,9 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from bot.store.cards import NO_CHANNEL
 from bot.store.rows import audit_entry, audit_row
-from bot.store.tables import AuditRow, OutboxRow, StatusMessageRow
+from bot.store.tables import AuditRow, JobRow, OutboxRow, StatusMessageRow
 from commands.records import AuditEntry, OutgoingPost, ThreadPost
 
 
@@ -31,7 +32,11 @@ class OutboxRepository:
         self.s = session
 
     def post(self, post: ThreadPost, *, key: str, at: datetime) -> bool:
+        """Queue a thread message once per ``key``; False if it was queued before, or if its job has no
+        channel (no card, so no thread to post in)."""
         if self.s.scalar(select(OutboxRow.id).where(OutboxRow.dedupe_key == key)) is not None:
+            return False
+        if self.s.scalar(select(JobRow.channel_id).where(JobRow.id == post.job_id)) == NO_CHANNEL:
             return False
         row = OutboxRow(
             job_id=post.job_id,

@@ -13,6 +13,7 @@ from bot.store.approvals import ApprovalRepository
 from bot.store.cards import CardRepository
 from bot.store.db import Database
 from bot.store.endpoints import EndpointRepository
+from bot.store.incidents import IncidentRepository
 from bot.store.jobs import JobRepository
 from bot.store.launches import LaunchRepository
 from bot.store.leases import LeaseRepository
@@ -34,6 +35,7 @@ class SqlTx:
         self.leases = leases = LeaseRepository(session)
         self.cards = cards = CardRepository(session)
         self.view_states = view_states = ViewStateRepository(session)
+        self.incidents = IncidentRepository(session)
 
         self.add_job = jobs.add_job
         self.get_job = jobs.get_job

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.store.tables import ApprovalRow, AuditRow, EndpointRow, JobRow, LaunchRow
-from commands.models import EndpointState, JobSpec, JobState
+from commands.models import DeployOptions, EndpointState, JobSpec, JobState
 from commands.records import (
     ApprovalRecord,
     ApprovalState,
@@ -17,7 +17,7 @@ from commands.records import (
 )
 
 LIVE_JOB_STATES = tuple(
-    s.value for s in (JobState.PENDING, JobState.QUEUED, JobState.RUNNING, JobState.UNKNOWN)
+    s.value for s in (JobState.PENDING, JobState.QUEUED, JobState.RUNNING, JobState.PAUSED, JobState.UNKNOWN)
 )
 TERMINAL_JOB_STATES = tuple(s.value for s in (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED))
 LIVE_ENDPOINT_STATES = tuple(
@@ -32,6 +32,17 @@ def column_value(v: object) -> object:
     if isinstance(v, JobState | EndpointState):
         return v.value
     return v
+
+
+def options_column(options: DeployOptions | None) -> dict[str, object] | None:
+    """Deploy options as their JSON column holds them (NULL for the defaults, as rows before 0004)."""
+    if options is None or options == DeployOptions():
+        return None
+    return options.model_dump(mode="json")
+
+
+def options_record(value: dict[str, object] | None) -> DeployOptions:
+    return DeployOptions.model_validate(value) if value else DeployOptions()
 
 
 def job_row(job: JobRecord) -> JobRow:
@@ -85,6 +96,7 @@ def endpoint_row(endpoint: EndpointRecord) -> EndpointRow:
         requested_by=endpoint.requested_by,
         created_at=endpoint.created_at,
         updated_at=endpoint.updated_at,
+        deploy_options=options_column(endpoint.options),
     )
 
 
@@ -104,6 +116,7 @@ def endpoint_record(row: EndpointRow) -> EndpointRecord:
         deleted_by=row.deleted_by,
         last_used_at=row.last_used_at,
         idle_reminder_at=row.idle_reminder_at,
+        options=options_record(row.deploy_options),
     )
 
 
@@ -117,6 +130,7 @@ def approval_record(row: ApprovalRow) -> ApprovalRecord:
         decided_by=row.decided_by,
         created_at=row.created_at,
         decided_at=row.decided_at,
+        options=options_record(row.deploy_options),
     )
 
 

@@ -109,6 +109,8 @@ class EndpointRow(Base):
     idle_reminder_at: Mapped[datetime | None] = mapped_column(nullable=True)
     lease_owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
     lease_expires_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    # the DeployOptions it was deployed with (checkpoint, SKU); NULL: the defaults
+    deploy_options: Mapped[dict | None] = mapped_column(JSON, nullable=True)
 
 
 class ApprovalRow(Base):
@@ -128,6 +130,8 @@ class ApprovalRow(Base):
     decided_at: Mapped[datetime | None] = mapped_column(nullable=True)
     channel_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     ts: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # the deploy request, whole (DeployOptions): Approve deploys exactly this; NULL: the defaults
+    deploy_options: Mapped[dict | None] = mapped_column(JSON, nullable=True)
 
 
 class AuditRow(Base):
@@ -219,3 +223,29 @@ class ViewStateRow(Base):
     payload: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class IncidentRow(Base):
+    """Something that failed for a service reason, paged to the on-call once (``FTBOT_ONCALL``).
+
+    ``key`` names what failed (``job:<id>``, ``endpoint:<name>``, ``process:scheduler``…); ``open_key``
+    holds it while the incident is open (unique), so a retry storm or a second replica opens no second
+    incident, and NULL once it recovered. ``posts`` is where the page went: ``[[channel, ts], …]``."""
+
+    __tablename__ = "incidents"
+
+    ref: Mapped[str] = mapped_column(String(16), primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32), default="", index=True)
+    enterprise_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    key: Mapped[str] = mapped_column(String(200), index=True)
+    open_key: Mapped[str | None] = mapped_column(String(200), nullable=True, unique=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    what: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text)
+    next_step: Mapped[str] = mapped_column(Text)
+    job_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    posts: Mapped[list] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime]
+    acknowledged_by: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    resolved_at: Mapped[datetime | None] = mapped_column(nullable=True)

@@ -42,7 +42,36 @@ def cancel_button(job_id: str) -> ButtonElement:
     )
 
 
+def pause_button(job_id: str) -> ButtonElement:
+    return ButtonElement(
+        text="Pause",
+        action_id=Action.PAUSE,
+        value=_value(job_id),
+        confirm=ConfirmObject(
+            title="Pause this job?",
+            text=clip(
+                f"Job {escape_clip(job_id, 100)} stops training after its current step; Resume takes it up "
+                "again.",
+                CONFIRM_TEXT_MAX,
+            ),
+            confirm="Pause",
+            deny="Keep running",
+        ),
+    )
+
+
+def resume_button(job_id: str) -> ButtonElement:
+    return ButtonElement(text="Resume", action_id=Action.RESUME, value=_value(job_id), style="primary")
+
+
+def deploy_options_button(job_id: str) -> ButtonElement:
+    """Opens the Deploy dialog (a checkpoint instead of the final model, a SKU), which says what it
+    bills, so it needs no confirm of its own."""
+    return ButtonElement(text="Deploy with options…", action_id=Action.DEPLOY_OPTIONS, value=_value(job_id))
+
+
 def deploy_button(job_id: str) -> ButtonElement:
+    """Deploy the final model with the defaults, after a confirm."""
     return ButtonElement(
         text="Deploy",
         action_id=Action.DEPLOY,

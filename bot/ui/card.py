@@ -7,7 +7,16 @@ from datetime import datetime
 from slack_sdk.models.blocks import ActionsBlock, Block, ButtonElement, HeaderBlock
 
 from bot.ui.blocks import FALLBACK_MAX, FIELD_MAX, context, fields_section, section
-from bot.ui.buttons import cancel_button, deploy_button, tear_down_button, test_chat_button
+from bot.ui.buttons import (
+    cancel_button,
+    deploy_button,
+    deploy_options_button,
+    pause_button,
+    resume_button,
+    tear_down_button,
+    test_chat_button,
+)
+from bot.ui.deploy import options_text
 from bot.ui.ids import Block as B
 from bot.ui.status import (
     HOURLY_COST_NOTE,
@@ -19,10 +28,10 @@ from bot.ui.status import (
     since,
 )
 from bot.ui.text import clip, code, escape, escape_clip, link, mention, number, plain
-from commands.models import EndpointState, Hyperparameters, JobState
+from commands.models import EndpointState, Hyperparameters, JobState, Method
 from commands.records import ApprovalRecord, DatasetSummary, EndpointRecord, JobCard, JobRecord
 
-CANCELLABLE = frozenset({JobState.PENDING, JobState.QUEUED, JobState.RUNNING})
+CANCELLABLE = frozenset({JobState.PENDING, JobState.QUEUED, JobState.RUNNING, JobState.PAUSED})
 
 
 def hyperparameters_text(hp: Hyperparameters) -> str:
@@ -33,6 +42,7 @@ def hyperparameters_text(hp: Hyperparameters) -> str:
         f"n_epochs: {show(hp.n_epochs)}\n"
         f"batch_size: {show(hp.batch_size)}\n"
         f"learning_rate_multiplier: {show(hp.learning_rate_multiplier)}"
+        + (f"\nbeta: {show(hp.beta)}" if hp.beta is not None else "")
     )
 
 
@@ -59,20 +69,31 @@ def data_summary_text(summary: DatasetSummary | None, fallback_name: str | None)
     return clip("\n".join(lines), FIELD_MAX)
 
 
-def card_buttons(job: JobRecord, endpoint: EndpointRecord | None) -> list[ButtonElement]:
-    """Buttons by state: Cancel while the job can stop, Deploy when it succeeded and nothing is live,
-    Test chat and Tear down while its endpoint is ready."""
+def card_buttons(
+    job: JobRecord, endpoint: EndpointRecord | None, *, pausable: bool = False, deploy_dialog: bool = False
+) -> list[ButtonElement]:
+    """Buttons by state: Cancel while the job can stop (with Pause while it runs, Resume while it is
+    paused, where the backend can pause), Deploy when it succeeded and nothing is live (opening the Deploy
+    dialog from a second button where there are options), Test chat and Tear down while its endpoint is
+    ready."""
     if job.state in CANCELLABLE:
-        return [cancel_button(job.id)]
+        buttons = [cancel_button(job.id)]
+        if pausable and job.state is JobState.RUNNING:
+            buttons.insert(0, pause_button(job.id))
+        if pausable and job.state is JobState.PAUSED:
+            buttons.insert(0, resume_button(job.id))
+        return buttons
     if endpoint is not None and endpoint.state is EndpointState.READY:
         return [test_chat_button(endpoint.name), tear_down_button(endpoint.name)]
     if job.state is JobState.SUCCEEDED and (endpoint is None or not endpoint.live):
-        return [deploy_button(job.id)]
+        return [deploy_button(job.id)] + ([deploy_options_button(job.id)] if deploy_dialog else [])
     return []
 
 
 def endpoint_text(endpoint: EndpointRecord, now: datetime) -> str:
     text = f"*Endpoint* {code(clip(endpoint.name, 100))}: {endpoint_state_text(endpoint)}"
+    if endpoint.options.checkpoint is not None or endpoint.options.sku:
+        text += f" · {options_text(endpoint.options)}"
     if endpoint.live:
         text += f" · up {endpoint_age(endpoint, now)}"
         if endpoint.last_used_at:
@@ -87,8 +108,8 @@ def endpoint_text(endpoint: EndpointRecord, now: datetime) -> str:
 
 def approval_text(approval: ApprovalRecord) -> str:
     return (
-        f":hourglass: Deploy requested by {mention(approval.requested_by)} (request #{approval.id}): "
-        "waiting for an approver."
+        f":hourglass: Deploy of {options_text(approval.options)} requested by "
+        f"{mention(approval.requested_by)} (request #{approval.id}): waiting for an approver."
     )
 
 
@@ -102,6 +123,9 @@ def _fields(job: JobRecord) -> list[str]:
     ]
     if job.spec.suffix:
         fields.append(f"*Suffix*\n{code(clip(job.spec.suffix, 40))}")
+    if job.spec.method is not Method.SUPERVISED or job.spec.training_type:
+        tier = f" · tier {code(clip(job.spec.training_type, 40))}" if job.spec.training_type else ""
+        fields.append(f"*Method*\n{escape(job.spec.method.value.upper())}{tier}")
     if job.output_model:
         fields.append(f"*Output model*\n{code(clip(job.output_model, 200))}")
     return fields
@@ -123,7 +147,7 @@ def card_blocks(card: JobCard, now: datetime, *, with_header: bool = True) -> li
     if job.state is JobState.FAILED:
         reason = escape_clip(job.error, 2800) if job.error else "The service gave no reason."
         blocks.append(section(B.CARD_ERROR, f":x: *Failed:* {reason}"))
-    buttons = card_buttons(job, card.endpoint)
+    buttons = card_buttons(job, card.endpoint, pausable=card.pausable, deploy_dialog=card.deploy_dialog)
     if buttons:
         blocks.append(ActionsBlock(block_id=B.CARD_ACTIONS, elements=buttons))
     notes = [f"Job {code(clip(job.id, 100))}"]

@@ -10,8 +10,8 @@ from commands.errors import At, FtbotError, UsageError, User, fill
 
 
 def _name(value: str) -> str:
-    if isinstance(value, User):
-        return f"<@{value}>"
+    if isinstance(value, User):  # a Slack user id has no ':'; a CLI user (``cli:name``) shows as text
+        return escape(value) if ":" in value else f"<@{value}>"
     return escape(value) if isinstance(value, At) else code(value)
 
 

@@ -22,10 +22,17 @@ CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,30}$")
 class Action(StrEnum):
     CANCEL = "job_cancel"
     DEPLOY = "job_deploy"
+    DEPLOY_OPTIONS = "job_deploy_options"  # opens the Deploy dialog: a checkpoint, a SKU
     TEST_CHAT = "endpoint_test_chat"
     TEAR_DOWN = "endpoint_tear_down"
     APPROVE = "approval_approve"
     REJECT = "approval_reject"
+    PAUSE = "job_pause"
+    RESUME = "job_resume"
+    # deploy dialog inputs
+    DEPLOY_CHECKPOINT = "deploy_checkpoint"
+    DEPLOY_SKU = "deploy_sku"
+    ONCALL_ACKNOWLEDGE = "oncall_acknowledge"
     # wizard inputs
     BASE_MODEL = "wizard_base_model"
     TRAINING_FILE = "wizard_training_file"
@@ -41,6 +48,9 @@ class Action(StrEnum):
     BATCH_SIZE = "wizard_batch_size"
     LR_MULTIPLIER = "wizard_lr_multiplier"
     SUFFIX = "wizard_suffix"
+    METHOD = "wizard_method"
+    BETA = "wizard_beta"
+    TRAINING_TYPE = "wizard_training_type"
     # test chat modal inputs
     CHAT_PROMPT = "chat_prompt"
     CHAT_SYSTEM = "chat_system"
@@ -58,6 +68,12 @@ class Block(StrEnum):
     CARD_CONTEXT = "card_context"
     APPROVAL_TEXT = "approval_text"
     APPROVAL_ACTIONS = "approval_actions"
+    ONCALL_TEXT = "oncall_text"
+    ONCALL_ACTIONS = "oncall_actions"
+    ONCALL_TAKEN = "oncall_taken"
+    # /finetune doctor (one section per check: f"{DOCTOR_CHECK}.{name}")
+    DOCTOR_SUMMARY = "doctor_summary"
+    DOCTOR_CHECK = "doctor_check"
     CARD_ENDPOINT = "card_endpoint"
     CARD_APPROVAL = "card_approval"
     CARD_ERROR = "card_error"
@@ -104,7 +120,11 @@ class Block(StrEnum):
     BATCH_SIZE = "batch_size"
     LR_MULTIPLIER = "lr_multiplier"
     SUFFIX = "suffix"
+    METHOD = "method"
+    BETA = "beta"
+    TRAINING_TYPE = "training_type"
     REVIEW = "review"
+    REVIEW_TIERS = "review_tiers"
     WIZARD_INTRO = "wizard_intro"
     WIZARD_TRAINING = "wizard_training"
     WIZARD_VALIDATION = "wizard_validation"
@@ -119,6 +139,11 @@ class Block(StrEnum):
     CHAT_TEMPERATURE = "chat_temperature"
     CHAT_MAX_TOKENS = "chat_max_tokens"
     CHAT_ENDPOINT = "chat_endpoint"
+    # deploy dialog
+    DEPLOY_INTRO = "deploy_intro"
+    DEPLOY_CHECKPOINT = "deploy_checkpoint"
+    DEPLOY_SKU = "deploy_sku"
+    DEPLOY_NOTE = "deploy_note"
 
 
 class Callback(StrEnum):
@@ -127,3 +152,4 @@ class Callback(StrEnum):
     TEST_CHAT = "endpoint_test_chat_modal"
     LOADING = "finetune_loading"
     SUBMITTED = "finetune_submitted"
+    DEPLOY = "job_deploy_modal"

@@ -68,7 +68,10 @@ def model_text(model: BaseModelInfo) -> str:
     return "\n".join(lines)
 
 
-def models_list(models: Sequence[BaseModelInfo], backend_kind: str) -> tuple[str, list[Block]]:
+def models_list(
+    models: Sequence[BaseModelInfo], backend_kind: str, missing_hint: str | None = None
+) -> tuple[str, list[Block]]:
+    """``missing_hint``: how to add a model the backend could offer but does not (an extra to install)."""
     backend = escape_clip(backend_kind, 40)
     if not models:
         text = f"No base models are available on the {backend} backend."
@@ -80,7 +83,8 @@ def models_list(models: Sequence[BaseModelInfo], backend_kind: str) -> tuple[str
         context(
             B.LIST_HINT,
             f"Use a name with `{SLASH_COMMAND} submit --model NAME …`,"
-            f" or pick one in the `{SLASH_COMMAND}` wizard.",
+            f" or pick one in the `{SLASH_COMMAND}` wizard."
+            + (f"\n{escape_clip(missing_hint, 300)}" if missing_hint else ""),
         )
     )
     return f"{len(models)} base models on the {backend} backend", blocks

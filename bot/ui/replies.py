@@ -22,6 +22,8 @@ _WORKING: dict[type, str] = {
     grammar.Chat: "Asking the model…",
     grammar.Teardown: "Tearing down…",
     grammar.Cancel: "Cancelling…",
+    grammar.Pause: "Pausing…",
+    grammar.Resume: "Resuming…",
 }
 
 
@@ -77,6 +79,15 @@ def cancel_requested(job: JobRecord, *, clicked: bool = False) -> str:
     if clicked:
         return f":octagonal_sign: Cancel of {code(job.id)} requested."
     return f":octagonal_sign: Cancel of {code(job.id)} requested; the card will show when it stops."
+
+
+def paused_or_resumed(job: JobRecord, action: str) -> str:
+    """To whoever clicked Pause or Resume (or typed it): the card follows the service's state."""
+    if action == "pause":
+        return (
+            f":double_vertical_bar: Pause of {code(job.id)} requested; Resume on the card takes it up again."
+        )
+    return f":arrow_forward: {code(job.id)} resumes; the card shows when it runs again."
 
 
 def submit_launch(model: str, data_address: str) -> str:

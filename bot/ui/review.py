@@ -14,6 +14,7 @@ from bot.ui.ids import Block as B
 from bot.ui.text import clip, code, escape_clip
 from bot.ui.validation import validation_report_blocks
 from commands.dataset.report import ValidationReport
+from commands.models import Tier
 
 
 def _report_ok(report: ValidationReport) -> bool:
@@ -26,15 +27,20 @@ def review_view(
     summary: Sequence[tuple[str, str]],
     private_metadata: str,
     n_epochs: int | None = None,
+    tiers: Sequence[Tier] = (),
 ) -> View:
     """The review step: ``summary`` is ``(label, value)`` pairs in plain text (base model, data,
     validation, parameters, suffix); ``n_epochs`` the user's own choice, when not Default (rescales the
-    estimate). With errors in the data there is no submit button: it is never submitted."""
+    estimate); ``tiers`` the backend's training tiers, each with its one-line note on data residency and
+    price. With errors in the data there is no submit button: it is never submitted."""
     ok = _report_ok(report)
     blocks: list[Block] = []
     if summary:
         fields = (f"*{escape_clip(k, 100)}*\n{escape_clip(v, 1500)}" for k, v in summary)
         blocks.append(fields_section(B.REVIEW, fields))
+    if tiers:
+        lines = [f"*{escape_clip(t.label or t.name, 40)}*: {escape_clip(t.note, 200)}" for t in tiers[:10]]
+        blocks.append(context(B.REVIEW_TIERS, "Training tiers: " + " · ".join(lines)))
     blocks += validation_report_blocks(report, title="Training data check", n_epochs=n_epochs)
     if ok:
         blocks.append(

@@ -14,6 +14,7 @@ from slack_sdk.models.blocks import ActionsBlock, Block, ButtonElement
 
 from bot.ui.blocks import SECTION_MAX, context, section
 from bot.ui.buttons import approve_button, reject_button, tear_down_button, test_chat_button
+from bot.ui.deploy import checkpoints_text, options_from_data, options_text
 from bot.ui.ids import Block as B
 from bot.ui.status import HOURLY_COST_NOTE, metric_text
 from bot.ui.text import approver_mention, clip, code, escape, escape_clip, mention, number
@@ -153,8 +154,10 @@ def _approval_request(post: ThreadPost, job: JobRecord, approvers: Sequence[str]
     listed = data.get("approvers")
     who = [str(a) for a in listed] if isinstance(listed, list | tuple) else list(approvers)
     asker = mention(_str(data, "requested_by"))
+    options = options_from_data(data.get("options"))
+    what = f" ({options_text(options)})" if options is not None else ""
     text = (
-        f":raised_hand: {asker} asks to deploy job {code(clip(job.id, 100))} (request #{aid}). "
+        f":raised_hand: {asker} asks to deploy job {code(clip(job.id, 100))}{what} (request #{aid}). "
         + HOURLY_COST_NOTE
     )
     if who:
@@ -275,6 +278,14 @@ def _training_body(post: ThreadPost, job: JobRecord) -> _Body | None:
             )
         case PostKind.OVERFIT_WARNING:
             return _Body(_overfit_text(data))
+        case PostKind.CHECKPOINTS:
+            return _Body(checkpoints_text(data.get("checkpoints")))
+        case PostKind.PAUSED:
+            return _Body(
+                f":double_vertical_bar: {mention(_str(data, 'by'))} paused the job. Resume on the card."
+            )
+        case PostKind.RESUMED:
+            return _Body(f":arrow_forward: {mention(_str(data, 'by'))} resumed the job.")
     return None
 
 
@@ -296,7 +307,9 @@ def _deployment_body(post: ThreadPost, job: JobRecord) -> _Body | None:
             return _Body(f":no_entry: {by} rejected deploy request #{aid}. Nothing was deployed.")
         case PostKind.DEPLOYING:
             by = mention(_str(data, "by"))
-            return _Body(f":rocket: Deploying as endpoint {ep} (requested by {by}). {HOURLY_COST_NOTE}")
+            options = options_from_data(data.get("options"))
+            what = f" {options_text(options)}" if options is not None else ""
+            return _Body(f":rocket: Deploying{what} as endpoint {ep} (requested by {by}). {HOURLY_COST_NOTE}")
         case PostKind.DEPLOYED:
             return _Body(
                 f":large_green_circle: Endpoint {ep} is ready. {HOURLY_COST_NOTE}",

@@ -42,6 +42,8 @@ def estimate_text(stats: DatasetStats, n_epochs: int | None = None) -> str:
             f"\n_Approximate: counted with `{escape_clip(stats.encoding, 40)}`, "
             "not this model's own tokenizer._"
         )
+    elif stats.encoding.endswith(" tokenizer"):  # a backend supplied the base model's own tokenizer
+        text += f"\n_Counted with this model's tokenizer (`{escape_clip(stats.encoding, 60)}`)._"
     return text
 
 

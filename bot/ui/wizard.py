@@ -30,7 +30,7 @@ from bot.ui.ids import Block as B
 from bot.ui.limits import INPUT_VALUE_MAX, OPTION_TEXT_MAX, OPTION_VALUE_MAX, OPTIONS_MAX
 from bot.ui.text import escape_clip, plain
 from bot.ui.wizard_input import SUFFIX_MAX, VALIDATION_LABELS, DataSource, WizardInput
-from commands.models import BaseModelInfo, Hyperparameters, Task
+from commands.models import BaseModelInfo, Hyperparameters, Method, Task, Tier
 
 TITLE = "Fine-tune a model"
 MAX_OPTIONS = OPTIONS_MAX  # Slack's cap for a select's options
@@ -54,8 +54,12 @@ def loading_view() -> View:
 # --- elements -------------------------------------------------------------------------------------
 
 
-def _option(value: str, text: str) -> Option:
-    return Option(value=value[:OPTION_VALUE_MAX], text=plain(text, OPTION_TEXT_MAX))
+def _option(value: str, text: str, description: str | None = None) -> Option:
+    return Option(
+        value=value[:OPTION_VALUE_MAX],
+        text=plain(text, OPTION_TEXT_MAX),
+        description=plain(description, OPTION_TEXT_MAX) if description else None,
+    )
 
 
 def _dataset_options(datasets: Sequence[tuple[str, str]]) -> list[Option]:
@@ -171,12 +175,36 @@ def _base_model_step(backend_kind: str, init: WizardInput | None) -> list[Block]
     ]
 
 
+METHOD_OPTIONS = (
+    (Method.SUPERVISED, "Supervised", 'Chat examples: {"messages": [...]}'),
+    (Method.DPO, "DPO (preference pairs)", "input, preferred_output, non_preferred_output"),
+)
+
+
+def _method_step(init: WizardInput | None, tiers: Sequence[Tier]) -> list[Block]:
+    """The training method, and the training tier where the backend has tiers (the default first)."""
+    options = [_option(m.value, label, note) for m, label, note in METHOD_OPTIONS]
+    blocks: list[Block] = [
+        _radio(
+            B.METHOD, Action.METHOD, "Method", options, init.method.value if init else Method.SUPERVISED.value
+        )
+    ]
+    if tiers:
+        tier_options = [_option(t.name, t.label or t.name, t.note or None) for t in tiers[:10]]
+        chosen = init.training_type if init and init.training_type else tier_options[0].value
+        blocks.append(
+            _radio(B.TRAINING_TYPE, Action.TRAINING_TYPE, "Training tier", tier_options, chosen or "")
+        )
+    return blocks
+
+
 def _training_step(init: WizardInput | None, dataset_options: list[Option]) -> list[Block]:
     training = init.training if init else None
     blocks: list[Block] = [
         section(
             B.WIZARD_TRAINING,
-            "*Training data*: give exactly one of these. A chat-format JSONL file, one example per line.",
+            "*Training data*: give exactly one of these. A JSONL file, one example per line: chat "
+            "examples, or preference pairs for DPO.",
         ),
         _file_input(
             B.TRAINING_FILE, Action.TRAINING_FILE, "Upload a JSONL file", "Up to 10 MB. Larger: use a URL."
@@ -288,6 +316,16 @@ def _parameters_step(init: WizardInput | None) -> list[Block]:
             initial=hp.n_epochs,
             hint="1–50 passes over the training data.",
         ),
+        _number(
+            B.BETA,
+            Action.BETA,
+            "Beta (DPO only)",
+            decimal=True,
+            low="0.01",
+            high="2",
+            initial=hp.beta,
+            hint="How far DPO may move from the base model: lower is bolder. Blank: the service's default.",
+        ),
     ]
 
 
@@ -313,10 +351,11 @@ def wizard_view(
     channel_id: str,
     datasets: Sequence[tuple[str, str]] = (),
     initial: WizardInput | None = None,
+    tiers: Sequence[Tier] = (),
 ) -> View:
     """The wizard. ``datasets``: ``(id, label)`` of datasets uploaded before, newest first;
     ``initial``: values to show again (file uploads cannot be pre-filled); ``private_metadata`` is the
-    channel the card goes to."""
+    channel the card goes to; ``tiers``: the backend's training tiers (the default first), if any."""
     dataset_options = _dataset_options(datasets)
     return View(
         type="modal",
@@ -327,6 +366,7 @@ def wizard_view(
         private_metadata=channel_id,
         blocks=[
             *_base_model_step(backend_kind, initial),
+            *_method_step(initial, tiers),
             *_training_step(initial, dataset_options),
             *_validation_step(initial, dataset_options),
             *_parameters_step(initial),

@@ -17,7 +17,7 @@ from bot.ui.ids import Block as B
 from bot.ui.state import Values, parse_number, selected_option, selected_value, state_files, state_value
 from bot.ui.text import clip
 from commands.errors import InvalidInput
-from commands.models import Frozen, Hyperparameters
+from commands.models import Frozen, Hyperparameters, Method
 
 SUFFIX_MAX = 40
 _SUFFIX = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -56,6 +56,8 @@ class WizardInput(Frozen):
     hyperparameters: Hyperparameters = Hyperparameters()
     custom_parameters: bool = False
     suffix: str | None = None
+    method: Method = Method.SUPERVISED
+    training_type: str | None = None  # a training tier's name, when the backend has tiers
 
 
 class WizardErrors(InvalidInput):
@@ -203,6 +205,7 @@ _PARAMETERS = (  # name, block, label, integer, low, high, low exclusive
     ("batch_size", B.BATCH_SIZE, "Batch size", True, 1, 256, False),
     ("learning_rate_multiplier", B.LR_MULTIPLIER, "The learning rate multiplier", False, 0, 10, True),
     ("n_epochs", B.EPOCHS, "The number of epochs", True, 1, 50, False),
+    ("beta", B.BETA, "Beta", False, 0, 2, True),
 )
 
 
@@ -212,6 +215,7 @@ def _parameters(values: Values, errors: dict[str, str]) -> tuple[Hyperparameters
         "batch_size": state_value(values, B.BATCH_SIZE, Action.BATCH_SIZE),
         "learning_rate_multiplier": state_value(values, B.LR_MULTIPLIER, Action.LR_MULTIPLIER),
         "n_epochs": state_value(values, B.EPOCHS, Action.EPOCHS),
+        "beta": state_value(values, B.BETA, Action.BETA),
     }
     if not custom:
         if any(v is not None for v in raw.values()):
@@ -250,6 +254,26 @@ def _suffix(values: Values, errors: dict[str, str]) -> str | None:
     return suffix
 
 
+def _method(values: Values, errors: dict[str, str], beta_given: bool) -> Method:
+    raw = selected_value(values, B.METHOD, Action.METHOD) or Method.SUPERVISED.value
+    try:
+        method = Method(raw)
+    except ValueError:
+        errors[B.METHOD] = "Choose Supervised or DPO."
+        return Method.SUPERVISED
+    if beta_given and method is not Method.DPO:
+        errors[B.BETA] = "Beta is a DPO setting: choose DPO above, or clear it."
+    return method
+
+
+def _training_type(values: Values, errors: dict[str, str]) -> str | None:
+    tier = selected_value(values, B.TRAINING_TYPE, Action.TRAINING_TYPE)
+    if tier is not None and not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]{0,39}", tier):
+        errors[B.TRAINING_TYPE] = "Choose one of the training tiers listed."
+        return None
+    return tier
+
+
 def parse_wizard(values: Values) -> WizardInput:
     """The submitted wizard, or ``WizardErrors`` naming every bad block (in the form's order)."""
     errors: dict[str, str] = {}
@@ -259,6 +283,8 @@ def parse_wizard(values: Values) -> WizardInput:
     training = _training(values, errors)
     mode, validation, split = _validation(values, errors)
     hyperparameters, custom = _parameters(values, errors)
+    method = _method(values, errors, hyperparameters.beta is not None)
+    training_type = _training_type(values, errors)
     suffix = _suffix(values, errors)
     if errors or model is None or training is None:
         raise WizardErrors(errors or {B.BASE_MODEL: "Pick a base model."})
@@ -271,4 +297,6 @@ def parse_wizard(values: Values) -> WizardInput:
         hyperparameters=hyperparameters,
         custom_parameters=custom,
         suffix=suffix,
+        method=method,
+        training_type=training_type,
     )

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-DatasetFormat = Literal["chat", "text_ground_truth", "prompt_completion"]
+DatasetFormat = Literal["chat", "preference", "text_ground_truth", "prompt_completion"]
 
 #: error codes (stable; used in JSON output and by the Slack layer)
 ERROR_CODES = (
@@ -30,6 +30,8 @@ ERROR_CODES = (
     "too_large",
     "empty_file",
     "line_too_long",
+    "missing_input",
+    "invalid_preference_output",
 )
 #: warning codes
 WARNING_CODES = (
@@ -42,6 +44,7 @@ WARNING_CODES = (
     "empty_completion",
     "unrecognized_top_level_key",
     "blank_line",
+    "identical_preference",
 )
 
 
@@ -77,7 +80,7 @@ class DatasetStats(_Frozen):
     format: DatasetFormat | None
     bytes: int
     has_bom: bool
-    messages_per_example: MessageStats | None  # chat only
+    messages_per_example: MessageStats | None  # chat and preference (input and both outputs) only
     tokens_per_example: TokenStats | None  # None when tokens were not counted
     encoding: str
     approximate_tokens: bool  # True for base models whose tokenizer is not the tiktoken encoding used

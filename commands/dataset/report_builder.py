@@ -88,8 +88,10 @@ class ReportBuilder:
         backend_text_format: DatasetFormat | None,
         min_examples: int,
         max_file_bytes: int,
+        chat_format: DatasetFormat = "chat",
     ) -> None:
         self.task = task
+        self.chat_format = chat_format  # "preference" for DPO data
         self.ctx = context_length
         self.encoding = encoding
         self.exact = exact_tokenizer
@@ -116,7 +118,7 @@ class ReportBuilder:
     def valid_example(self, raw: bytes, ex: ExampleRules) -> None:
         """The example ``ex`` has just checked passed every check: its message count or format, its hash."""
         fmt = ex.format
-        if fmt == "chat":
+        if fmt == "chat" or fmt == "preference":
             n = ex.messages
             if self.valid == 0:
                 self.msg_min = self.msg_max = n
@@ -225,7 +227,7 @@ class ReportBuilder:
     def _format(self, file_errors: list[Issue]) -> DatasetFormat | None:
         """The file's format; for text completion, an error when it mixes formats or is not the backend's."""
         if self.task is Task.CHAT_COMPLETION:
-            return "chat" if self.valid else None
+            return self.chat_format if self.valid else None
         if not self.formats:
             return None
         formats = self.formats

@@ -22,6 +22,9 @@ TEXT_FORMATS: dict[DatasetFormat, tuple[str, str]] = {
     "prompt_completion": ("prompt", "completion"),
 }
 TEXT_KEYS = frozenset({"text", "ground_truth", "prompt", "completion"})
+PREFERENCE_KEYS = frozenset({"input", "preferred_output", "non_preferred_output"})
+PREFERENCE_INPUT_KEYS = frozenset({"messages", "tools", "parallel_tool_calls"})
+OUTPUT_ROLES = frozenset({"assistant", "tool"})
 FORMAT_KEYS: dict[str, str] = {
     "text_ground_truth": '{"text", "ground_truth"}',
     "prompt_completion": '{"prompt", "completion"}',
@@ -64,7 +67,8 @@ class ExampleRules:
         self.texts: list[str] = []
         #: system prompts and tool definitions: repeat across examples, counted once
         self.shared: list[Any] = []
-        self.empty_reply_at = 0  # the first assistant message with an empty reply and no tool calls
+        #: the first assistant message with an empty reply and no tool calls (0: none)
+        self.empty_reply_at: int | str = 0
 
     def check(self, obj: dict[str, Any], line: int) -> bool:
         """Whether ``obj``, the example on ``line``, passes every check; its problems are reported."""
@@ -152,6 +156,12 @@ class ChatRules(ExampleRules):
                 'chat_completion, which needs {"messages": [...]}; choose --task text_completion or '
                 "convert the data.",
             )
+        elif msgs is None and "preferred_output" in obj:
+            self.error(
+                "format_mismatch",
+                'This line is preference data ({"input", "preferred_output", "non_preferred_output"}) but '
+                'the method is supervised, which needs {"messages": [...]}; choose --method dpo.',
+            )
         elif msgs is None:
             self.error("missing_messages_list", 'No "messages" list; each line needs {"messages": [...]}.')
         else:
@@ -175,7 +185,7 @@ class ChatRules(ExampleRules):
                 else:
                     self.shared.append(defs)
 
-    def _message(self, i: int, m: object) -> str:
+    def _message(self, i: int | str, m: object) -> str:
         """Every check of message ``i`` that the fast path in ``check`` did not settle. Returns the
         message's role once it is a known one (whatever else is wrong), else ``""``."""
         if type(m) is not dict:
@@ -204,7 +214,7 @@ class ChatRules(ExampleRules):
         self._names(i, m)
         return str(role)
 
-    def _assistant_extras(self, i: int, m: dict[str, Any], calls: object, fcall: object) -> None:
+    def _assistant_extras(self, i: int | str, m: dict[str, Any], calls: object, fcall: object) -> None:
         """An assistant message's ``weight`` (0 or 1), ``tool_calls`` and ``function_call``."""
         weight = m.get("weight")
         if weight is not None and (type(weight) is not int or weight not in (0, 1)):
@@ -233,7 +243,7 @@ class ChatRules(ExampleRules):
             else:
                 self.texts.append(orjson.dumps(fcall).decode())
 
-    def _only_for_assistants(self, i: int, role: str, m: dict[str, Any], has_calls: bool) -> None:
+    def _only_for_assistants(self, i: int | str, role: str, m: dict[str, Any], has_calls: bool) -> None:
         """``weight`` and tool calls belong to assistant messages only."""
         if "weight" in m:
             self.error("invalid_weight", f'Message {i} ({role}) has "weight"; only assistant messages may.')
@@ -242,7 +252,7 @@ class ChatRules(ExampleRules):
                 "invalid_tool_calls", f"Message {i} ({role}) has tool calls; only assistant messages may."
             )
 
-    def _content(self, i: int, role: str, content: object, no_calls: bool) -> None:
+    def _content(self, i: int | str, role: str, content: object, no_calls: bool) -> None:
         """A message's content: a string (empty only for tool results or an assistant's empty reply),
         null only beside tool calls, or a list of content parts. ``...`` stands for a missing key."""
         if content is ...:
@@ -274,7 +284,7 @@ class ChatRules(ExampleRules):
                 f"it is {describe(content)}.",
             )
 
-    def _names(self, i: int, m: dict[str, Any]) -> None:
+    def _names(self, i: int | str, m: dict[str, Any]) -> None:
         """``name`` (one token more) and ``tool_call_id`` are strings, counted as text."""
         for key in ("name", "tool_call_id"):
             v = m.get(key)
@@ -353,3 +363,107 @@ class TextRules(ExampleRules):
                 self.error("missing_content", f'"{key}" is empty.')
             else:
                 self.warn("empty_completion", f'"{key}" is empty; there is nothing to learn.')
+
+
+class PreferenceRules(ChatRules):
+    """DPO preference examples: ``{"input": {"messages": [...]}, "preferred_output": [...],
+    "non_preferred_output": [...]}`` (Azure OpenAI's "Direct preference optimization" how-to). The input's
+    messages are checked as chat messages; each output is a non-empty list of assistant (or tool) messages
+    with at least one assistant message. Tokens: the input once plus both outputs."""
+
+    def __init__(self, issues: Issues) -> None:
+        super().__init__(issues)
+        self.format = "preference"
+
+    def check(self, obj: dict[str, Any], line: int) -> bool:
+        self.line = line
+        self.ok = True
+        self.empty_reply_at = 0
+        self.texts = []
+        self.shared = []
+        self.base = 3
+        self.messages = 0
+        if "messages" in obj and "input" not in obj:
+            self.error(
+                "format_mismatch",
+                'This line is chat data ({"messages": [...]}) but the method is dpo, which needs '
+                '{"input", "preferred_output", "non_preferred_output"}; convert the data, or leave out '
+                "--method dpo.",
+            )
+            return False
+        for key in obj.keys() - PREFERENCE_KEYS:
+            self.warn(
+                "unrecognized_top_level_key", f"Unrecognized top-level key {key!r}; services may reject it."
+            )
+        has_user = self._input(obj.get("input", ...))
+        preferred = self._output("preferred_output", obj.get("preferred_output", ...))
+        rejected = self._output("non_preferred_output", obj.get("non_preferred_output", ...))
+        if self.ok:
+            if preferred == rejected:
+                self.warn(
+                    "identical_preference",
+                    "preferred_output and non_preferred_output are the same; there is nothing to learn.",
+                )
+            if not has_user:
+                self.warn("missing_user_message", "The input has no user message.")
+            if self.empty_reply_at:
+                self.warn(
+                    "empty_assistant_reply", f"Message {self.empty_reply_at} (assistant) has an empty reply."
+                )
+        return self.ok
+
+    def _input(self, value: object) -> bool:
+        """The ``input`` object; whether it has a user message."""
+        if type(value) is not dict:
+            missing = value is ...
+            self.error(
+                "missing_input",
+                'No "input"; each line needs "input": {"messages": [...]}.'
+                if missing
+                else f'"input" must be an object with "messages"; it is {describe(value)}.',
+            )
+            return False
+        for key in value.keys() - PREFERENCE_INPUT_KEYS:
+            self.warn("unrecognized_top_level_key", f"Unrecognized key {key!r} in the input.")
+        defs = value.get("tools")
+        if defs is not None:
+            if type(defs) is not list or not all(type(d) is dict for d in defs):
+                self.error("invalid_tools", f'"tools" must be a list of objects; it is {describe(defs)}.')
+            else:
+                self.shared.append(defs)
+        msgs = value.get("messages")
+        if type(msgs) is not list or not msgs:
+            shown = "missing" if msgs is None else "an empty list" if msgs == [] else describe(msgs)
+            self.error("missing_input", f'"input" needs a non-empty "messages" list; it is {shown}.')
+            return False
+        roles = [self._counted(f"{i} of input", m) for i, m in enumerate(msgs, 1)]
+        return "user" in roles
+
+    def _output(self, key: str, value: object) -> object:
+        """One output list; returns it (compared with the other) once checked."""
+        if type(value) is not list or not value:
+            shown = "missing" if value is ... else "an empty list" if value == [] else describe(value)
+            self.error(
+                "invalid_preference_output",
+                f'"{key}" must be a non-empty list of assistant messages; it is {shown}.',
+            )
+            return None
+        roles = []
+        for i, m in enumerate(value, 1):
+            label = f"{i} of {key}"
+            role = self._counted(label, m)
+            roles.append(role)
+            if role and role not in OUTPUT_ROLES:
+                self.error(
+                    "invalid_preference_output",
+                    f"Message {label} has role {role!r}; outputs hold assistant (or tool) messages only.",
+                )
+        if "assistant" not in roles:
+            self.error("invalid_preference_output", f'"{key}" has no assistant message.')
+        return value
+
+    def _counted(self, label: str, m: object) -> str:
+        """Check one message and add its tokens (3 plus its role, as chat messages)."""
+        self.messages += 1
+        self.base += 4
+        return self._message(label, m)

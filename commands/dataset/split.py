@@ -18,7 +18,7 @@ def _examples(path: Path) -> Iterator[bytes]:
         first = True
         for raw in f:
             if first:
-                first = False
+                first = False  # pragma: no mutate (None is as falsy as False: equivalent)
                 if raw.startswith(_BOM):
                     raw = raw[3:]
             if raw.strip():

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from commands.dataset.tokens import ENCODINGS, Counter, get_counter
+from commands.dataset.tokens import ENCODINGS, Counter, ModelTokenizer, get_counter
 
 _BATCH_TEXT_CHARS = 1 << 18
 _CACHE_MAX = 4096
@@ -62,6 +62,11 @@ def count_batch(core: Counter, eot: int, texts: list[str], ends: list[int], base
     return totals
 
 
+def count_with_model(tokenizer: ModelTokenizer, examples: list[tuple[Any, list[str], int]]) -> list[int]:
+    """Per-example totals with a base model's own tokenizer (its chat template), for one batch."""
+    return [tokenizer.count(example, texts, base) for example, texts, base in examples]
+
+
 class TokenPool:
     """Counts examples' tokens and hands each batch's totals, in file order, to ``on_counted``.
 
@@ -70,9 +75,16 @@ class TokenPool:
     """
 
     def __init__(
-        self, encoding: str, workers: int, on_counted: Callable[[list[int], list[int]], None]
+        self,
+        encoding: str,
+        workers: int,
+        on_counted: Callable[[list[int], list[int]], None],
+        *,
+        tokenizer: ModelTokenizer | None = None,
     ) -> None:
         self.encoding = encoding
+        self.tokenizer = tokenizer  # the base model's own tokenizer, when the backend supplies one
+        self._examples: list[tuple[Any, list[str], int]] = []
         self.workers = workers
         self.on_counted = on_counted
         self.eot = ENCODINGS[encoding][2][_SEP]
@@ -102,9 +114,20 @@ class TokenPool:
                 self._cache[text] = n
         return n
 
-    def add(self, line: int, chars: int, base: int, texts: list[str], shared: list[Any]) -> None:
+    def add(
+        self, line: int, chars: int, base: int, texts: list[str], shared: list[Any], example: Any = None
+    ) -> None:
         """Queue one example: ``base`` tokens plus those of ``texts`` and of ``shared`` (texts or JSON
-        values that repeat across examples). ``chars`` is its size, for batching."""
+        values that repeat across examples). ``chars`` is its size, for batching. With a model tokenizer,
+        ``example`` (the parsed line) is counted by it instead."""
+        if self.tokenizer is not None:
+            shared_texts = [s if type(s) is str else orjson.dumps(s).decode() for s in shared]
+            self._examples.append((example, texts + shared_texts, base))
+            self._lines.append(line)
+            self._chars += chars
+            if self._chars >= _BATCH_TEXT_CHARS:
+                self._submit()
+            return
         cache = self._cache
         for s in shared:
             text = s if type(s) is str else orjson.dumps(s).decode()
@@ -124,6 +147,9 @@ class TokenPool:
             self._submit()
 
     def _submit(self) -> None:
+        if self.tokenizer is not None:
+            self._submit_examples(self.tokenizer)
+            return
         if not self._ends:
             return
         texts, ends, base, lines = self._texts, self._ends, self._base, self._lines
@@ -134,6 +160,21 @@ class TokenPool:
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="ftbot-tokens")
         self._pending.append((self._pool.submit(count_batch, self.core, self.eot, texts, ends, base), lines))
+        while len(self._pending) > 2 * self.workers:
+            fut, lns = self._pending.popleft()
+            self.on_counted(fut.result(), lns)
+
+    def _submit_examples(self, tokenizer: ModelTokenizer) -> None:
+        if not self._examples:
+            return
+        examples, lines = self._examples, self._lines
+        self._examples, self._lines, self._chars = [], [], 0
+        if self.workers <= 1:
+            self.on_counted(count_with_model(tokenizer, examples), lines)
+            return
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="ftbot-tokens")
+        self._pending.append((self._pool.submit(count_with_model, tokenizer, examples), lines))
         while len(self._pending) > 2 * self.workers:
             fut, lns = self._pending.popleft()
             self.on_counted(fut.result(), lns)

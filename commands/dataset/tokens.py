@@ -12,7 +12,7 @@ from __future__ import annotations
 import binascii
 import hashlib
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from importlib import resources
 from typing import Any, Protocol
 
@@ -58,7 +58,7 @@ ENCODINGS: dict[str, tuple[str, str, dict[str, int]]] = {
 
 _cache: dict[str, tiktoken.Encoding] = {}
 _core_cache: dict[str, Any] = {}
-_lock = threading.Lock()
+_lock = threading.RLock()  # reentrant: get_counter falls back to get_encoding while holding it
 
 
 def _parse_ranks(data: bytes, name: str) -> dict[bytes, int]:
@@ -158,3 +158,14 @@ def count_tokens(texts: Iterable[str], encoding: str = "o200k_base") -> list[int
     ordinary text (what a fine-tuning service does with user data), never rejected."""
     core = get_counter(encoding)
     return [len(core.encode_ordinary(t)) for t in texts]
+
+
+class ModelTokenizer(Protocol):
+    """A base model's own tokenizer, supplied by a backend (``commands.ports.TokenizerSource``) so that the
+    statistics and the billed-token estimate count what this model will see instead of an OpenAI
+    encoding. ``count`` gets the parsed example, the texts the validator found in it and the validator's
+    per-message overhead (``base``); a chat template counts the rendered example instead."""
+
+    name: str
+
+    def count(self, example: Any, texts: Sequence[str], base: int) -> int: ...

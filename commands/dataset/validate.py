@@ -24,11 +24,11 @@ import orjson
 
 from commands.dataset.report import DatasetFormat, ValidationReport
 from commands.dataset.report_builder import ReportBuilder, billed_tokens, default_epochs
-from commands.dataset.rules import ChatRules, TextRules, describe
+from commands.dataset.rules import ChatRules, ExampleRules, PreferenceRules, TextRules, describe
 from commands.dataset.token_pool import TokenPool
-from commands.dataset.tokens import ENCODINGS, get_counter
+from commands.dataset.tokens import ENCODINGS, ModelTokenizer, get_counter
 from commands.errors import InvalidInput
-from commands.models import Task
+from commands.models import Method, Task
 
 __all__ = [
     "DEFAULT_CONTEXT_LENGTH",
@@ -83,20 +83,26 @@ class _Validator:
         workers: int,
         progress: Callable[[int], None] | None,
         min_examples: int = MIN_EXAMPLES,
+        method: Method = Method.SUPERVISED,
+        tokenizer: ModelTokenizer | None = None,
     ) -> None:
+        rules: type[ExampleRules] = ChatRules if task is Task.CHAT_COMPLETION else TextRules
+        if method is Method.DPO:
+            rules = PreferenceRules
         self.report = ReportBuilder(
             task=task,
             context_length=context_length,
-            encoding=encoding,
-            exact_tokenizer=exact_tokenizer,
+            encoding=f"{tokenizer.name} tokenizer" if tokenizer else encoding,
+            exact_tokenizer=exact_tokenizer or tokenizer is not None,
             count_tokens=count_tokens,
             backend_text_format=backend_text_format,
             min_examples=min_examples,
             max_file_bytes=MAX_FILE_BYTES,
+            chat_format="preference" if method is Method.DPO else "chat",
         )
         self.issues = self.report.issues
-        self.tokens = TokenPool(encoding, workers, self.report.tokens_counted)
-        self.rules = (ChatRules if task is Task.CHAT_COMPLETION else TextRules)(self.issues)
+        self.tokens = TokenPool(encoding, workers, self.report.tokens_counted, tokenizer=tokenizer)
+        self.rules = rules(self.issues)
         self._check = self.rules.check
         self.count_tokens = count_tokens
         self.progress = progress
@@ -142,7 +148,7 @@ class _Validator:
             ex = self.rules
             self.report.valid_example(raw, ex)
             if self.count_tokens:
-                self.tokens.add(line, len(raw), ex.base, ex.texts, ex.shared)
+                self.tokens.add(line, len(raw), ex.base, ex.texts, ex.shared, obj)
 
     # -- the whole file ----------------------------------------------------------------------------
     def run(self, stream: BinaryIO) -> None:
@@ -246,6 +252,8 @@ def validate_dataset(
     exact_tokenizer: bool = True,
     count_tokens: bool = True,
     workers: int | None = None,
+    method: Method = Method.SUPERVISED,
+    tokenizer: ModelTokenizer | None = None,
 ) -> ValidationReport:
     """Check a JSONL fine-tuning dataset line by line and return the full report (it never stops at the
     first problem). ``source`` is a path or a binary stream (read to its end, not closed).
@@ -254,12 +262,21 @@ def validate_dataset(
     answer inside Slack's 3-second window); token statistics, the estimate and the over-context count are
     then ``None``.
     ``exact_tokenizer=False`` marks token figures approximate (base models that do not use ``encoding``).
+    ``method=Method.DPO`` checks preference data (``input``, ``preferred_output``,
+    ``non_preferred_output``) instead of chat examples; DPO is for chat models only.
+    ``tokenizer`` (a backend's ``tokenizer_for(model)``) counts with the base model's own tokenizer and chat
+    template: the figures are then exact for that model.
     ``progress`` is called with the number of bytes read so far. Raises ``UnreadableDataset`` when the
     file cannot be read at all; every problem inside it is in the report.
     """
     if context_length < 1:
         raise InvalidInput("The context length must be at least 1 token.", field="context_length")
     task = Task(task)
+    method = Method(method)
+    if method is Method.DPO and task is not Task.CHAT_COMPLETION:
+        raise InvalidInput(
+            "DPO trains chat models: use the chat_completion task with --method dpo.", field="method"
+        )
     n_workers = _workers() if workers is None else max(1, workers)
 
     def make(progress_cb: Callable[[int], None] | None, min_examples: int = MIN_EXAMPLES) -> _Validator:
@@ -273,6 +290,8 @@ def validate_dataset(
             workers=n_workers,
             progress=progress_cb,
             min_examples=min_examples,
+            method=method,
+            tokenizer=tokenizer,
         )
 
     if encoding not in ENCODINGS:

@@ -1,7 +1,8 @@
 """The fine-tuning lifecycle as use cases, Slack-free: listeners and the scheduler call them from worker
 threads.
 
-``Lifecycle`` wires one of each on the same ports: ``jobs`` (check, launch, poll, cancel), ``deploys``
+``Lifecycle`` wires one of each on the same ports: ``jobs`` (check, launch, poll, cancel), ``pauses``
+(pause, resume), ``deploys``
 (deploy with approvals), ``endpoints`` (endpoint state, test chat, tear down, hygiene) and ``queries``
 (cards, lists). Every state change and the thread messages it deserves are written in one transaction
 (the outbox), so a crash never loses a message or sends one twice. Double clicks are settled by the
@@ -17,9 +18,17 @@ from commands.lifecycle.base import Deps
 from commands.lifecycle.deploys import Deploys
 from commands.lifecycle.endpoints import DEPLOY_GRACE, MAX_PROMPT, Endpoints
 from commands.lifecycle.jobs import DatasetRejected, Jobs
+from commands.lifecycle.pauses import Pauses
 from commands.lifecycle.progress import completed_epochs, final_metrics
 from commands.lifecycle.queries import Queries
-from commands.lifecycle.values import Checked, DeployOutcome, Launched, LocalData, SubmitRequest
+from commands.lifecycle.values import (
+    Checked,
+    DeployChoices,
+    DeployOutcome,
+    Launched,
+    LocalData,
+    SubmitRequest,
+)
 from commands.ports import ApproverDirectory, Clock, FineTuningBackend, Store
 
 __all__ = [
@@ -27,6 +36,7 @@ __all__ = [
     "MAX_PROMPT",
     "Checked",
     "DatasetRejected",
+    "DeployChoices",
     "DeployOutcome",
     "Deploys",
     "Endpoints",
@@ -34,6 +44,7 @@ __all__ = [
     "Launched",
     "Lifecycle",
     "LocalData",
+    "Pauses",
     "Queries",
     "SubmitRequest",
     "completed_epochs",
@@ -68,6 +79,7 @@ class Lifecycle:
             owner=owner,
         )
         self.jobs = Jobs(deps)
+        self.pauses = Pauses(deps, self.jobs)
         self.endpoints = Endpoints(deps, idle_hours=idle_hours, ttl_hours=ttl_hours)
         self.deploys = Deploys(deps, self.endpoints)
         self.queries = Queries(deps)

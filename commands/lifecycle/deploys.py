@@ -1,12 +1,21 @@
-"""Deploys: an approver's click deploys, anyone else's asks the approvers; approve or reject a request."""
+"""Deploys: an approver's click deploys, anyone else's asks the approvers; approve or reject a request.
+
+A deploy request is one ``DeployOptions`` (the final model or a checkpoint, a SKU where the backend has
+them), stored whole with its approval and with the endpoint: Approve deploys exactly what was asked."""
 
 from __future__ import annotations
 
-from commands.errors import Conflict, User
+from commands.errors import Conflict, PermissionDenied, User
 from commands.lifecycle.base import Deps, UseCase
 from commands.lifecycle.endpoints import Endpoints
-from commands.lifecycle.values import DeployOutcome
-from commands.models import EndpointState, JobState
+from commands.lifecycle.options import (
+    deployment_sku,
+    deployment_skus,
+    find_checkpoint,
+    list_checkpoints,
+)
+from commands.lifecycle.values import DeployChoices, DeployOutcome
+from commands.models import DeployOptions, EndpointState, JobState
 from commands.records import Actor, ApprovalRecord, EndpointRecord, JobRecord, PostKind
 
 
@@ -21,17 +30,57 @@ class Deploys(UseCase):
     def endpoint_name(self, job_id: str, attempt: int) -> str:
         return f"ftbot-{job_id.rsplit('-', 1)[-1]}-{attempt}"
 
-    def request_deploy(self, actor: Actor, job_id: str) -> DeployOutcome:
-        """An approver's click deploys; anyone else's opens (or finds) an approval request."""
+    def channel_of(self, job_id: str) -> str:
+        """The channel of the job's card (where a Deploy dialog's outcome is told); ``NotFound``."""
+        with self.store.transaction() as tx:
+            return tx.get_job(job_id).channel_id
+
+    def choices(self, actor: Actor, job_id: str) -> DeployChoices:
+        """What the Deploy dialog offers ``actor`` for ``job_id``; ``Conflict`` when it cannot be deployed."""
+        with self.store.transaction() as tx:
+            record = tx.get_job(job_id)
+            live = [e for e in tx.endpoints_for_job(job_id) if e.live]
+        model = self._deployable(record, live)
+        return DeployChoices(
+            job_id=job_id,
+            model=model,
+            checkpoints=tuple(list_checkpoints(self.backend, job_id)),
+            skus=tuple(deployment_skus(self.backend)),
+            approver=self.approvers.is_approver(actor.user_id),
+        )
+
+    def _checked(self, actor: Actor, job_id: str, options: DeployOptions) -> DeployOptions:
+        """``options`` as the backend spells them; ``InvalidInput`` for a checkpoint or SKU it does not
+        have, ``PermissionDenied`` for a SKU chosen by someone who is not an approver."""
+        if options.checkpoint is not None:
+            find_checkpoint(self.backend, job_id, options.checkpoint)
+        if options.sku is not None and not self.approvers.is_approver(actor.user_id):
+            raise PermissionDenied(
+                "Only approvers choose the deployment SKU; request the deploy without one and the default "
+                "({default}) is used.",
+                default=next((s.name for s in deployment_skus(self.backend)), "none"),
+            )
+        return options.model_copy(update={"sku": deployment_sku(self.backend, options.sku)})
+
+    def request_deploy(
+        self, actor: Actor, job_id: str, options: DeployOptions | None = None
+    ) -> DeployOutcome:
+        """An approver's request deploys; anyone else's opens (or finds) an approval request holding
+        ``options`` (a pending request keeps the options it was opened with)."""
         with self.store.transaction() as tx:
             record = tx.get_job(job_id)
             live = [e for e in tx.endpoints_for_job(job_id) if e.live]
         self._deployable(record, live)
+        options = self._checked(actor, job_id, options or DeployOptions())
         if self.approvers.is_approver(actor.user_id):
-            return DeployOutcome(endpoint=self.deploy(actor, job_id))
+            return DeployOutcome(endpoint=self.deploy(actor, job_id, options))
         with self.store.transaction() as tx:
-            approval, created = tx.open_approval(job_id, "deploy", actor.user_id, self.clock.now())
-            self._audit(tx, actor, "deploy.request", job_id, "ok" if created else "duplicate")
+            approval, created = tx.open_approval(
+                job_id, "deploy", actor.user_id, self.clock.now(), options=options
+            )
+            self._audit(
+                tx, actor, "deploy.request", job_id, "ok" if created else "duplicate", _describe(options)
+            )
             if created:
                 self._post(
                     tx,
@@ -41,6 +90,7 @@ class Deploys(UseCase):
                     approval_id=approval.id,
                     requested_by=actor.user_id,
                     approvers=self.approvers.approvers(),
+                    options=options.model_dump(mode="json"),
                 )
                 tx.update_job(job_id)  # the card shows the pending request
         self._changed()
@@ -91,17 +141,24 @@ class Deploys(UseCase):
                 raise Conflict(already + " {by}.", by=User(current.decided_by))
             raise Conflict(already + " someone.")
         if approve:
-            self.deploy(actor, decided.job_id)
+            self.deploy(actor, decided.job_id, decided.options)
         return decided
 
-    def deploy(self, actor: Actor, job_id: str) -> EndpointRecord:
-        """Claim the job's endpoint in the store (the database lets one click win), then ask the backend."""
+    def deploy(self, actor: Actor, job_id: str, options: DeployOptions | None = None) -> EndpointRecord:
+        """Claim the job's endpoint in the store (the database lets one click win), then ask the backend
+        to serve exactly ``options`` (the final model, or a checkpoint's; the SKU)."""
         self._require_approver(actor, "deploy", job_id)
+        options = options or DeployOptions()
+        checkpoint = None
+        if options.checkpoint is not None:
+            checkpoint = find_checkpoint(self.backend, job_id, options.checkpoint)
         now = self.clock.now()
         with self.store.transaction() as tx:
             record = tx.get_job(job_id)
             existing = tx.endpoints_for_job(job_id)
             model = self._deployable(record, [e for e in existing if e.live])
+            if checkpoint is not None:
+                model = checkpoint.model
             claim = EndpointRecord(
                 name=self.endpoint_name(job_id, len(existing) + 1),
                 job_id=job_id,
@@ -110,12 +167,13 @@ class Deploys(UseCase):
                 requested_by=actor.user_id,
                 created_at=now,
                 updated_at=now,
+                options=options,
             )
             endpoint = tx.claim_endpoint(claim)
             pending = tx.pending_approval(job_id)
             if pending is not None:
                 tx.decide_approval(pending.id, True, actor.user_id, now)
-            self._audit(tx, actor, "deploy", endpoint.name, "ok", f"model={model}")
+            self._audit(tx, actor, "deploy", endpoint.name, "ok", f"model={model} {_describe(options)}")
             self._post(
                 tx,
                 job_id,
@@ -123,7 +181,14 @@ class Deploys(UseCase):
                 f"deploy:{endpoint.name}:start",
                 endpoint=endpoint.name,
                 by=actor.user_id,
+                options=options.model_dump(mode="json"),
             )
             tx.update_job(job_id)
         self._changed()
         return self.endpoints.deploy_on_backend(endpoint)
+
+
+def _describe(options: DeployOptions) -> str:
+    """The options for the audit log: ``checkpoint=final sku=default`` and the like."""
+    checkpoint = "final" if options.checkpoint is None else str(options.checkpoint)
+    return f"checkpoint={checkpoint} sku={options.sku or 'default'}"

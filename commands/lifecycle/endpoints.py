@@ -31,7 +31,11 @@ class Endpoints(UseCase):
 
     def deploy_on_backend(self, endpoint: EndpointRecord) -> EndpointRecord:
         try:
-            result = self.backend.deploy_model(endpoint.model, endpoint.name)
+            sku = endpoint.options.sku
+            if sku is None:  # the backend's default
+                result = self.backend.deploy_model(endpoint.model, endpoint.name)
+            else:
+                result = self.backend.deploy_model(endpoint.model, endpoint.name, sku=sku)
         except Conflict as e:
             if e.existing == endpoint.name:  # our own earlier attempt: adopt it
                 return self.poll(endpoint.name)

@@ -5,14 +5,27 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from commands.dataset import ValidationReport, split_dataset, validate_dataset
 from commands.errors import Conflict, InvalidInput, NotFound, PermissionDenied, Unavailable, User
 from commands.lifecycle.base import UseCase
+from commands.lifecycle.options import check_method, thread_checkpoints, training_tier
 from commands.lifecycle.progress import completed_epochs, final_metrics, nothing_new
 from commands.lifecycle.values import Checked, Launched, SubmitRequest
-from commands.models import BaseModelInfo, DatasetRef, Job, JobSpec, JobState, Task, normalized_model_name
+from commands.models import (
+    BaseModelInfo,
+    Checkpoint,
+    DatasetRef,
+    Job,
+    JobSpec,
+    JobState,
+    Method,
+    Task,
+    normalized_model_name,
+)
+from commands.ports import StoreTx, TokenizerSource
 from commands.records import Actor, DatasetSummary, JobRecord, LaunchRecord, PostKind, ThreadPost
 
 log = logging.getLogger("ftbot.lifecycle")
@@ -65,17 +78,23 @@ class Jobs(UseCase):
         model: BaseModelInfo | None = None,
         task: Task = Task.CHAT_COMPLETION,
         validation: Path | None = None,
+        method: Method = Method.SUPERVISED,
     ) -> ValidationReport:
         exact = model is None or (
             model.source != "local" and model.name.lower().startswith(("gpt", "o1", "o3", "o4"))
         )
+        tokenizer = None
+        if model is not None and isinstance(self.backend, TokenizerSource):
+            tokenizer = self.backend.tokenizer_for(model.name)
         return validate_dataset(
             path,
             task=task,
             context_length=model.context_length if model else 4096,
             validation=validation,
             exact_tokenizer=exact,
+            tokenizer=tokenizer,
             backend_text_format="text_ground_truth" if self.backend.kind == "azure" else "prompt_completion",
+            method=method,
         )
 
     def check(self, request: SubmitRequest) -> Checked:
@@ -85,9 +104,17 @@ class Jobs(UseCase):
             raise InvalidInput(
                 f"{{model}} cannot be fine-tuned for {request.task.value}.", field="task", model=model.name
             )
+        check_method(model, request.method, request.hyperparameters)
+        tier = training_tier(self.backend, request.training_type)
+        if tier != request.training_type:
+            request = replace(request, training_type=tier)
         validation = request.validation.path if request.validation else None
         report = self.check_dataset(
-            request.training.path, model=model, task=request.task, validation=validation
+            request.training.path,
+            model=model,
+            task=request.task,
+            validation=validation,
+            method=request.method,
         )
         if not report.ok:
             raise DatasetRejected(report, request.training.name, field="training")
@@ -158,7 +185,7 @@ class Jobs(UseCase):
         """Record the job (PENDING) and its card. ``start`` hands it to the backend; if the process dies
         in between, the scheduler starts it (``submit_job`` is idempotent on the job name)."""
         req = checked.request
-        job_id = self.new_job_id(checked.model.name, req.suffix)
+        job_id = req.name or self.new_job_id(checked.model.name, req.suffix)
         job_dir = self.work_dir / job_id
         job_dir.mkdir(parents=True, exist_ok=True)
         training = DatasetRef(kind="file", value=str(req.training.path), name=req.training.name)
@@ -173,15 +200,26 @@ class Jobs(UseCase):
             )
         spec = JobSpec(
             name=job_id,
-            base_model=checked.model.name,
+            # a backend's full model id as a job file gives it (a pinned version) stays as given
+            base_model=req.model if req.model == checked.model.model_id else checked.model.name,
             task=req.task,
             training=training,
             validation=validation,
             hyperparameters=req.hyperparameters,
             suffix=req.suffix,
-            output_model_name=f"{normalized_model_name(checked.model.name)}-{job_id.rsplit('-', 1)[-1]}"
-            + (f"-{normalized_model_name(req.suffix)}" if req.suffix else ""),
-            tags={"ftbot_job": job_id, "slack_channel": actor.channel_id or "", "slack_user": actor.user_id},
+            output_model_name=req.output_model_name
+            or (
+                f"{normalized_model_name(checked.model.name)}-{job_id.rsplit('-', 1)[-1]}"
+                + (f"-{normalized_model_name(req.suffix)}" if req.suffix else "")
+            ),
+            tags={
+                **req.tags,
+                "ftbot_job": job_id,
+                "slack_channel": actor.channel_id or "",
+                "slack_user": actor.user_id,
+            },
+            method=req.method,
+            training_type=req.training_type,
         )
         now = self.clock.now()
         record = JobRecord(
@@ -283,6 +321,7 @@ class Jobs(UseCase):
 
     def _apply(self, job_id: str, job: Job) -> JobRecord:
         now = self.clock.now()
+        checkpoints = thread_checkpoints(self.backend, job_id) if job.state is JobState.SUCCEEDED else None
         with self.store.transaction() as tx:
             record = tx.get_job(job_id)
             events_seen, epochs_seen = tx.progress(job_id)
@@ -313,29 +352,38 @@ class Jobs(UseCase):
                     changes["finished_at"] = job.finished_at or now
                     changes["error"] = job.error
                     changes["output_model"] = job.output_model
-                post_kind = _STATE_POSTS.get(job.state)
-                if post_kind is not None:
-                    data: dict[str, object] = {"reason": job.error or ""}
-                    if job.state is JobState.SUCCEEDED:
-                        data.update(final_metrics(job), output_model=job.output_model or "")
-                    if job.state is JobState.FAILED and job.metrics_note:
-                        data["note"] = job.metrics_note
-                    post = ThreadPost(job_id=job_id, kind=post_kind, data=data)
-                    tx.post(post, key=f"{job_id}:state:{job.state.value}", at=now)
-                if job.state is JobState.SUCCEEDED:
-                    if job.metrics:
-                        self._post(
-                            tx,
-                            job_id,
-                            PostKind.LOSS_CHART,
-                            "loss_chart",
-                            metrics=[m.model_dump() for m in job.metrics],
-                        )
-                    elif job.metrics_note:
-                        self._post(tx, job_id, PostKind.INFO, "metrics_note", job.metrics_note)
+                self._state_posts(tx, job_id, job, checkpoints)
             updated = tx.update_job(job_id, bump=changed_state, **changes)
         self._changed()
         return updated
+
+    def record(self, job_id: str, job: Job) -> JobRecord:
+        """Record what the backend says of a job (a pause or resume answer) as a poll would."""
+        return self._apply(job_id, job)
+
+    def _state_posts(self, tx: StoreTx, job_id: str, job: Job, checkpoints: list[Checkpoint] | None) -> None:
+        """What the thread hears when the job moves to ``job.state``: the state, and on success the loss
+        chart (or why there is none) and the deployable checkpoints."""
+        post_kind = _STATE_POSTS.get(job.state)
+        if post_kind is not None:
+            data: dict[str, object] = {"reason": job.error or ""}
+            if job.state is JobState.SUCCEEDED:
+                data.update(final_metrics(job), output_model=job.output_model or "")
+            if job.state is JobState.FAILED and job.metrics_note:
+                data["note"] = job.metrics_note
+            post = ThreadPost(job_id=job_id, kind=post_kind, data=data)
+            tx.post(post, key=f"{job_id}:state:{job.state.value}", at=self.clock.now())
+        if job.state is not JobState.SUCCEEDED:
+            return
+        if job.metrics:
+            self._post(
+                tx, job_id, PostKind.LOSS_CHART, "loss_chart", metrics=[m.model_dump() for m in job.metrics]
+            )
+        elif job.metrics_note:
+            self._post(tx, job_id, PostKind.INFO, "metrics_note", job.metrics_note)
+        if checkpoints:
+            listed = [c.model_dump(mode="json") for c in checkpoints]
+            self._post(tx, job_id, PostKind.CHECKPOINTS, "checkpoints", checkpoints=listed)
 
     # --- cancel ----------------------------------------------------------------------------------
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from commands.lifecycle.base import UseCase
+from commands.lifecycle.options import has_deploy_options, pausable, training_tiers
+from commands.models import Tier
 from commands.records import EndpointRecord, JobCard, JobRecord
 
 
@@ -15,7 +17,17 @@ class Queries(UseCase):
             endpoints = tx.endpoints_for_job(job_id)
             pending = tx.pending_approval(job_id)
         current = next((e for e in endpoints if e.live), endpoints[-1] if endpoints else None)
-        return JobCard(job=job, endpoint=current, pending_approval=pending)
+        return JobCard(
+            job=job,
+            endpoint=current,
+            pending_approval=pending,
+            pausable=pausable(self.backend),
+            deploy_dialog=has_deploy_options(self.backend),
+        )
+
+    def training_tiers(self) -> list[Tier]:
+        """The backend's training tiers, the default first (the wizard's choice); empty if it has none."""
+        return training_tiers(self.backend)
 
     def jobs(
         self, *, channel_id: str | None = None, user_id: str | None = None, limit: int = 20

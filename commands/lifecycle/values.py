@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from commands.dataset import ValidationReport
-from commands.models import BaseModelInfo, Hyperparameters, Task
+from commands.models import BaseModelInfo, Checkpoint, Hyperparameters, Method, Task, Tier
 from commands.records import ApprovalRecord, DatasetSummary, EndpointRecord, JobRecord
 
 
@@ -27,6 +28,13 @@ class SubmitRequest:
     hyperparameters: Hyperparameters = field(default_factory=Hyperparameters)
     suffix: str | None = None
     task: Task = Task.CHAT_COMPLETION
+    method: Method = Method.SUPERVISED
+    training_type: str | None = None  # a training tier (TieredBackend); None: the backend's default
+    #: a job file's own choices (``ftbot submit``): the job's name (its id), its output model's name and
+    #: tags for the service; None or empty: ftbot chooses, as for Slack
+    name: str | None = None
+    output_model_name: str | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -53,3 +61,15 @@ class DeployOutcome:
     endpoint: EndpointRecord | None = None
     approval: ApprovalRecord | None = None
     approval_is_new: bool = False
+
+
+@dataclass(frozen=True)
+class DeployChoices:
+    """What the Deploy dialog offers for one job: its checkpoints (oldest first) and, to approvers, the
+    deployment SKUs (the default first). Empty lists: nothing to choose."""
+
+    job_id: str
+    model: str
+    checkpoints: tuple[Checkpoint, ...] = ()
+    skus: tuple[Tier, ...] = ()
+    approver: bool = False

@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 
 from commands import grammar as g
 from commands.errors import UsageError
-from commands.models import Hyperparameters, Task
+from commands.models import Hyperparameters, Method, Task
 
 
 @pytest.mark.parametrize(
@@ -199,3 +199,63 @@ def test_any_submit_flags_parse_or_raise_usage_error(tokens: list[str]) -> None:
         assert e.message
     else:
         assert isinstance(result, g.Submit)
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("pause ftbot-x", g.Pause(job="ftbot-x")),
+        ("resume ftbot-x", g.Resume(job="ftbot-x")),
+        ("deploy ftbot-x --checkpoint 2", g.Deploy(job="ftbot-x", checkpoint=2)),
+        (
+            "deploy --checkpoint=3 ftbot-x --sku Developer",
+            g.Deploy(job="ftbot-x", checkpoint=3, sku="Developer"),
+        ),
+        ("validate --method dpo https://x/p.jsonl", g.Validate(url="https://x/p.jsonl", method=Method.DPO)),
+        ("validate https://x/p.jsonl --method=DPO", g.Validate(url="https://x/p.jsonl", method=Method.DPO)),
+    ],
+)
+def test_parses_pause_resume_deploy_options_and_dpo_validation(text: str, expected: g.Command) -> None:
+    assert g.parse(text) == expected
+
+
+def test_submit_dpo_with_beta_and_training_type() -> None:
+    cmd = g.parse(
+        "submit --model gpt-4.1 --data https://x/p.jsonl --method dpo --beta 0.1 --training-type Developer"
+    )
+    assert isinstance(cmd, g.Submit)
+    assert cmd.method is Method.DPO and cmd.hyperparameters.beta == 0.1 and cmd.training_type == "Developer"
+
+
+@pytest.mark.parametrize(
+    "text, fragment",
+    [
+        ("submit --model m --data https://x --method rlhf", "--method is supervised or dpo"),
+        ("submit --model m --data https://x --beta 0.1", "--beta is a DPO setting"),
+        ("submit --model m --data https://x --method dpo --beta 5", "--beta"),
+        ("submit --model m --data https://x --method dpo --task text_completion", "chat models only"),
+        ("submit --model m --data https://x --training-type 'a b'", "training tier"),
+        ("deploy ftbot-x --checkpoint two", "checkpoint's number"),
+        ("deploy ftbot-x --region eu", "has no flag"),
+        ("deploy ftbot-x --checkpoint", "needs a value"),
+        ("validate --method sft https://x", "--method is supervised or dpo"),
+        ("validate a b", "takes one URL"),
+        ("pause", "takes exactly one job"),
+    ],
+)
+def test_bad_new_flags_say_what_is_wrong(text: str, fragment: str) -> None:
+    with pytest.raises(UsageError) as e:
+        g.parse(text)
+    assert fragment in e.value.message
+
+
+def test_help_lists_pause_resume_and_the_new_flags() -> None:
+    usages = " ".join(s.usage for s in g.SUBCOMMANDS)
+    for word in (
+        "/finetune pause JOB",
+        "/finetune resume JOB",
+        "--checkpoint N",
+        "--method",
+        "--training-type",
+    ):
+        assert word in usages

@@ -66,7 +66,7 @@ class BackendContract:
     def test_methods_take_the_protocols_parameters(self, harness: BackendHarness) -> None:
         backend = harness.backend
         assert isinstance(backend, FineTuningBackend)
-        assert backend.kind in ("azure", "local")
+        assert backend.kind in ("azure", "foundry", "local")
         for name in PROTOCOL_METHODS:
             mine = getattr(type(backend), name)
             assert _parameters(mine) == _parameters(getattr(FineTuningBackend, name)), name

@@ -14,7 +14,7 @@ from typing import TypeVar
 import pytest
 
 from commands.errors import Conflict, InvalidInput, NotFound
-from commands.models import DatasetRef, EndpointState, JobSpec, JobState
+from commands.models import DatasetRef, DeployOptions, EndpointState, JobSpec, JobState
 from commands.ports import SchedulerStore, Store
 from commands.records import (
     VIEW_STATE_MAX_BYTES,
@@ -300,6 +300,37 @@ class StoreContract:
             with pytest.raises(NotFound):
                 tx.get_approval(second.id + 100)
 
+    def test_an_approval_keeps_its_deploy_request_whole(self, store: Store) -> None:
+        asked = DeployOptions(checkpoint=2, sku="GlobalStandard")
+        with store.transaction() as tx:
+            tx.add_job(job())
+            plain, _ = tx.open_approval("ftbot-job-1", "deploy", "UMEMBER01", at(1))
+            assert plain.options == DeployOptions()  # no options: the defaults
+            tx.decide_approval(plain.id, False, "UAPPROVER1", at(2))
+            first, created = tx.open_approval("ftbot-job-1", "deploy", "UMEMBER01", at(3), options=asked)
+            assert created and first.options == asked
+        with store.transaction() as tx:  # a request already pending keeps its own options
+            again, created = tx.open_approval(
+                "ftbot-job-1", "deploy", "UOTHER001", at(4), options=DeployOptions(checkpoint=1)
+            )
+            assert not created and again.options == asked
+            assert tx.get_approval(first.id).options == asked
+            decided = tx.decide_approval(first.id, True, "UAPPROVER1", at(5))
+            assert decided is not None and decided.options == asked
+
+    def test_an_endpoint_keeps_the_options_it_was_deployed_with(self, store: Store) -> None:
+        asked = DeployOptions(checkpoint=3, sku="Developer")
+        with store.transaction() as tx:
+            tx.add_job(job())
+            claimed = tx.claim_endpoint(endpoint("ep-1").model_copy(update={"options": asked}))
+            assert claimed.options == asked
+        with store.transaction() as tx:
+            assert tx.get_endpoint("ep-1").options == asked
+            moved = tx.transition_endpoint("ep-1", (EndpointState.CREATING,), EndpointState.READY)
+            assert moved is not None and moved.options == asked
+            tx.claim_endpoint(endpoint("ep-2", model="other-model"))
+            assert tx.get_endpoint("ep-2").options == DeployOptions()
+
     def test_concurrent_requests_open_one_approval(self, store: Store) -> None:
         with store.transaction() as tx:
             tx.add_job(job())
@@ -351,6 +382,14 @@ class StoreContract:
         with store.transaction() as tx:
             assert not tx.post(post(), key="ftbot-job-1:state:queued", at=at(3))
             assert tx.post(post(), key="ftbot-job-1:state:running", at=at(3))
+
+    def test_a_job_without_a_channel_queues_no_thread_posts(self, store: Store) -> None:
+        """``ftbot submit`` without ``--channel``: no card, so no thread to post in."""
+        with store.transaction() as tx:
+            tx.add_job(job("ftbot-job-2", channel=""))
+            assert not tx.post(post("ftbot-job-2"), key="ftbot-job-2:state:queued", at=at(1))
+            tx.add_job(job())
+            assert tx.post(post(), key="ftbot-job-1:state:queued", at=at(1))
 
     def test_concurrent_posts_of_one_key_queue_one_message(self, store: Store) -> None:
         with store.transaction() as tx:
@@ -505,20 +544,25 @@ class SchedulerStoreContract:
     def test_due_live_jobs_are_claimed_by_one_replica_at_a_time(self, store: SchedulerStore) -> None:
         lease = timedelta(minutes=1)
         with store.transaction() as tx:
-            for name in ("ftbot-a", "ftbot-b", "ftbot-done"):
+            for name in ("ftbot-a", "ftbot-b", "ftbot-done", "ftbot-paused"):
                 tx.add_job(job(name))
             tx.update_job("ftbot-a", state=JobState.RUNNING)
             tx.update_job("ftbot-b", state=JobState.QUEUED)
             tx.update_job("ftbot-done", state=JobState.SUCCEEDED)
-            assert tx.live_job_count() == 2
+            tx.update_job("ftbot-paused", state=JobState.PAUSED)  # still followed: it may resume
+            assert tx.live_job_count() == 3
         with store.transaction() as tx:
-            assert sorted(tx.claim_due_jobs("replica-a", at(1), lease, at(1.1), 10)) == ["ftbot-a", "ftbot-b"]
+            assert sorted(tx.claim_due_jobs("replica-a", at(1), lease, at(1.1), 10)) == [
+                "ftbot-a",
+                "ftbot-b",
+                "ftbot-paused",
+            ]
             assert tx.claim_due_jobs("replica-b", at(1.2), lease, at(1.3), 10) == []  # leased to a
             assert tx.lease_owners(at(1.2)) == {"replica-a"}
         with store.transaction() as tx:  # a dead replica's leases expire
             assert len(tx.claim_due_jobs("replica-b", at(2.5), lease, at(2.6), 1)) == 1
             tx.release_leases("replica-b")  # a clean stop: the others take over once they are due
-            assert len(tx.claim_due_jobs("replica-c", at(3), lease, at(3.1), 10)) == 2
+            assert len(tx.claim_due_jobs("replica-c", at(3), lease, at(3.1), 10)) == 3
 
     def test_a_pending_job_is_left_to_its_starter_for_a_grace(self, store: SchedulerStore) -> None:
         grace = timedelta(minutes=1)

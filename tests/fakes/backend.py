@@ -2,6 +2,10 @@
 
 Jobs move one step per ``get_job`` (queued → running → epoch metrics → succeeded) unless a test
 scripts them with ``fail_with`` / ``hold``. Calls are counted per method.
+
+``FakeBackend`` has only the common Protocol; ``RichFakeBackend`` adds the optional ports
+(``PausableBackend``, ``CheckpointedBackend``, ``TieredBackend``) as the foundry backend has them, with
+one checkpoint per finished epoch (numbered by epoch) and a base model that trains with DPO.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from commands.models import (
     BaseModelInfo,
     ChatReply,
     ChatRequest,
+    Checkpoint,
     DatasetRef,
     Endpoint,
     EndpointState,
@@ -23,8 +28,10 @@ from commands.models import (
     JobEvent,
     JobSpec,
     JobState,
+    Method,
     MetricPoint,
     Task,
+    Tier,
     Usage,
 )
 
@@ -56,6 +63,7 @@ class FakeBackend:
         self.fail_next: dict[str, Exception] = {}
         self.hold: set[str] = set()  # job ids that stay running until released
         self.fail_jobs: dict[str, str] = {}  # job id -> failure reason
+        self.deploys: list[tuple[str, str, str | None]] = []  # (model, endpoint, sku) of each deploy call
         self._lock = threading.RLock()
 
     def _call(self, name: str) -> None:
@@ -66,13 +74,15 @@ class FakeBackend:
             raise err
 
     # --- Protocol ---
+    catalogue: tuple[BaseModelInfo, ...] = MODELS
+
     def list_base_models(self) -> list[BaseModelInfo]:
         self._call("list_base_models")
-        return list(MODELS)
+        return list(self.catalogue)
 
     def get_base_model(self, name: str) -> BaseModelInfo:
         self._call("get_base_model")
-        for m in MODELS:
+        for m in self.catalogue:
             if m.name == name:
                 return m
         raise NotFound(f"no model {name}")
@@ -121,7 +131,7 @@ class FakeBackend:
             if job_id not in self.jobs:
                 raise NotFound(f"no job {job_id}")
             j = self.jobs[job_id]
-            if not j["state"].terminal and job_id not in self.hold:
+            if not j["state"].terminal and j["state"] is not JobState.PAUSED and job_id not in self.hold:
                 self._advance(job_id, j)
             return self._job(job_id)
 
@@ -167,7 +177,9 @@ class FakeBackend:
 
     def deploy_model(self, model: str, endpoint_name: str, *, sku: str | None = None) -> Endpoint:
         self._call("deploy_model")
+        self._check_sku(sku)
         with self._lock:
+            self.deploys.append((model, endpoint_name, sku))
             if model not in self.models:
                 raise NotFound(f"no model {model}")
             if self.models[model] is not None:
@@ -175,6 +187,10 @@ class FakeBackend:
             self.models[model] = endpoint_name
             self.endpoints[endpoint_name] = {"model": model, "polls": 0, "state": EndpointState.CREATING}
             return self._endpoint(endpoint_name)
+
+    def _check_sku(self, sku: str | None) -> None:
+        if sku is not None:
+            raise InvalidInput(f"the {self.kind} backend has no deployment SKUs")
 
     def _endpoint(self, name: str) -> Endpoint:
         e = self.endpoints[name]
@@ -228,3 +244,83 @@ class FakeBackend:
             if self.models[model] is not None:
                 raise Conflict(f"{model} is deployed", existing=self.models[model])
             del self.models[model]
+
+
+TIERS = (
+    Tier(name="Standard", label="Standard", note="Regional: data stays in the resource's region."),
+    Tier(name="GlobalStandard", label="Global", note="Any region; 10-30% cheaper than Standard."),
+    Tier(name="Developer", label="Developer", note="Spot capacity, half of Global; no residency guarantee."),
+)
+SKUS = (
+    Tier(name="Standard", label="Standard", note="Regional, hourly hosting fee."),
+    Tier(name="GlobalStandard", label="Global Standard", note="Any region, hourly hosting fee."),
+    Tier(name="Developer", label="Developer", note="No hourly fee; deleted after 24 hours."),
+)
+RICH_MODELS = (
+    MODELS[0].model_copy(update={"methods": (Method.SUPERVISED, Method.DPO)}),
+    *MODELS[1:],
+)
+
+
+class RichFakeBackend(FakeBackend):
+    """``FakeBackend`` with pause/resume, one checkpoint per finished epoch, training tiers and SKUs."""
+
+    kind = "foundry"
+    catalogue = RICH_MODELS
+
+    def pause_job(self, job_id: str) -> Job:
+        self._call("pause_job")
+        with self._lock:
+            j = self._known_job(job_id)
+            if j["state"] is not JobState.RUNNING:
+                raise Conflict(f"job {job_id} is {j['state'].value}; only a running job can be paused")
+            j["state"] = JobState.PAUSED
+            j["events"].append(("paused", "Job paused"))
+            return self._job(job_id)
+
+    def resume_job(self, job_id: str) -> Job:
+        self._call("resume_job")
+        with self._lock:
+            j = self._known_job(job_id)
+            if j["state"] is not JobState.PAUSED:
+                raise Conflict(f"job {job_id} is {j['state'].value}; only a paused job can be resumed")
+            j["state"] = JobState.RUNNING
+            j["events"].append(("resumed", "Job resumed"))
+            return self._job(job_id)
+
+    def _known_job(self, job_id: str) -> dict:
+        if job_id not in self.jobs:
+            raise NotFound(f"no job {job_id}")
+        return self.jobs[job_id]
+
+    def list_checkpoints(self, job_id: str) -> list[Checkpoint]:
+        self._call("list_checkpoints")
+        with self._lock:
+            j = self._known_job(job_id)
+            out = []
+            for m in j["metrics"]:
+                if m.step % self.steps_per_epoch or m.epoch is None:
+                    continue
+                metrics = {"train_loss": m.train_loss, "valid_loss": m.valid_loss}
+                out.append(
+                    Checkpoint(
+                        number=m.epoch,
+                        model=f"{j['spec'].output_model_name}:ckpt-{m.epoch}",
+                        step=m.step,
+                        epoch=m.epoch,
+                        metrics={k: v for k, v in metrics.items() if v is not None},
+                    )
+                )
+                if j["state"] is JobState.SUCCEEDED:
+                    self.models.setdefault(out[-1].model, None)
+            return out
+
+    def training_tiers(self) -> list[Tier]:
+        return list(TIERS)
+
+    def deployment_skus(self) -> list[Tier]:
+        return list(SKUS)
+
+    def _check_sku(self, sku: str | None) -> None:
+        if sku is not None and sku not in {s.name for s in SKUS}:
+            raise InvalidInput(f"no deployment SKU {sku}")

@@ -18,3 +18,21 @@ def chat_lines(n: int) -> str:
         for i in range(n)
     ]
     return "\n".join(json.dumps(r) for r in rows) + "\n"
+
+
+def preference_lines(n: int) -> str:
+    """``n`` valid DPO preference examples (``input``, ``preferred_output``, ``non_preferred_output``)."""
+    rows = [
+        {
+            "input": {
+                "messages": [
+                    {"role": "system", "content": "You are a support agent."},
+                    {"role": "user", "content": f"Where is order {i}?"},
+                ]
+            },
+            "preferred_output": [{"role": "assistant", "content": f"Order {i} ships tomorrow."}],
+            "non_preferred_output": [{"role": "assistant", "content": "No idea."}],
+        }
+        for i in range(n)
+    ]
+    return "\n".join(json.dumps(r) for r in rows) + "\n"

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from commands.errors import Conflict, NotFound
-from commands.models import EndpointState, JobState
+from commands.models import DeployOptions, EndpointState, JobState
 from commands.records import (
     ApprovalRecord,
     ApprovalState,
@@ -231,7 +231,13 @@ class MemoryTx:
 
     # --- approvals ---
     def open_approval(
-        self, job_id: str, action: str, requested_by: str, at: datetime
+        self,
+        job_id: str,
+        action: str,
+        requested_by: str,
+        at: datetime,
+        *,
+        options: DeployOptions | None = None,
     ) -> tuple[ApprovalRecord, bool]:
         for a in self.t.approvals.values():
             if a.job_id == job_id and a.action == action and a.state is ApprovalState.PENDING:
@@ -243,6 +249,7 @@ class MemoryTx:
             state=ApprovalState.PENDING,
             requested_by=requested_by,
             created_at=at,
+            options=options or DeployOptions(),
         )
         self.t.approvals[approval.id] = approval
         return approval, True
@@ -278,6 +285,9 @@ class MemoryTx:
 
     def post(self, post: ThreadPost, *, key: str, at: datetime) -> bool:
         if any(q.key == key for q in self.t.outbox):
+            return False
+        job = self.t.jobs.get(post.job_id)
+        if job is not None and not job.channel_id:  # no card, so no thread (`ftbot submit` without --channel)
             return False
         self.t.outbox.append(QueuedPost(key, post, at))
         return True

@@ -24,12 +24,12 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from azure.ai.ml import MLClient
 
-from bot.backends.common import no_skus
 from bot.backends.azure.catalogue import DEFAULT_MODELS, MICROSOFT_REGISTRY, Catalogue
 from bot.backends.azure.endpoints import Endpoints
 from bot.backends.azure.jobs import Jobs
 from bot.backends.azure.metrics import MetricsReader
 from bot.backends.azure.project import FoundryProject, cheap_experimental_check, client_options
+from bot.backends.common import no_skus
 from commands.errors import InvalidInput
 from commands.models import BaseModelInfo, ChatReply, ChatRequest, DatasetRef, Endpoint, Job, JobSpec, Task
 

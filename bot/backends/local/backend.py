@@ -18,16 +18,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot.backends.common import no_skus
-from bot.backends.local import files, tiny
+from bot.backends.local import catalog, checkpoints, files, tiny
 from bot.backends.local.data import count_examples
 from bot.backends.local.endpoints import LocalEndpoints
 from bot.backends.local.jobs import LocalJobs
 from bot.backends.local.layout import SAFE_NAME, DataDir
+from bot.backends.local.tokenizer import load_tokenizer
+from commands.dataset.tokens import ModelTokenizer
 from commands.errors import Conflict, InvalidInput, NotFound
 from commands.models import (
     BaseModelInfo,
     ChatReply,
     ChatRequest,
+    Checkpoint,
     DatasetRef,
     Endpoint,
     Job,
@@ -42,6 +45,8 @@ if TYPE_CHECKING:
 BASE_LEARNING_RATE = 2e-4
 LORA_R, LORA_ALPHA, LORA_TARGETS = 8, 16, "all-linear"
 MAX_SEQUENCE_TOKENS = 2048
+#: padded tokens per forward pass; larger batches accumulate gradients over micro-batches
+MAX_BATCH_TOKENS = 4096
 SEED = 42
 
 
@@ -114,33 +119,35 @@ class LocalBackend:
     # --- base models -------------------------------------------------------------------------------
 
     def list_base_models(self) -> list[BaseModelInfo]:
-        out = [
+        """ftbot-tiny, smollm2-135m-instruct when its extra is installed, then FTBOT_LOCAL_MODELS."""
+        return [
             BaseModelInfo(
-                name=tiny.NAME,
+                name=m.name,
                 source="local",
-                description=tiny.DESCRIPTION,
-                context_length=tiny.CONTEXT_LENGTH,
-                model_id="builtin:" + tiny.NAME,
+                description=m.description,
+                context_length=m.context_length,
+                model_id=m.model_id,
             )
+            for m in catalog.offered_models(self.local_models)
         ]
-        for name, path in sorted(self.local_models.items()):
-            config = files.read_json(path / "config.json")
-            if config is None:
-                description = f"Local model folder {path} (not found: no config.json there)"
-                context = 4096
-            else:
-                description = f"Local model folder {path}"
-                context = int(config.get("max_position_embeddings") or 4096)
-            out.append(
-                BaseModelInfo(
-                    name=name,
-                    source="local",
-                    description=description,
-                    context_length=context,
-                    model_id=str(path),
-                )
-            )
-        return out
+
+    def missing_models_hint(self) -> str | None:
+        """How to add the real chat model when it is not offered (for ``/finetune models``, doctor)."""
+        return catalog.missing_hint()
+
+    def tokenizer_for(self, model: str) -> ModelTokenizer | None:
+        """The base model's own tokenizer and chat template for the dataset statistics, once its folder is
+        on disk (``None`` before the first conversion, and for ftbot-tiny: o200k counts stay)."""
+        if model == tiny.NAME:
+            return None
+        builtin = model in catalog.builtin_names()
+        if builtin:
+            path = self.data.models / model
+        elif model in self.local_models:
+            path = self.local_models[model]
+        else:
+            return None
+        return load_tokenizer(model, path)
 
     def get_base_model(self, name: str) -> BaseModelInfo:
         for info in self.list_base_models():
@@ -208,8 +215,9 @@ class LocalBackend:
             base = self.get_base_model(spec.base_model)
         except NotFound as e:
             raise InvalidInput(str(e), field="model") from e
-        builtin = base.name == tiny.NAME
-        base_path = self.data.models / tiny.NAME if builtin else self.local_models[base.name]
+        builtin = (base.model_id or "").startswith("builtin:")
+        is_tiny = base.name == tiny.NAME
+        base_path = self.data.models / base.name if builtin else self.local_models[base.name]
         if not builtin and not (base_path / "config.json").is_file():
             raise InvalidInput(
                 f"Base model {base.name}: the folder {base_path} has no config.json.", field="model"
@@ -230,13 +238,13 @@ class LocalBackend:
         n_epochs = hp.n_epochs or _default_epochs(n)
         batch_size = hp.batch_size or default_batch_size(n)
         multiplier = hp.learning_rate_multiplier or 1.0
-        base_lr = tiny.LEARNING_RATE if builtin else BASE_LEARNING_RATE
+        base_lr = catalog.BUILTIN_LEARNING_RATE.get(base.name, BASE_LEARNING_RATE)
         lora: dict[str, Any] = (
             {"r": tiny.LORA_R, "alpha": tiny.LORA_ALPHA, "targets": list(tiny.LORA_TARGETS)}
-            if builtin
+            if is_tiny
             else {"r": LORA_R, "alpha": LORA_ALPHA, "targets": LORA_TARGETS}
         )
-        threads = self.threads or (1 if builtin else max(1, os.cpu_count() or 1))
+        threads = self.threads or (1 if is_tiny else catalog.available_cores())
         epochs_note = f" (Default, from {n} examples)" if hp.n_epochs is None else ""
         notes = [
             f"Hyperparameters: {n_epochs} epochs{epochs_note}, "
@@ -249,6 +257,7 @@ class LocalBackend:
             "base_model": base.name,
             "base_path": str(base_path),
             "builtin": builtin,
+            "builtin_name": base.name if builtin else None,
             "data_dir": str(self.data.root),
             "training": str(training),
             "validation": str(validation) if validation else None,
@@ -260,6 +269,7 @@ class LocalBackend:
             "seed": SEED,
             "lora": lora,
             "max_length": min(MAX_SEQUENCE_TOKENS, base.context_length),
+            "max_batch_tokens": MAX_BATCH_TOKENS,
             "output_model_name": spec.output_model_name,
             "suffix": spec.suffix,
             "tags": dict(spec.tags),
@@ -284,10 +294,17 @@ class LocalBackend:
     def cancel_job(self, job_id: str) -> Job:
         return self.jobs.cancel(job_id)
 
+    def list_checkpoints(self, job_id: str) -> list[Checkpoint]:
+        """One deployable checkpoint per finished epoch, oldest first (``number`` is the epoch)."""
+        self.jobs.get(job_id)  # NotFound for an unknown job
+        return checkpoints.list_for(self.data, job_id)
+
     # --- models ------------------------------------------------------------------------------------
 
     def _model(self, model: str) -> dict[str, Any]:
         entry = files.read_json(self.data.registry / f"{model}.json") if SAFE_NAME.match(model) else None
+        if entry is None:
+            entry = checkpoints.registry_entry(self.data, model)
         if entry is None:
             if any(m.name == model for m in self.list_base_models()):
                 raise InvalidInput(f"{model} is a base model: deploy a fine-tuned model (a job's output).")
@@ -316,7 +333,8 @@ class LocalBackend:
                 f"{endpoint_name!r} cannot name an endpoint: use letters, digits, '.', '_' and '-'."
             )
         entry = self._model(model)
-        threads = self.threads or (1 if entry.get("builtin") else max(1, os.cpu_count() or 1))
+        is_tiny = bool(entry.get("builtin")) and (entry.get("builtin_name") or tiny.NAME) == tiny.NAME
+        threads = self.threads or (1 if is_tiny else catalog.available_cores())
         return self.endpoints.deploy(entry, endpoint_name, threads=threads)
 
     def get_endpoint(self, name: str) -> Endpoint:

@@ -117,6 +117,7 @@ class LocalEndpoints:
                     "base_model": model.get("base_model"),
                     "base_path": model["base_path"],
                     "builtin": bool(model.get("builtin")),
+                    "builtin_name": model.get("builtin_name"),
                     "adapter_path": model["adapter_path"],
                     "tokens_per_minute": self.tokens_per_minute,
                     "requests_per_minute": self.requests_per_minute,
@@ -158,7 +159,11 @@ class LocalEndpoints:
         for name in self.names():
             self.delete(name)
 
-    def chat(self, name: str, request: ChatRequest, *, timeout: float = 300.0) -> ChatReply:
+    def chat(
+        self, name: str, request: ChatRequest, *, timeout: float = 300.0, model: str | None = None
+    ) -> ChatReply:
+        """One answer from the endpoint; ``model`` set to the base model's name asks the same process for
+        the base model's answer, without the fine-tuned adapter."""
         endpoint = self.get(name)
         if endpoint.state is not EndpointState.READY:
             detail = f": {endpoint.error}" if endpoint.error else ""
@@ -171,6 +176,7 @@ class LocalEndpoints:
                 "messages": [m.model_dump() for m in request.messages],
                 "temperature": request.temperature,
                 "max_tokens": request.max_tokens,
+                **({"model": model} if model else {}),
             }
         )
         conn = http.client.HTTPConnection("127.0.0.1", port or 0, timeout=timeout)

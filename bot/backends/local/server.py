@@ -21,32 +21,28 @@ from bot.backends.local.files import OFFLINE_ENV
 for _k, _v in OFFLINE_ENV.items():
     os.environ.setdefault(_k, _v)
 
+import json  # noqa: E402
 import secrets  # noqa: E402
 import socket  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
 import traceback  # noqa: E402
 import uuid  # noqa: E402
-from collections.abc import Callable, Sequence  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
+from collections.abc import Callable, Iterator, Sequence  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any, Literal, Protocol  # noqa: E402
 
 from fastapi import FastAPI, Request  # noqa: E402
-from fastapi.responses import JSONResponse  # noqa: E402
+from fastapi.responses import JSONResponse, StreamingResponse  # noqa: E402
 from pydantic import BaseModel, ConfigDict, Field, ValidationError  # noqa: E402
 from starlette.concurrency import run_in_threadpool  # noqa: E402
 
 from bot.backends.local import files  # noqa: E402
+from bot.backends.local.generation import Generation, load_generator  # noqa: E402
 from bot.backends.local.layout import EndpointDir  # noqa: E402
 from bot.backends.local.quota import RateLimiter, Refusal  # noqa: E402
 
-
-@dataclass(frozen=True)
-class Generation:
-    text: str
-    completion_tokens: int
-    finish_reason: str  # "stop" or "length"
+__all__ = ["Generation", "Generator", "build_app", "load_generator", "main", "serve"]
 
 
 class Generator(Protocol):
@@ -65,13 +61,20 @@ class _Message(BaseModel):
     content: str
 
 
+class _StreamOptions(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    include_usage: bool = False
+
+
 class _ChatBody(BaseModel):
     model_config = ConfigDict(extra="ignore")
     messages: list[_Message] = Field(min_length=1)
     temperature: float = Field(default=0.7, ge=0, le=2)
     max_tokens: int | None = Field(default=None, ge=1, le=4096)
     min_tokens: int = Field(default=0, ge=0, le=4096)  # vLLM's extension: no end of reply before this many
-    model: str | None = None
+    model: str | None = None  # the base model's name: answered by the base model, without the adapter
+    stream: bool = False
+    stream_options: _StreamOptions | None = None
 
 
 def _error(status: int, message: str, *, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -134,6 +137,67 @@ def _completion(model_name: str, prompt: list[int], out: Generation, created: in
     }
 
 
+def _chunk(base: dict[str, object], delta: dict[str, str], finish: str | None) -> bytes:
+    body = {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+    return b"data: " + json.dumps(body).encode() + b"\n\n"
+
+
+def _sse(
+    generator: Generator,
+    prompt: list[int],
+    body: _ChatBody,
+    *,
+    max_tokens: int,
+    model_name: str,
+    created: int,
+    settle: Callable[[int], None],
+) -> Iterator[bytes]:
+    """The OpenAI ``chat.completion.chunk`` stream: the role, the text as it comes, the finish reason,
+    the usage (when asked with ``stream_options.include_usage``), then ``[DONE]``. Starlette iterates it
+    in a worker thread; if the client goes away the generation is stopped."""
+    base: dict[str, object] = {
+        "id": f"chatcmpl-{uuid.uuid4().hex}",
+        "object": "chat.completion.chunk",
+        "created": created,
+        "model": model_name,
+    }
+    cancel = threading.Event()
+    kwargs: dict[str, Any] = {
+        "temperature": body.temperature,
+        "max_tokens": max_tokens,
+        "min_tokens": min(body.min_tokens, max_tokens),
+    }
+    stream = getattr(generator, "stream", None)
+    parts: Iterator[str | Generation] = (
+        stream(prompt, cancel=cancel, **kwargs) if stream else iter([generator.generate(prompt, **kwargs)])
+    )
+    used = len(prompt)
+    try:
+        yield _chunk(base, {"role": "assistant", "content": ""}, None)
+        for part in parts:
+            if isinstance(part, Generation):
+                used += part.completion_tokens
+                if not stream and part.text:
+                    yield _chunk(base, {"content": part.text}, None)
+                yield _chunk(base, {}, part.finish_reason)
+                if body.stream_options is not None and body.stream_options.include_usage:
+                    usage = {
+                        "prompt_tokens": len(prompt),
+                        "completion_tokens": part.completion_tokens,
+                        "total_tokens": len(prompt) + part.completion_tokens,
+                    }
+                    yield b"data: " + json.dumps({**base, "choices": [], "usage": usage}).encode() + b"\n\n"
+            elif part:
+                yield _chunk(base, {"content": part}, None)
+        yield b"data: [DONE]\n\n"
+    finally:
+        cancel.set()
+        close = getattr(parts, "close", None)
+        if close is not None:
+            close()
+        settle(used)
+
+
 def build_app(
     generator: Generator,
     *,
@@ -141,11 +205,18 @@ def build_app(
     model_name: str,
     limiter: RateLimiter,
     clock: Callable[[], float] = time.time,
+    base_generator: Generator | None = None,
+    base_model_name: str | None = None,
 ) -> FastAPI:
+    """The endpoint's app. With ``base_generator``, a request whose ``model`` is ``base_model_name`` is
+    answered by the base model without the fine-tuned adapter (the evaluation compares both)."""
     app = FastAPI(
         title=f"ftbot local endpoint: {model_name}", docs_url=None, redoc_url=None, openapi_url=None
     )
     created = int(clock())
+    served = {model_name: generator}
+    if base_generator is not None and base_model_name and base_model_name != model_name:
+        served[base_model_name] = base_generator
 
     def denied() -> JSONResponse:
         return _error(
@@ -164,7 +235,9 @@ def build_app(
             return denied()
         return {
             "object": "list",
-            "data": [{"id": model_name, "object": "model", "created": created, "owned_by": "ftbot"}],
+            "data": [
+                {"id": name, "object": "model", "created": created, "owned_by": "ftbot"} for name in served
+            ],
         }
 
     @app.post("/v1/chat/completions")
@@ -178,21 +251,35 @@ def build_app(
         body = _chat_body(raw)
         if isinstance(body, JSONResponse):
             return body
+        answering = body.model if body.model in served else model_name
+        gen = served[answering]
         messages = [{"role": m.role, "content": m.content} for m in body.messages]
-        prompt = generator.prompt_tokens(messages)
-        room = generator.context_length - len(prompt)
+        prompt = gen.prompt_tokens(messages)
+        room = gen.context_length - len(prompt)
         if room < 1:
             return _error(
-                400,
-                f"The prompt is {len(prompt)} tokens; this model's context is {generator.context_length}.",
+                400, f"The prompt is {len(prompt)} tokens; this model's context is {gen.context_length}."
             )
         max_tokens = min(body.max_tokens or 256, room)
         admitted = limiter.acquire(len(prompt) + max_tokens)
         if isinstance(admitted, Refusal):
             return _rate_limited(limiter, admitted)
+        if body.stream:
+            chunks = _sse(
+                gen,
+                prompt,
+                body,
+                max_tokens=max_tokens,
+                model_name=answering,
+                created=int(clock()),
+                settle=lambda used: limiter.settle(admitted, used),
+            )
+            return StreamingResponse(
+                chunks, media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
+            )
         try:
             out = await run_in_threadpool(
-                generator.generate,
+                gen.generate,
                 prompt,
                 temperature=body.temperature,
                 max_tokens=max_tokens,
@@ -202,77 +289,9 @@ def build_app(
             limiter.settle(admitted, len(prompt))
             raise
         limiter.settle(admitted, len(prompt) + out.completion_tokens)
-        return _completion(model_name, prompt, out, int(clock()))
+        return _completion(answering, prompt, out, int(clock()))
 
     return app
-
-
-class HFGenerator:
-    """A merged (base + LoRA) causal LM behind the chat template; one generation at a time."""
-
-    def __init__(self, model: Any, tokenizer: Any, *, device: str, context_length: int) -> None:
-        self.model = model
-        self.tokenizer = tokenizer
-        self.device = device
-        self.context_length = context_length
-        self._lock = threading.Lock()
-
-    def prompt_tokens(self, messages: Sequence[dict[str, str]]) -> list[int]:
-        enc = self.tokenizer.apply_chat_template(
-            list(messages), add_generation_prompt=True, tokenize=True, return_dict=True
-        )
-        return list(enc["input_ids"])
-
-    def generate(
-        self, prompt: list[int], *, temperature: float, max_tokens: int, min_tokens: int = 0
-    ) -> Generation:
-        import torch
-
-        ids = torch.tensor([prompt], dtype=torch.long, device=self.device)
-        kwargs: dict[str, Any] = {
-            "max_new_tokens": max_tokens,
-            "min_new_tokens": min_tokens,
-            "pad_token_id": self.tokenizer.pad_token_id,
-        }
-        if self.tokenizer.eos_token_id is not None:
-            kwargs["eos_token_id"] = self.tokenizer.eos_token_id
-        if temperature > 0:
-            kwargs.update(do_sample=True, temperature=temperature, top_k=0, top_p=1.0)
-        else:
-            kwargs.update(do_sample=False)
-        with self._lock, torch.inference_mode():
-            out = self.model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), **kwargs)
-        new = out[0][len(prompt) :].tolist()
-        eos = self.tokenizer.eos_token_id
-        stopped = eos is not None and eos in new
-        if stopped:
-            new = new[: new.index(eos) + 1]
-        text = self.tokenizer.decode(new, skip_special_tokens=True)
-        return Generation(
-            text=text, completion_tokens=len(new), finish_reason="stop" if stopped else "length"
-        )
-
-
-def load_generator(config: dict[str, Any]) -> HFGenerator:
-    from peft import PeftModel
-
-    from bot.backends.local import tiny
-    from bot.backends.local.trainer import load_base, pick_device, setup_torch
-
-    setup_torch(int(config.get("threads") or 1))
-    base_path = Path(config["base_path"])
-    if config.get("builtin"):
-        base_path = tiny.ensure(base_path.parent)
-    device, dtype = pick_device()
-    model, tokenizer = load_base(base_path, device=device, dtype=dtype)
-    model = PeftModel.from_pretrained(model, config["adapter_path"])
-    targets = getattr(model.peft_config["default"], "target_modules", None) or ()
-    tied = bool(getattr(model.config, "tie_word_embeddings", False))
-    if not (tied and "lm_head" in targets):  # merging into a tied head would change the input embeddings too
-        model = model.merge_and_unload()
-    model.eval()
-    context = int(getattr(model.config, "max_position_embeddings", 0) or 4096)
-    return HFGenerator(model, tokenizer, device=device, context_length=context)
 
 
 def serve(endpoint: EndpointDir) -> None:
@@ -287,7 +306,14 @@ def serve(endpoint: EndpointDir) -> None:
         tokens_per_minute=int(config["tokens_per_minute"]),
         requests_per_minute=int(config["requests_per_minute"]),
     )
-    app = build_app(generator, key=key, model_name=str(config["model"]), limiter=limiter)
+    app = build_app(
+        generator,
+        key=key,
+        model_name=str(config["model"]),
+        limiter=limiter,
+        base_generator=generator.base(),
+        base_model_name=str(config.get("base_model") or "") or None,
+    )
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -34,9 +34,10 @@ from dataclasses import dataclass, field  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import TYPE_CHECKING, Any  # noqa: E402
 
-from bot.backends.local import files, tiny  # noqa: E402
+from bot.backends.local import catalog, checkpoints, files, tiny  # noqa: E402
 from bot.backends.local.data import IGNORE, DataError, Encoded, encode, read_examples  # noqa: E402
 from bot.backends.local.layout import RESULTS_COLUMNS, DataDir, JobDir  # noqa: E402
+from bot.backends.local.smollm2 import ConversionError  # noqa: E402
 
 if TYPE_CHECKING:
     import torch
@@ -86,16 +87,44 @@ def pick_device() -> tuple[str, Any]:
     return "cpu", torch.float32
 
 
+def check_causal_lm(path: Path) -> None:
+    """A folder whose config is not a causal language model (an encoder such as BERT, an image model)
+    gets a clear reason instead of transformers' "Unrecognized configuration class"."""
+    from transformers import AutoConfig
+    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+
+    try:
+        config = AutoConfig.from_pretrained(str(path), local_files_only=True)
+    except (OSError, ValueError, KeyError) as e:
+        raise ModelFolderError(f"model folder {path}: its config.json cannot be read ({e})") from e
+    kind = getattr(config, "model_type", None)
+    architectures = list(getattr(config, "architectures", None) or [])
+    decoder = any(a.endswith(("ForCausalLM", "LMHeadModel")) for a in architectures)
+    if kind not in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES or (architectures and not decoder):
+        raise ModelFolderError(
+            f"model folder {path} is not a causal language model (its config.json says model_type "
+            f"{kind!r}, architectures {architectures or 'none'}): chat fine-tuning needs a decoder model "
+            "such as Llama, Phi or SmolLM (an architecture ending in ForCausalLM)"
+        )
+
+
 def load_base(path: Path, *, device: str, dtype: Any) -> tuple[Any, Any]:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     check_model_folder(path)
-    tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+    check_causal_lm(path)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+    except (OSError, ValueError) as e:
+        raise ModelFolderError(f"model folder {path}: its tokenizer cannot be loaded ({e})") from e
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     if not getattr(tokenizer, "chat_template", None):
         raise ModelFolderError(f"model folder {path} has no chat template: chat fine-tuning needs one")
-    model = AutoModelForCausalLM.from_pretrained(str(path), local_files_only=True, dtype=dtype)
+    try:
+        model = AutoModelForCausalLM.from_pretrained(str(path), local_files_only=True, dtype=dtype)
+    except (OSError, ValueError) as e:  # missing or truncated weights
+        raise ModelFolderError(f"model folder {path}: its weights cannot be loaded ({e})") from e
     model.to(device)  # type: ignore[arg-type]
     return model, tokenizer
 
@@ -114,6 +143,9 @@ class TrainConfig:
     weight_decay: float = 0.0
     max_grad_norm: float | None = 1.0
     lora_targets: str | tuple[str, ...] = "all-linear"
+    #: padded tokens (rows x longest) per forward pass; a bigger batch is split and its gradients
+    #: accumulated, so the optimizer step is the same as for the whole batch (0: never split)
+    max_batch_tokens: int = 0
 
 
 @dataclass
@@ -186,6 +218,23 @@ def collate(batch: Sequence[Encoded], pad_id: int, device: str) -> tuple[Any, An
     return ids.to(device), mask.to(device), labels.to(device)
 
 
+def micro_batches(batch: Sequence[Encoded], max_tokens: int) -> list[list[Encoded]]:
+    """``batch`` split so that rows x longest stays within ``max_tokens`` (longest first)."""
+    rows = sorted(batch, key=lambda e: len(e.input_ids), reverse=True)
+    if max_tokens <= 0:
+        return [rows]
+    out: list[list[Encoded]] = []
+    current: list[Encoded] = []
+    for e in rows:
+        width = len(current[0].input_ids) if current else len(e.input_ids)
+        if current and (len(current) + 1) * width > max_tokens:
+            out.append(current)
+            current = []
+        current.append(e)
+    out.append(current)
+    return out
+
+
 def _accepts_logits_to_keep(model: Any) -> bool:
     import inspect
 
@@ -222,6 +271,31 @@ def batch_loss(
     return loss, correct, n
 
 
+def _accumulate(
+    model: Any, batch: Sequence[Encoded], cfg: TrainConfig, pad_id: int, device: str, sparse: bool
+) -> tuple[float, int, int]:
+    """Forward and backward over one batch in micro-batches; the gradient equals the whole batch's
+    (each micro-batch's mean loss weighted by its share of the trained tokens). Returns the batch's mean
+    loss, correct predictions and trained tokens."""
+    parts = micro_batches(batch, cfg.max_batch_tokens)
+    if len(parts) == 1:
+        ids, mask, labels = collate(parts[0], pad_id, device)
+        loss, correct, n = batch_loss(model, ids, mask, labels, sparse_logits=sparse)
+        loss.backward()
+        return loss.detach().item(), correct, n
+    total = sum(sum(1 for x in e.labels[1:] if x != IGNORE) for e in batch)
+    loss_sum, correct_sum, n_sum = 0.0, 0, 0
+    for part in parts:
+        ids, mask, labels = collate(part, pad_id, device)
+        loss, correct, n = batch_loss(model, ids, mask, labels, sparse_logits=sparse)
+        if n:
+            (loss * (n / max(total, 1))).backward()
+            loss_sum += loss.detach().item() * n
+        correct_sum += correct
+        n_sum += n
+    return loss_sum / max(n_sum, 1), correct_sum, n_sum
+
+
 def evaluate(
     model: Any, data: Sequence[Encoded], pad_id: int, device: str, batch_size: int
 ) -> tuple[float, float]:
@@ -255,7 +329,8 @@ def train(
     on_step: Callable[[StepLog], None] | None = None,
     on_epoch: Callable[[EpochLog], None] | None = None,
 ) -> TrainResult:
-    """The hand-written LoRA loop: AdamW at a constant learning rate, one optimizer step per batch."""
+    """The hand-written LoRA loop: AdamW at a constant learning rate, one optimizer step per batch
+    (gradients accumulated over micro-batches when a batch is over ``cfg.max_batch_tokens``)."""
     import torch
 
     params = [p for p in model.parameters() if p.requires_grad]
@@ -270,9 +345,7 @@ def train(
         epoch_loss, epoch_n = 0.0, 0
         for batch_idx in length_grouped_batches(lengths, cfg.batch_size, rng):
             batch = [train_data[k] for k in batch_idx]
-            ids, mask, labels = collate(batch, pad_id, device)
-            loss, correct, n = batch_loss(model, ids, mask, labels, sparse_logits=sparse)
-            loss.backward()
+            value, correct, n = _accumulate(model, batch, cfg, pad_id, device, sparse)
             if cfg.max_grad_norm:
                 torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
             optimizer.step()
@@ -280,7 +353,6 @@ def train(
             result.steps += 1
             tokens = sum(lengths[k] for k in batch_idx)
             result.tokens += tokens
-            value = loss.detach().item()
             epoch_loss += value * n
             epoch_n += n
             if on_step:
@@ -359,13 +431,15 @@ def _train_config(spec: dict[str, Any]) -> TrainConfig:
         lora_r=int(lora.get("r", 8)),
         lora_alpha=int(lora.get("alpha", 16)),
         lora_targets=targets if isinstance(targets, str) else tuple(targets),
+        max_batch_tokens=int(spec.get("max_batch_tokens") or 0),
     )
 
 
 def _progress(
-    report: Reporter, cfg: TrainConfig
+    report: Reporter, cfg: TrainConfig, save: Callable[[EpochLog], None] | None = None
 ) -> tuple[Callable[[StepLog], None], Callable[[EpochLog], None]]:
-    """``on_step`` and ``on_epoch`` for ``train``: a results.csv row per step, an event per epoch."""
+    """``on_step`` and ``on_epoch`` for ``train``: a results.csv row per step, an event per epoch, and
+    ``save`` (the epoch's checkpoint) before the epoch is reported."""
 
     def on_step(s: StepLog) -> None:
         report.row(
@@ -384,6 +458,8 @@ def _progress(
             last["valid_loss"] = round(e.valid_loss, 6)
             last["valid_mean_token_accuracy"] = round(e.valid_mean_token_accuracy or 0.0, 6)
         report.flush()
+        if save is not None:
+            save(e)
         report.status(step=e.step, epoch=e.epoch)
         report.event(
             "epoch",
@@ -404,12 +480,26 @@ def _register(job: JobDir, spec: dict[str, Any], data_dir: DataDir, base_path: P
             "base_model": spec["base_model"],
             "base_path": str(base_path),
             "builtin": bool(spec.get("builtin")),
+            "builtin_name": spec.get("builtin_name"),
             "adapter_path": str(job.adapter),
             "job": job.name,
             "created_at": files.now().isoformat(),
         },
     )
     return name
+
+
+def _base_folder(spec: dict[str, Any], data_dir: DataDir, report: Reporter) -> Path:
+    """The base model's folder; a built-in one is built or converted on first use (reported)."""
+    if not spec.get("builtin"):
+        return Path(spec["base_path"])
+    name = str(spec.get("builtin_name") or tiny.NAME)
+
+    def converting() -> None:
+        report.status(service_status="Converting")
+        report.event("info", f"Converting {name} for its first use (once; later jobs reuse it)")
+
+    return catalog.ensure_builtin(name, data_dir.models, on_convert=converting)
 
 
 def run_job(job: JobDir) -> None:
@@ -423,7 +513,7 @@ def run_job(job: JobDir) -> None:
         state="running", service_status="Loading", started_at=files.now().isoformat(), pid=os.getpid()
     )
 
-    base_path = tiny.ensure(data_dir.models) if spec.get("builtin") else Path(spec["base_path"])
+    base_path = _base_folder(spec, data_dir, report)
     device, dtype = pick_device()
     model, tokenizer = load_base(base_path, device=device, dtype=dtype)
     max_length = min(
@@ -449,7 +539,17 @@ def run_job(job: JobDir) -> None:
         f"learning rate {cfg.learning_rate:g}",
     )
 
-    on_step, on_epoch = _progress(report, cfg)
+    def save_checkpoint(e: EpochLog) -> None:
+        metrics = {"train_loss": e.train_loss}
+        if e.valid_loss is not None:
+            metrics.update(
+                valid_loss=e.valid_loss, valid_mean_token_accuracy=e.valid_mean_token_accuracy or 0.0
+            )
+        checkpoints.save(
+            job, e.epoch, {"step": e.step, "metrics": metrics}, lambda d: model.save_pretrained(str(d))
+        )
+
+    on_step, on_epoch = _progress(report, cfg, save_checkpoint)
     result = train(
         model,
         train_data,
@@ -497,6 +597,9 @@ def main(argv: list[str]) -> int:
         return 0
     except (DataError, ModelFolderError) as e:
         reason = str(e)
+    except ConversionError as e:
+        traceback.print_exc()
+        reason = f"The base model could not be prepared: {e}"
     except MemoryError:
         reason = "out of memory: try a smaller batch size or a smaller model"
     except Exception as e:

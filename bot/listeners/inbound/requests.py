@@ -14,10 +14,11 @@ from pydantic import BaseModel, ConfigDict
 
 from bot.listeners.inbound.envelope import Envelope, Values
 from bot.ui.chat import parse_test_chat
+from bot.ui.deploy import parse_deploy
 from bot.ui.ids import CHANNEL_ID
 from bot.ui.wizard_input import WizardInput, parse_wizard
 from commands.errors import InvalidInput
-from commands.models import ChatRequest
+from commands.models import ChatRequest, DeployOptions
 from commands.records import Actor, Surface
 
 #: a job id or endpoint name as ftbot renders it into a button (ASCII only)
@@ -163,6 +164,21 @@ class ChatSubmission(Submission):
             raise InvalidInput("This chat form is damaged; open Test chat again from the card.")
         request = parse_test_chat(cls.state(envelope))  # InvalidInput(field=<block id>)
         return cls(**fields, endpoint=fields["metadata"], request=request)
+
+
+class DeploySubmission(Submission):
+    """The Deploy dialog: ``job`` is the job it was opened for, ``options`` what it asks to deploy."""
+
+    job: str
+    options: DeployOptions
+
+    @classmethod
+    def read(cls, envelope: Envelope) -> Self:
+        fields = cls._view(envelope)
+        if not _IDENTIFIER.match(fields["metadata"]):
+            raise InvalidInput("This deploy form is damaged; click Deploy on the card again.")
+        options = parse_deploy(cls.state(envelope))  # InvalidInput(field=<block id>)
+        return cls(**fields, job=fields["metadata"], options=options)
 
 
 class Suggestion(Inbound):

@@ -45,12 +45,14 @@ outputs:
 
 
 @pytest.fixture
-def world(monkeypatch: pytest.MonkeyPatch) -> AzureWorld:
+def world(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> AzureWorld:
+    monkeypatch.setenv("FTBOT_DATA_DIR", str(tmp_path / "data"))  # the store and datasets `submit` keeps
+    monkeypatch.delenv("FTBOT_DATABASE_URL", raising=False)
     return make_world(monkeypatch)
 
 
 def _yaml(tmp_path: Path, text: str | None = None, extra_hp: str = "") -> Path:
-    (tmp_path / "train.jsonl").write_text(TRAIN * 3, encoding="utf-8")
+    (tmp_path / "train.jsonl").write_text(TRAIN * 12, encoding="utf-8")  # checked first: >= 10
     (tmp_path / "validation.jsonl").write_text(TRAIN, encoding="utf-8")
     path = tmp_path / "job.yaml"
     path.write_text(text if text is not None else ARTICLE_YAML.format(model=META, extra_hp=extra_hp))
@@ -82,7 +84,7 @@ def test_the_article_yaml_is_submitted_through_the_backend(world: AzureWorld, tm
     assert (
         details["model"]["uri"] == f"azureml://registries/azureml-meta/models/{META}/versions/4"
     )  # pin kept
-    assert "/data/llama-ft-cli-1-train/versions/" in details["trainingData"]["uri"]
+    assert "/data/llama-ft-cli-1-training/versions/" in details["trainingData"]["uri"]  # as Slack names it
     assert "/data/llama-ft-cli-1-validation/versions/" in details["validationData"]["uri"]
     assert details["hyperParameters"] == {
         "per_device_train_batch_size": "1",
@@ -115,7 +117,7 @@ def test_service_refusal_exits_1_with_the_message(world: AzureWorld, tmp_path: P
     result = CliRunner().invoke(_app(world), ["submit", str(_yaml(tmp_path)), "--json"])
     assert result.exit_code == EXIT_REFUSED
     out = json.loads(result.stdout)
-    assert out["ok"] is False and out["code"] == "invalid_input"
+    assert out["ok"] is False and out["code"] == "job_failed" and out["job"] == "llama-ft-cli-1"
     assert "Serverless FineTuning not supported in westus." in out["message"]
 
 

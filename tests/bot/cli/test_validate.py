@@ -174,3 +174,23 @@ def test_progress_bar_on_a_terminal(
     p = write(tmp_path, jsonl(good(10)))
     result = runner.invoke(app, ["validate", str(p)])
     assert result.exit_code == 0 and "valid" in result.output
+
+
+def test_method_dpo_checks_preference_data_with_line_numbered_codes(
+    app: typer.Typer, runner: CliRunner, tmp_path: Path
+) -> None:
+    from tests.support.data import preference_lines
+
+    p = tmp_path / "prefs.jsonl"
+    p.write_text(preference_lines(11) + '{"input": {"messages": []}, "preferred_output": []}\n')
+    result = runner.invoke(app, ["validate", "--method", "dpo", "--json", str(p)])
+    assert result.exit_code == 1, result.output
+    out = json.loads(result.output)
+    assert out["stats"]["format"] == "preference" and out["stats"]["tokens_per_example"]["total"] > 0
+    assert {(e["line"], e["code"]) for e in out["errors"]} >= {
+        (12, "missing_input"),
+        (12, "invalid_preference_output"),
+    }
+    p.write_text(preference_lines(11))
+    assert runner.invoke(app, ["validate", "--method", "dpo", str(p)]).exit_code == 0
+    assert runner.invoke(app, ["validate", str(p)]).exit_code == 1  # supervised: not chat data

@@ -4,6 +4,7 @@ The "kill" is an exception raised where the store would have recorded Slack's an
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -40,14 +41,17 @@ def _die_once(monkeypatch: pytest.MonkeyPatch, cls: type, name: str, when: Any =
     return kills
 
 
-def _tick_through_kills(world: World) -> None:
-    for _ in range(200):
+def _tick_through_kills(world: World, seconds: float = 30) -> None:
+    """Tick (as the scheduler does) until everything is delivered; a retry waits out its backoff."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
         try:
             world.tick()
         except Killed:
             continue  # the process died; the next tick is the next process
         if world.delivered():
             return
+        time.sleep(0.05)
     raise AssertionError("not delivered")
 
 

@@ -61,6 +61,14 @@ SAMPLE_DATA: dict[PostKind, dict[str, Any]] = {
     PostKind.TTL_TEARDOWN: {"endpoint": "phi-support-ep", "ttl_hours": 72},
     PostKind.REFUSED: {"action": "tear down", "by": "U0NOBODY"},
     PostKind.INFO: {},
+    PostKind.CHECKPOINTS: {
+        "checkpoints": [
+            {"number": 1, "model": "m:ckpt-1", "step": 20, "epoch": 1, "metrics": {"train_loss": 0.9}},
+            {"number": 2, "model": "m:ckpt-2", "step": 40, "epoch": 2, "metrics": {"valid_loss": 0.7}},
+        ]
+    },
+    PostKind.PAUSED: {"by": "U0PAUSER"},
+    PostKind.RESUMED: {"by": "U0PAUSER"},
 }
 
 
@@ -243,3 +251,25 @@ def test_chat_reply_split_loses_nothing_when_it_fits() -> None:
     )
     assert joined == reply
     assert "Reply clipped" not in all_text(blocks)
+
+
+def test_checkpoints_are_listed_with_step_epoch_and_losses() -> None:
+    text, blocks = thread_post(_post(PostKind.CHECKPOINTS), make_job(JobState.SUCCEEDED), APPROVERS)
+    listed = block(blocks, B.THREAD_TEXT)["text"]["text"]
+    assert "Checkpoint 1 · epoch 1 · step 20 · train loss 0.9000" in listed
+    assert "Checkpoint 2 · epoch 2 · step 40 · valid loss 0.7000" in listed
+    assert "--checkpoint N" in listed
+    assert_message_ok(blocks)
+    assert_fallback_ok(text)
+
+
+def test_damaged_checkpoints_are_skipped_and_a_request_shows_its_options() -> None:
+    _, blocks = thread_post(
+        _post(PostKind.CHECKPOINTS, checkpoints=[{"number": "x"}, "junk"]), make_job(JobState.SUCCEEDED), []
+    )
+    assert "no deployable checkpoints" in block(blocks, B.THREAD_TEXT)["text"]["text"]
+    options = {"checkpoint": 2, "sku": "GlobalStandard"}
+    _, blocks = thread_post(_post(PostKind.APPROVAL_REQUEST, options=options), make_job(), APPROVERS)
+    assert "checkpoint 2, SKU `GlobalStandard`" in block(blocks, B.APPROVAL_TEXT)["text"]["text"]
+    _, blocks = thread_post(_post(PostKind.DEPLOYING, options=options), make_job(), APPROVERS)
+    assert "Deploying checkpoint 2" in block(blocks, B.THREAD_TEXT)["text"]["text"]

@@ -152,6 +152,7 @@ def test_text_mixed_formats_across_lines() -> None:
 def test_every_code_is_declared() -> None:
     seen = {c for c, _ in CHAT_CASES} | {c for c, _ in TEXT_CASES}
     seen |= {"too_few_examples", "too_large", "empty_file", "line_too_long"}
+    seen |= {"missing_input", "invalid_preference_output"}  # DPO data: test_preference.py
     assert seen == set(ERROR_CODES)
 
 

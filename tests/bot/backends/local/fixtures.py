@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 SYSTEM = "You are the Contoso support assistant."
 
@@ -68,3 +70,40 @@ def write_jsonl(path: Path, rows: Sequence[Mapping[str, object]]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     return path
+
+
+def post_json(
+    port: int, path: str, body: object | None, headers: dict[str, str]
+) -> tuple[int, dict[str, str], dict[str, Any]]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        conn.request(
+            "POST" if body is not None else "GET",
+            path,
+            body=json.dumps(body) if body is not None else None,
+            headers={"Content-Type": "application/json", **headers},
+        )
+        resp = conn.getresponse()
+        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, json.loads(resp.read() or b"{}")
+    finally:
+        conn.close()
+
+
+def sse_events(port: int, body: dict[str, object], key: str) -> tuple[list[dict[str, Any]], bool]:
+    """The ``data:`` events of a streamed answer, and whether it ended with ``[DONE]``."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        conn.request(
+            "POST",
+            "/v1/chat/completions",
+            body=json.dumps(body),
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {key}"},
+        )
+        resp = conn.getresponse()
+        assert resp.status == 200 and resp.getheader("content-type", "").startswith("text/event-stream")
+        raw = resp.read().decode()
+    finally:
+        conn.close()
+    events = [e.removeprefix("data: ") for e in raw.split("\n\n") if e.strip()]
+    assert all(e != "[DONE]" for e in events[:-1])
+    return [json.loads(e) for e in events if e != "[DONE]"], events[-1] == "[DONE]"

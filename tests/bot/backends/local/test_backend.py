@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.backends import build_backend
-from bot.backends.local import LocalBackend
+from bot.backends.local import LocalBackend, smollm2
 from bot.backends.local.backend import _cookbook_epochs, _default_epochs, default_batch_size
 from bot.runtime.settings import Settings
 from commands.errors import Conflict, InvalidInput, NotFound
@@ -44,7 +44,8 @@ def test_built_from_settings_with_user_models(tmp_path: Path) -> None:
     backend = build_backend(settings)
     assert isinstance(backend, LocalBackend) and isinstance(backend, FineTuningBackend)
     assert backend.endpoints.requests_per_minute == 7
-    assert [m.name for m in backend.list_base_models()] == ["ftbot-tiny", "gone", "phi"]
+    builtin = ["ftbot-tiny", "smollm2-135m-instruct"] if smollm2.available() else ["ftbot-tiny"]
+    assert [m.name for m in backend.list_base_models()] == [*builtin, "gone", "phi"]
     assert backend.get_base_model("phi").context_length == 131072
     assert "not found" in backend.get_base_model("gone").description
     spec = JobSpec(

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import http.client
 import json
 import socket
 import time
@@ -25,7 +24,7 @@ from commands.models import (
     Task,
 )
 from tests.bot.backends.local.conftest import LocalHarness
-from tests.bot.backends.local.fixtures import examples, write_jsonl
+from tests.bot.backends.local.fixtures import examples, post_json, sse_events, write_jsonl
 
 pytestmark = pytest.mark.slow
 
@@ -64,23 +63,6 @@ def _deploy(backend: LocalBackend, model: str, name: str) -> str:
     ep = backend.get_endpoint(name)
     assert ep.state is EndpointState.READY, ep.error
     return ep.scoring_uri or ""
-
-
-def _post(
-    port: int, path: str, body: object | None, headers: dict[str, str]
-) -> tuple[int, dict[str, str], dict]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    try:
-        conn.request(
-            "POST" if body is not None else "GET",
-            path,
-            body=json.dumps(body) if body is not None else None,
-            headers={"Content-Type": "application/json", **headers},
-        )
-        resp = conn.getresponse()
-        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, json.loads(resp.read() or b"{}")
-    finally:
-        conn.close()
 
 
 def test_training_loss_falls_and_validation_is_reported(trained: tuple[Path, Job]) -> None:
@@ -157,16 +139,18 @@ def test_keys_quotas_and_teardown_over_http(trained: tuple[Path, Job]) -> None:
             "temperature": 0,
         }
 
-        status, _, data = _post(port, "/v1/chat/completions", body, {})
+        status, _, data = post_json(port, "/v1/chat/completions", body, {})
         assert status == 401 and key not in json.dumps(data)
-        status, _, _ = _post(port, "/v1/chat/completions", body, {"Authorization": "Bearer wrong-key"})
+        status, _, _ = post_json(port, "/v1/chat/completions", body, {"Authorization": "Bearer wrong-key"})
         assert status == 401
-        status, _, _ = _post(port, "/v1/models", None, {"Authorization": "nope"})
+        status, _, _ = post_json(port, "/v1/models", None, {"Authorization": "nope"})
         assert status == 401
 
-        status, _, models = _post(port, "/v1/models", None, {"Authorization": key})
+        status, _, models = post_json(port, "/v1/models", None, {"Authorization": key})
         assert status == 200 and models["data"][0]["id"] == job.output_model
-        status, _, data = _post(port, "/v1/chat/completions", body, {"Authorization": key})  # the bare key
+        status, _, data = post_json(
+            port, "/v1/chat/completions", body, {"Authorization": key}
+        )  # the bare key
         assert status == 200, data
         assert data["object"] == "chat.completion" and isinstance(
             data["choices"][0]["message"]["content"], str
@@ -176,13 +160,15 @@ def test_keys_quotas_and_teardown_over_http(trained: tuple[Path, Job]) -> None:
             == data["usage"]["prompt_tokens"] + data["usage"]["completion_tokens"]
         )
         assert 1 <= data["usage"]["completion_tokens"] <= 5
-        status, _, _ = _post(port, "/v1/chat/completions", body, {"Authorization": f"Bearer {key}"})
+        status, _, _ = post_json(port, "/v1/chat/completions", body, {"Authorization": f"Bearer {key}"})
         assert status == 200
 
         # 3 requests per minute: the third admitted request fills the window; the next is refused
-        status, _, _ = _post(port, "/v1/chat/completions", body, {"Authorization": f"Bearer {key}"})
+        status, _, _ = post_json(port, "/v1/chat/completions", body, {"Authorization": f"Bearer {key}"})
         assert status == 200
-        status, headers, data = _post(port, "/v1/chat/completions", body, {"Authorization": f"Bearer {key}"})
+        status, headers, data = post_json(
+            port, "/v1/chat/completions", body, {"Authorization": f"Bearer {key}"}
+        )
         assert status == 429, data
         assert 1 <= int(headers["retry-after"]) <= 60
         with pytest.raises(Unavailable) as throttled:
@@ -202,6 +188,59 @@ def test_keys_quotas_and_teardown_over_http(trained: tuple[Path, Job]) -> None:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         s.bind(("127.0.0.1", port))
     assert not (data_dir / "endpoints" / "ep-http").exists()
+
+
+def test_one_checkpoint_per_epoch_is_listed_and_served_with_streaming_and_base_answers(
+    trained: tuple[Path, Job],
+) -> None:
+    data_dir, job = trained
+    backend = LocalBackend(data_dir)
+    checkpoints = backend.list_checkpoints(job.id)
+    assert [c.number for c in checkpoints] == [1, 2, 3, 4, 5]
+    assert [c.epoch for c in checkpoints] == [1, 2, 3, 4, 5]
+    assert checkpoints[-1].model == f"{job.id}:ckpt-epoch-5" and checkpoints[-1].step == 40
+    assert {"train_loss", "valid_loss"} <= set(checkpoints[0].metrics)
+    assert checkpoints[-1].metrics["train_loss"] < checkpoints[0].metrics["train_loss"]
+    with pytest.raises(NotFound):
+        backend.list_checkpoints("no-such-job")
+    with pytest.raises(NotFound):
+        backend.deploy_model(f"{job.id}:ckpt-epoch-9", "ep-ckpt")
+
+    system, user, answer = DATA[0]["messages"]
+    body = {"messages": [system, user], "max_tokens": 60, "temperature": 0}
+    try:
+        uri = _deploy(backend, checkpoints[-1].model, "ep-ckpt")
+        port = int(uri.split(":")[2].split("/")[0])
+        key = (data_dir / "endpoints" / "ep-ckpt" / "key").read_text().strip()
+        status, _, plain = post_json(port, "/v1/chat/completions", body, {"Authorization": key})
+        assert status == 200 and plain["model"] == checkpoints[-1].model
+        assert plain["choices"][0]["message"]["content"] == answer["content"]  # epoch 5 = the final adapter
+
+        chunks, done = sse_events(
+            port, {**body, "stream": True, "stream_options": {"include_usage": True}}, key
+        )
+        assert done and all(c["object"] == "chat.completion.chunk" for c in chunks)
+        assert chunks[0]["choices"][0]["delta"] == {"role": "assistant", "content": ""}
+        text = "".join(c["choices"][0]["delta"].get("content", "") for c in chunks if c["choices"])
+        assert text == plain["choices"][0]["message"]["content"]
+        assert len([c for c in chunks if c["choices"] and c["choices"][0]["delta"].get("content")]) > 3
+        finish = [c["choices"][0]["finish_reason"] for c in chunks if c["choices"]]
+        assert finish[-1] == "stop" and set(finish[:-1]) == {None}
+        assert chunks[-1]["choices"] == [] and chunks[-1]["usage"] == plain["usage"]
+
+        status, _, models = post_json(port, "/v1/models", None, {"Authorization": key})
+        assert [m["id"] for m in models["data"]] == [checkpoints[-1].model, "ftbot-tiny"]
+        status, _, base = post_json(
+            port, "/v1/chat/completions", {**body, "model": "ftbot-tiny"}, {"Authorization": key}
+        )
+        assert status == 200 and base["model"] == "ftbot-tiny"
+        assert base["choices"][0]["message"]["content"] != answer["content"], (
+            "the base model has not learnt it"
+        )
+        status, _, again = post_json(port, "/v1/chat/completions", body, {"Authorization": key})
+        assert again["choices"][0]["message"]["content"] == answer["content"], "the adapter is back on"
+    finally:
+        backend.delete_endpoint("ep-ckpt")
 
 
 def test_model_can_be_deleted_once_its_endpoint_is_gone(trained: tuple[Path, Job]) -> None:

@@ -3,6 +3,7 @@ socket are exercised in test_endpoint.py)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 import pytest
@@ -137,3 +138,44 @@ def test_rate_limiter_admits_an_oversized_request_into_an_empty_window() -> None
     assert limiter.tokens_in_window == 0
     with pytest.raises(ValueError):
         RateLimiter(tokens_per_minute=0, requests_per_minute=1)
+
+
+def _events(raw: str) -> list[str]:
+    return [e.removeprefix("data: ") for e in raw.split("\n\n") if e.strip()]
+
+
+def test_stream_true_answers_in_openai_server_sent_events_and_settles_the_quota() -> None:
+    clock = FakeClock()
+    client, _ = _client(tpm=21, clock=clock)
+    resp = client.post(
+        "/v1/chat/completions",
+        json={**BODY, "stream": True, "stream_options": {"include_usage": True}},
+        headers={"Authorization": KEY},
+    )
+    assert resp.status_code == 200 and resp.headers["content-type"].startswith("text/event-stream")
+    events = _events(resp.text)
+    assert events[-1] == "[DONE]"
+    chunks = [json.loads(e) for e in events[:-1]]
+    assert {c["object"] for c in chunks} == {"chat.completion.chunk"} and len({c["id"] for c in chunks}) == 1
+    assert chunks[0]["choices"][0]["delta"] == {"role": "assistant", "content": ""}
+    assert "".join(c["choices"][0]["delta"].get("content", "") for c in chunks if c["choices"]) == "ok ok ok "
+    assert [c["choices"][0]["finish_reason"] for c in chunks if c["choices"]][-1] == "stop"
+    assert chunks[-1]["usage"] == {"prompt_tokens": 4, "completion_tokens": 3, "total_tokens": 7}
+    # the estimate (4 + 10) was settled to what was used (7): 7 + 14 fits in 21, 14 + 14 would not
+    assert client.post("/v1/chat/completions", json=BODY, headers={"Authorization": KEY}).status_code == 200
+    assert client.post("/v1/chat/completions", json=BODY, headers={"Authorization": KEY}).status_code == 429
+
+
+def test_a_request_naming_the_base_model_is_answered_by_the_base_generator() -> None:
+    tuned, base = EchoGenerator(), EchoGenerator()
+    limiter = RateLimiter(tokens_per_minute=10_000, requests_per_minute=100, clock=FakeClock())
+    app = build_app(
+        tuned, key=KEY, model_name="m1", limiter=limiter, base_generator=base, base_model_name="b0"
+    )
+    client = TestClient(app)
+    models = client.get("/v1/models", headers={"Authorization": KEY}).json()
+    assert [m["id"] for m in models["data"]] == ["m1", "b0"]
+    r = client.post("/v1/chat/completions", json={**BODY, "model": "b0"}, headers={"Authorization": KEY})
+    assert r.json()["model"] == "b0" and len(base.calls) == 1 and not tuned.calls
+    r = client.post("/v1/chat/completions", json={**BODY, "model": "other"}, headers={"Authorization": KEY})
+    assert r.json()["model"] == "m1" and len(tuned.calls) == 1

@@ -1,0 +1,88 @@
+"""Test chat on a deployment: ``chat.completions.create`` on the v1 API with the deployment's name as
+``model``. A content-filtered prompt comes back as an empty reply that says so, never as an error."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import openai
+
+from bot.backends.foundry.errors import map_openai_error, scrub
+from commands.errors import NotFound, Unavailable
+from commands.models import ChatReply, ChatRequest, Usage
+
+NOT_READY = "DeploymentNotReady"
+
+
+def _code(err: openai.APIStatusError) -> str:
+    body: dict[str, Any] = err.body if isinstance(err.body, dict) else {}
+    inner = body.get("error")
+    return str((inner if isinstance(inner, dict) else body).get("code") or "")
+
+
+class Chat:
+    def __init__(self, client: openai.OpenAI) -> None:
+        self._client = client
+
+    def chat(self, endpoint_name: str, request: ChatRequest) -> ChatReply:
+        messages: Any = [m.model_dump() for m in request.messages]
+        try:
+            completion = self._client.chat.completions.create(
+                model=endpoint_name,
+                messages=messages,
+                temperature=request.temperature,
+                max_tokens=request.max_tokens,
+            )
+        except openai.APIStatusError as err:
+            code = _code(err)
+            if code == NOT_READY:
+                raise Unavailable(
+                    "{endpoint} is not ready to answer yet. Try again in a few minutes.",
+                    endpoint=endpoint_name,
+                ) from err
+            if code.lower() == "content_filter":
+                message = scrub(
+                    str((err.body or {}).get("message", "")) if isinstance(err.body, dict) else ""
+                )
+                return ChatReply(
+                    content="", finish_reason="content_filter", content_filter={"message": message}
+                )
+            if err.status_code == 404:
+                raise NotFound("No endpoint called {endpoint}.", endpoint=endpoint_name) from err
+            raise map_openai_error(err, what=f"The endpoint {endpoint_name}") from err
+        except openai.OpenAIError as err:
+            raise map_openai_error(err, what=f"The endpoint {endpoint_name}") from err
+        if not completion.choices:
+            raise Unavailable("The endpoint {endpoint} returned no answer.", endpoint=endpoint_name)
+        first = completion.choices[0]
+        usage = completion.usage
+        raw = completion.model_dump()
+        filters: dict[str, object] = {}
+        if raw["choices"][0].get("content_filter_results"):
+            filters["completion"] = raw["choices"][0]["content_filter_results"]
+        if raw.get("prompt_filter_results"):
+            filters["prompt"] = raw["prompt_filter_results"]
+        return ChatReply(
+            content=first.message.content or "",
+            finish_reason=first.finish_reason,
+            usage=Usage(
+                prompt_tokens=usage.prompt_tokens if usage else 0,
+                completion_tokens=usage.completion_tokens if usage else 0,
+                total_tokens=usage.total_tokens if usage else 0,
+            ),
+            content_filter=filters or None,
+        )
+
+    def probe(self, deployment: str) -> bool:
+        """Whether the data plane serves ``deployment`` yet: one request of one token. ``False`` while it
+        answers ``DeploymentNotReady`` (or 404 while the name propagates)."""
+        try:
+            self._client.with_options(max_retries=0).chat.completions.create(
+                model=deployment, messages=[{"role": "user", "content": "ping"}], max_tokens=1
+            )
+        except openai.APIStatusError as err:
+            # it answers: whatever it says (a filter, a limit), it is deployed
+            return not (_code(err) == NOT_READY or err.status_code == 404)
+        except openai.OpenAIError:
+            return False
+        return True

@@ -1,0 +1,116 @@
+"""What every use case shares: the audit entry, the outbox post, the approver check, the change hook."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from commands.errors import PermissionDenied
+from commands.lifecycle.base import Deps, UseCase
+from commands.records import Actor, PostKind, Surface, ThreadPost
+from tests.commands.lifecycle.records import deps, job_record
+from tests.support.doubles import APPROVER
+from tests.support.memory_store import MemoryStore
+
+MEMBER = Actor(user_id="UMEMBER01", channel_id="CJOBS1", surface=Surface.BUTTON)
+
+
+def test_audit_records_who_what_where_and_clips_the_detail(tmp_path: Path) -> None:
+    use = UseCase(deps(tmp_path))
+    with use.store.transaction() as tx:
+        use._audit(tx, MEMBER, "cancel", "ftjob-1", "ok", "x" * 600)
+        use._audit(tx, MEMBER, "pause", "ftjob-2", "error")
+    first, second = use.store.audit_log  # type: ignore[attr-defined]
+    assert (first.actor, first.action, first.target, first.surface, first.result, first.channel_id) == (
+        "UMEMBER01",
+        "cancel",
+        "ftjob-1",
+        Surface.BUTTON,
+        "ok",
+        "CJOBS1",
+    )
+    assert first.detail == "x" * 500
+    assert second.detail == "" and second.at > first.at  # each entry stamped by the clock
+
+
+def test_post_queues_one_message_per_key(tmp_path: Path) -> None:
+    store = MemoryStore()
+    use = UseCase(deps(tmp_path, store=store))
+    with store.transaction() as tx:
+        tx.add_job(job_record("job-1"))
+        use._post(tx, "job-1", PostKind.DEPLOYED, "deployed:ep", endpoint="ep")
+        use._post(tx, "job-1", PostKind.DEPLOYED, "deployed:ep", endpoint="other")  # same key: ignored
+        use._post(tx, "job-1", PostKind.INFO, "note", "Plain text")
+    queued = store.outbox
+    assert [q.key for q in queued] == ["job-1:deployed:ep", "job-1:note"]
+    assert queued[0].post == ThreadPost(
+        job_id="job-1", kind=PostKind.DEPLOYED, text="", data={"endpoint": "ep"}
+    )
+    assert queued[1].post == ThreadPost(job_id="job-1", kind=PostKind.INFO, text="Plain text", data={})
+    assert queued[0].at is not None and queued[1].at > queued[0].at
+
+
+@pytest.mark.parametrize(
+    ("action", "message"),
+    [
+        (
+            "deploy",
+            "Only approvers can deploy (ftjob-1). Ask one of them, or click Deploy to request approval.",
+        ),
+        ("tear_down", "Only approvers can tear down (ftjob-1)."),
+        ("doctor", "Only approvers can doctor (ftjob-1)."),
+    ],
+)
+def test_a_non_approver_is_refused_and_audited(tmp_path: Path, action: str, message: str) -> None:
+    use = UseCase(deps(tmp_path))
+    with pytest.raises(PermissionDenied) as e:
+        use._require_approver(MEMBER, action, "ftjob-1")
+    assert str(e.value) == message
+    assert e.value.names == {"target": "ftjob-1"}
+    [entry] = use.store.audit_log  # type: ignore[attr-defined]
+    assert (entry.actor, entry.action, entry.target, entry.result, entry.detail) == (
+        "UMEMBER01",
+        action,
+        "ftjob-1",
+        "denied",
+        "not an approver",
+    )
+
+
+def test_an_approver_passes_without_an_audit_entry(tmp_path: Path) -> None:
+    use = UseCase(deps(tmp_path))
+    use._require_approver(Actor(user_id=APPROVER), "deploy", "ftjob-1")
+    assert use.store.audit_log == []  # type: ignore[attr-defined]
+
+
+def test_the_change_hook_is_called_and_its_failure_never_breaks_a_use_case(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    calls: list[int] = []
+    base = deps(tmp_path)
+    UseCase(Deps(**{**base.__dict__, "on_change": lambda: calls.append(1)}))._changed()
+    assert calls == [1]
+
+    def broken() -> None:
+        raise OSError("socket closed")
+
+    with caplog.at_level(logging.DEBUG, logger="ftbot.lifecycle"):
+        UseCase(Deps(**{**base.__dict__, "on_change": broken}))._changed()
+    assert [r.getMessage() for r in caplog.records] == ["on_change hook failed"]
+    assert caplog.records[0].exc_info is not None
+    UseCase(base)._changed()  # the default hook does nothing
+
+
+def test_the_use_case_holds_its_ports(tmp_path: Path) -> None:
+    d = Deps(**{**deps(tmp_path).__dict__, "owner": "host-1:42:ab"})
+    use = UseCase(d)
+    assert (use.backend, use.store, use.clock, use.approvers, use.work_dir, use.owner) == (
+        d.backend,
+        d.store,
+        d.clock,
+        d.approvers,
+        tmp_path,
+        "host-1:42:ab",
+    )
