@@ -8,10 +8,14 @@
 /finetune validate [--method dpo] URL
 /finetune status [JOB]
 /finetune list | models | endpoints
-/finetune deploy JOB [--checkpoint N] [--sku S]
+/finetune deploy JOB [--checkpoint N] [--sku S] [--target NAME]
 /finetune pause JOB | resume JOB | cancel JOB | teardown ENDPOINT
 /finetune chat ENDPOINT PROMPT...
 /finetune doctor
+/finetune rerun JOB [--epochs N] [--batch-size N] [--learning-rate-multiplier X] [--suffix S]
+/finetune compare JOB1 JOB2
+/finetune costs [--month YYYY-MM] [--channel #channel]
+/finetune config | config approvers add|remove @user | config channels add|remove #channel
 """
 
 from __future__ import annotations
@@ -58,9 +62,10 @@ SUBCOMMANDS: Final[tuple[Subcommand, ...]] = (
     Subcommand("endpoints", "/finetune endpoints", "List live endpoints and how long they have been up."),
     Subcommand(
         "deploy",
-        "/finetune deploy JOB [--checkpoint N] [--sku S]",
+        "/finetune deploy JOB [--checkpoint N] [--sku S] [--target NAME]",
         "Deploy a succeeded job's model, or checkpoint N as its thread lists them; --sku where the backend "
-        "has SKUs (approvers; others request approval).",
+        "has SKUs (approvers; others request approval); --target one of FTBOT_DEPLOY_TARGETS "
+        "(default: home).",
     ),
     Subcommand("chat", "/finetune chat ENDPOINT PROMPT", "Send a prompt to a deployed endpoint."),
     Subcommand("teardown", "/finetune teardown ENDPOINT", "Delete an endpoint (approvers). The model stays."),
@@ -70,7 +75,30 @@ SUBCOMMANDS: Final[tuple[Subcommand, ...]] = (
     ),
     Subcommand("resume", "/finetune resume JOB", "Resume a paused job (submitter or approver)."),
     Subcommand(
+        "rerun",
+        "/finetune rerun JOB [--epochs N] [--batch-size N] [--learning-rate-multiplier X] [--suffix S]",
+        "Run a finished job again on the same data and choices, with these changed.",
+    ),
+    Subcommand(
+        "eval",
+        "/finetune eval JOB [--examples N] [--endpoint ENDPOINT]",
+        "Evaluate a succeeded job's model against its base model on held-out examples (default 40).",
+    ),
+    Subcommand(
+        "compare", "/finetune compare JOB1 JOB2", "Two jobs side by side, with their losses overlaid."
+    ),
+    Subcommand(
         "doctor", "/finetune doctor", "Check ftbot's setup: each prerequisite, with its fix (approvers)."
+    ),
+    Subcommand(
+        "costs",
+        "/finetune costs [--month YYYY-MM] [--channel #channel]",
+        "What was spent this month (or another) by channel and user; live endpoints' hourly burn.",
+    ),
+    Subcommand(
+        "config",
+        "/finetune config [approvers|channels add|remove @user|#channel]",
+        "This workspace's approvers and allowed channels: show them, or change them (approvers).",
     ),
 )
 NAMES: Final[tuple[str, ...]] = tuple(s.name for s in SUBCOMMANDS if s.name)
@@ -135,6 +163,7 @@ class Deploy:
     job: str
     checkpoint: int | None = None  # as the job's thread numbers them
     sku: str | None = None
+    target: str | None = None  # a FTBOT_DEPLOY_TARGETS name; None: home, the training project
 
 
 @dataclass(frozen=True)
@@ -168,6 +197,41 @@ class Doctor:
     pass
 
 
+@dataclass(frozen=True)
+class Rerun:
+    job: str
+    hyperparameters: Hyperparameters = field(default_factory=Hyperparameters)  # only what changes
+    suffix: str | None = None
+
+
+@dataclass(frozen=True)
+class Evaluate:
+    job: str
+    examples: int | None = None  # None: the default count
+    endpoint: str | None = None  # None: the job's live endpoint
+
+
+@dataclass(frozen=True)
+class Compare:
+    first: str
+    second: str
+
+
+@dataclass(frozen=True)
+class Costs:
+    month: str | None = None  # YYYY-MM; None: this month
+    channel: str | None = None  # a channel id (from a mention or typed); None: every channel
+
+
+@dataclass(frozen=True)
+class Config:
+    """``/finetune config``: show (``field`` None) or change a workspace setting."""
+
+    field: str | None = None  # "approvers" or "channels"
+    add: bool = True
+    value: str = ""  # a user (U…/W…) or user-group (S…) id, or a channel id (C…/G…)
+
+
 Command = (
     OpenWizard
     | Help
@@ -184,6 +248,11 @@ Command = (
     | Pause
     | Resume
     | Doctor
+    | Rerun
+    | Evaluate
+    | Compare
+    | Costs
+    | Config
 )
 
 
@@ -491,7 +560,7 @@ def _validate(args: list[str]) -> Validate:
 
 def _deploy(args: list[str]) -> Deploy:
     usage = next(s.usage for s in SUBCOMMANDS if s.name == "deploy")
-    plain, values = _positional_and_flags("deploy", args, ("--checkpoint", "--sku"))
+    plain, values = _positional_and_flags("deploy", args, ("--checkpoint", "--sku", "--target"))
     job = _one_arg("deploy", plain, "job")
     checkpoint = None
     if "--checkpoint" in values:
@@ -514,14 +583,163 @@ def _deploy(args: list[str]) -> Deploy:
             flag="--sku",
             example="Standard",
         )
-    return Deploy(job=job, checkpoint=checkpoint, sku=sku)
+    target = values.get("--target")
+    if target is not None and not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]{0,39}", target):
+        raise UsageError(
+            "{flag} is a deploy target's name from FTBOT_DEPLOY_TARGETS, e.g. {example}.",
+            field="--target",
+            hint=usage,
+            flag="--target",
+            example="home",
+        )
+    return Deploy(job=job, checkpoint=checkpoint, sku=sku, target=target)
+
+
+_RERUN_FLAGS = ("--epochs", "--batch-size", "--learning-rate-multiplier", "--suffix")
+
+
+def _rerun(args: list[str]) -> Rerun:
+    usage = next(s.usage for s in SUBCOMMANDS if s.name == "rerun")
+    plain, values = _positional_and_flags("rerun", args, _RERUN_FLAGS)
+    job = _one_arg("rerun", plain, "job")
+    try:
+        hyperparameters, suffix = _hyperparameters(values), _suffix(values)
+    except UsageError as e:  # the same rules as submit, with rerun's usage as the hint
+        raise UsageError(e.template, field=e.field, hint=usage, **e.names) from e
+    return Rerun(job=job, hyperparameters=hyperparameters, suffix=suffix)
+
+
+def _evaluate(args: list[str]) -> Evaluate:
+    usage = next(s.usage for s in SUBCOMMANDS if s.name == "eval")
+    plain, values = _positional_and_flags("eval", args, ("--examples", "--endpoint"))
+    job = _one_arg("eval", plain, "job")
+    examples = None
+    if "--examples" in values:
+        raw = values["--examples"]
+        if not raw.isascii() or not raw.isdigit() or len(raw) > 9 or int(raw) < 1:
+            raise UsageError(
+                "{flag} is how many examples to ask, a whole number from 1, got {value}.",
+                field="--examples",
+                hint=usage,
+                flag="--examples",
+                value=_clip(raw),
+            )
+        examples = int(raw)
+    endpoint = values.get("--endpoint")
+    if endpoint is not None:
+        endpoint = _identifier(endpoint, "endpoint", usage)
+    return Evaluate(job=job, examples=examples, endpoint=endpoint)
+
+
+def _compare(args: list[str]) -> Compare:
+    usage = next(s.usage for s in SUBCOMMANDS if s.name == "compare")
+    if len(args) != 2:
+        raise UsageError("{command} takes two jobs.", hint=usage, command="compare")
+    first, second = (_identifier(a, "job", usage) for a in args)
+    return Compare(first=first, second=second)
+
+
+_MONTH = re.compile(r"^\d{4}-\d{2}$")
+#: a channel as Slack escapes a mention (<#C123|name> or <#C123>), or a bare id
+_CHANNEL_ARG = re.compile(r"^(?:<#([CGD][A-Z0-9]{2,})(?:\|[^>]*)?>|([CGD][A-Z0-9]{2,}))$")
+
+
+def _costs(args: list[str]) -> Costs:
+    usage = next(s.usage for s in SUBCOMMANDS if s.name == "costs")
+    plain, values = _positional_and_flags("costs", args, ("--month", "--channel"))
+    if plain:
+        raise UsageError("{command} takes only --month and --channel.", hint=usage, command="costs")
+    month = values.get("--month")
+    if month is not None and not _MONTH.match(month):
+        raise UsageError(
+            "{flag} is a month as YYYY-MM, e.g. {example}.",
+            field="--month",
+            hint=usage,
+            flag="--month",
+            example="2026-03",
+        )
+    channel = values.get("--channel")
+    if channel is not None:
+        found = _CHANNEL_ARG.match(channel)
+        if found is None:
+            raise UsageError(
+                "{flag} is a channel as a mention (#channel) or its id (C…).",
+                field="--channel",
+                hint=usage,
+                flag="--channel",
+            )
+        channel = found.group(1) or found.group(2)
+    return Costs(month=month, channel=channel)
+
+
+_USER_ARG = re.compile(r"^(?:<@)?([UW][A-Z0-9]{2,})(?:\|[^>]*)?>?$")
+_GROUP_ARG = re.compile(r"^(?:<!subteam\^)?(S[A-Z0-9]{2,})(?:\|[^>]*)?>?$")
+
+
+def _config(args: list[str]) -> Config:
+    usage = next(s.usage for s in SUBCOMMANDS if s.name == "config")
+    if not args:
+        return Config()
+    if (
+        len(args) != 3
+        or args[0].lower() not in ("approvers", "channels")
+        or args[1].lower()
+        not in (
+            "add",
+            "remove",
+        )
+    ):
+        raise UsageError(
+            "{command} takes approvers or channels, add or remove, and one mention.",
+            hint=usage,
+            command="config",
+        )
+    field, add, raw = args[0].lower(), args[1].lower() == "add", args[2]
+    if field == "approvers":
+        found = _USER_ARG.match(raw) or _GROUP_ARG.match(raw)
+        if found is None:
+            raise UsageError(
+                "{value} is not a user: mention them (@name, picked from Slack's list) or give their "
+                "id (U…), or a user group (S…).",
+                field="approvers",
+                hint=usage,
+                value=_clip(raw),
+            )
+    else:
+        found = _CHANNEL_ARG.match(raw)
+        if found is None:
+            raise UsageError(
+                "{value} is not a channel: mention it (#channel, picked from Slack's list) or give its "
+                "id (C…).",
+                field="channels",
+                hint=usage,
+                value=_clip(raw),
+            )
+    value = next(g for g in found.groups() if g)
+    return Config(field=field, add=add, value=value)
+
+
+#: what Slack sends for a link, a user and a channel when the command has ``should_escape: true``
+_ESCAPED = (
+    (re.compile(r"<((?:https?|s3|gs|azureml)://[^|>\s]+)(?:\|[^>]*)?>"), r"\1"),
+    (re.compile(r"<@([UW][A-Z0-9]{2,})(?:\|[^>]*)?>"), r"\1"),
+    (re.compile(r"<#([CGD][A-Z0-9]{2,})(?:\|[^>]*)?>"), r"\1"),
+)
+
+
+def unescape(text: str) -> str:
+    """Command text as typed, whether Slack escaped it (``should_escape: true``: ``<https://…|…>``,
+    ``<@U…|name>``, ``<#C…|name>``, ``&amp;``) or not: links become their URL, mentions their id."""
+    for pattern, plain in _ESCAPED:
+        text = pattern.sub(plain, text)
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 def parse(text: str) -> Command:
     """Parse the text after `/finetune`. Raises ``UsageError`` with a hint on anything it cannot read."""
     if len(text) > MAX_TEXT:
         raise UsageError(f"The command is too long ({len(text)} characters; at most {MAX_TEXT}).")
-    text = text.strip()
+    text = unescape(text).strip()
     head_raw, _, rest = text.partition(" ")
     if head_raw.lower() == "chat":
         return _chat(rest)
@@ -558,6 +776,16 @@ def parse(text: str) -> Command:
             return Doctor()
         case "cancel":
             return Cancel(job=_one_arg("cancel", args, "job"))
+        case "rerun":
+            return _rerun(args)
+        case "eval" | "evaluate":
+            return _evaluate(args)
+        case "compare":
+            return _compare(args)
+        case "costs":
+            return _costs(args)
+        case "config":
+            return _config(args)
         case "teardown":
             return Teardown(endpoint=_one_arg("teardown", args, "endpoint"))
         case _:

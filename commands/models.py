@@ -27,6 +27,7 @@ class JobState(StrEnum):
     ``Job.service_status``. ``PENDING`` is ftbot's own: recorded, not yet accepted by the backend."""
 
     PENDING = "pending"
+    HELD = "held"  # ftbot's own: over the channel's budget, waiting for an approver; never started as is
     QUEUED = "queued"
     RUNNING = "running"
     PAUSED = "paused"  # the service holds it on request (pausing and resuming count as running)
@@ -182,6 +183,27 @@ class DeployOptions(Frozen):
 
     checkpoint: int | None = None  # ``Checkpoint.number``
     sku: str | None = None
+    target: str | None = None  # a ``DeployTarget.name`` (FTBOT_DEPLOY_TARGETS); None: ``home``
+
+
+#: The target that is the training project itself.
+HOME_TARGET = "home"
+
+
+class DeployTarget(Frozen):
+    """Where an endpoint can live (FTBOT_DEPLOY_TARGETS: ``NAME=SUBSCRIPTION/RESOURCE_GROUP/PROJECT``).
+    ``home`` is the training project. ``project`` is the Foundry project on ``azure``, the Azure OpenAI
+    account on ``foundry``."""
+
+    name: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,39}$")
+    subscription_id: str = Field(min_length=1)
+    resource_group: str = Field(min_length=1)
+    project: str = Field(min_length=1)
+
+    @property
+    def path(self) -> str:
+        """``SUBSCRIPTION/RESOURCE_GROUP/PROJECT``, as the setting writes it (no secret in it)."""
+        return f"{self.subscription_id}/{self.resource_group}/{self.project}"
 
 
 class Endpoint(Frozen):
@@ -217,6 +239,15 @@ class ChatReply(Frozen):
     finish_reason: str | None = None
     usage: Usage = Usage()
     content_filter: dict[str, object] | None = None  # reported, never hidden
+
+
+class ChatDelta(Frozen):
+    """One piece of a streamed answer: text as it comes; the last piece carries the finish reason and,
+    where the service reports it, the usage."""
+
+    text: str = ""
+    finish_reason: str | None = None
+    usage: Usage | None = None
 
 
 _NORMALISE = re.compile(r"[^a-z0-9]+")

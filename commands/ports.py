@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -11,11 +11,13 @@ from typing import Protocol, runtime_checkable
 from commands.dataset.tokens import ModelTokenizer
 from commands.models import (
     BaseModelInfo,
+    ChatDelta,
     ChatReply,
     ChatRequest,
     Checkpoint,
     DatasetRef,
     DeployOptions,
+    DeployTarget,
     Endpoint,
     EndpointState,
     Job,
@@ -125,6 +127,72 @@ class TieredBackend(Protocol):
     def deployment_skus(self) -> list[Tier]: ...
 
 
+class EndpointOps(Protocol):
+    """The endpoint half of ``FineTuningBackend``, as it acts in one deploy target: every backend is one
+    (for its training project), and ``TargetedBackend.endpoints_at`` gives one per other target."""
+
+    def deploy_model(self, model: str, endpoint_name: str, *, sku: str | None = None) -> Endpoint: ...
+
+    def get_endpoint(self, name: str) -> Endpoint: ...
+
+    def list_endpoints(self) -> list[Endpoint]: ...
+
+    def chat(self, endpoint_name: str, request: ChatRequest) -> ChatReply: ...
+
+    def delete_endpoint(self, name: str) -> None: ...
+
+
+@runtime_checkable
+class TargetedBackend(Protocol):
+    """A backend that deploys to other projects than the one it trains in (FTBOT_DEPLOY_TARGETS), as
+    Microsoft's article on serverless fine-tuning describes: another region or another subscription,
+    with the model id of the training project."""
+
+    def deploy_targets(self) -> list[DeployTarget]:
+        """Every target, ``home`` (the training project) first."""
+        ...
+
+    def check_target(self, target: str, model: str) -> None:
+        """The article's rules for deploying ``model`` (a fine-tuned model or checkpoint) to ``target``,
+        checked before any deploy call: ``PermissionDenied`` naming the subscription the credential cannot
+        reach (the training one or the target's), ``InvalidInput`` naming the allowed regions when the
+        target's region is not one the model's fine-tunes can be deployed to."""
+        ...
+
+    def endpoints_at(self, target: str) -> EndpointOps:
+        """The endpoint operations in ``target`` (``NotFound`` for a name that is not configured)."""
+        ...
+
+
+@runtime_checkable
+class BaseModelChat(Protocol):
+    """A backend that can ask a fine-tuned model's base model the same question (evaluation, side-by-side
+    test chat): ``local`` in the endpoint's own process without the adapter; ``foundry`` and ``azure``
+    through a base deployment named in the settings."""
+
+    def base_model_missing(self, endpoint_name: str, base_model: str) -> str | None:
+        """None when ``chat_base`` can answer as ``base_model``; otherwise why not, as a sentence."""
+        ...
+
+    def chat_base(self, endpoint_name: str, base_model: str, request: ChatRequest) -> ChatReply: ...
+
+
+@runtime_checkable
+class StreamingChat(Protocol):
+    """Endpoint operations that can stream an answer as it is generated (``stream: true`` on the
+    OpenAI-compatible endpoints). The iterator blocks between pieces; it raises the same
+    ``commands.errors`` types as ``chat``, before the first piece or between pieces."""
+
+    def chat_stream(self, endpoint_name: str, request: ChatRequest) -> Iterator[ChatDelta]: ...
+
+
+@runtime_checkable
+class EvaluationLine(Protocol):
+    """A store transaction that knows a job's latest evaluation, as the card's line says it."""
+
+    def evaluation_line(self, job_id: str) -> str | None: ...
+
+
 @runtime_checkable
 class TokenizerSource(Protocol):
     """A backend that can count a dataset with a base model's own tokenizer (``local``: its real models
@@ -147,6 +215,14 @@ class StoreTx(Protocol):
         self, *, channel_id: str | None = None, user_id: str | None = None, limit: int = 20
     ) -> list[JobRecord]: ...
     def update_job(self, job_id: str, *, bump: bool = True, **changes: object) -> JobRecord: ...
+    def held_jobs(self, *, before: datetime) -> list[JobRecord]:
+        """Jobs HELD over budget (waiting for an approver) since before ``before``, oldest first."""
+        ...
+
+    def status_message(self, job_id: str) -> tuple[str, str] | None:
+        """(channel, ts) of the job's card once posted (a rerun's card links to its first job's)."""
+        ...
+
     def request_cancel(self, job_id: str, by: str, at: datetime) -> str | None:
         """Mark a cancel as requested. Returns None if this call won, or who requested it first."""
         ...

@@ -54,6 +54,9 @@ OPTIONAL = (
     "training_tiers",
     "deployment_skus",
     "tokenizer_for",
+    "deploy_targets",
+    "check_target",
+    "endpoints_at",
 )
 
 

@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from bot.cli import demo, doctor, migrate, serve, submit, validate
+from bot.cli import costs, demo, doctor, migrate, serve, submit, validate
 
 cli = typer.Typer(
     no_args_is_help=True, add_completion=False, help="ftbot: Azure AI Foundry fine-tuning from Slack."
@@ -24,6 +24,7 @@ validate.register(cli)
 submit.register(cli)
 migrate.register(cli)
 doctor.register(cli)
+costs.register(cli)
 
 
 def main() -> None:

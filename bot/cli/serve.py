@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from bot.cli.costs import prices_or_exit
 from bot.cli.settings import load_settings_or_exit
 from bot.runtime.logs import SECRETS, configure_logging
 
@@ -26,6 +27,7 @@ def serve(
             typer.echo(f"ftbot: {line}", err=True)
         typer.echo("ftbot: see README.md, 'Slack app setup', for where each value comes from.", err=True)
         raise typer.Exit(2)
+    prices_or_exit(settings)  # a malformed FTBOT_PRICES: exit 2 naming the line
     configure_logging(settings.log_level)
     for secret in settings.secret_values():
         SECRETS.add(secret)

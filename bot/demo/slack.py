@@ -6,6 +6,10 @@
 - Serves uploaded/registered files at ``/files/<id>`` only to the bot token (anyone else gets Slack's
   200 HTML login page, as the real file host does).
 - ``fail_next(method, status, retry_after=..., times=n)`` makes the next calls answer 429/5xx.
+- Streams a message (``chat.startStream``/``appendStream``/``stopStream``) the way Slack shows it: the
+  markdown so far as one ``markdown`` block, the stop's blocks under it. ``refuse_next(method, error)``
+  makes the next calls answer ``ok: false`` with that error (``message_not_in_streaming_state`` for an
+  expired stream); ``live_streams_peak`` is the most streams that were open at once.
 - ``response_url(...)`` gives loopback response URLs whose posts are recorded too.
 """
 
@@ -45,6 +49,7 @@ class Message:
     edits: int = 0
     files: list[str] = field(default_factory=list)
     metadata: dict[str, Any] | None = None  # chat.postMessage's message metadata, as Slack keeps it
+    streaming: bool = False  # between chat.startStream and chat.stopStream
 
 
 class FakeSlack:
@@ -74,6 +79,12 @@ class FakeSlack:
         #: channels the bot is not a member of: conversations.history answers ``not_in_channel``
         self.outside_channels: set[str] = set()
         self._limits: dict[str, list[float]] = {}  # method -> [per_second, burst, tokens, last]
+        #: OAuth installs: bot token -> its workspace (auth.test answers it); code -> the grant it gives
+        self.installed: dict[str, dict[str, Any]] = {}
+        self.codes: dict[str, dict[str, Any]] = {}
+        self._refusals: dict[str, list[str]] = defaultdict(list)
+        #: the most messages that were streaming at the same time
+        self.live_streams_peak = 0
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
@@ -114,6 +125,11 @@ class FakeSlack:
     ) -> None:
         with self._lock:
             self._failures[method].extend([(status, retry_after)] * times)
+
+    def refuse_next(self, method: str, error: str, *, times: int = 1) -> None:
+        """The next ``times`` calls to ``method`` answer ``{"ok": false, "error": error}`` (HTTP 200)."""
+        with self._lock:
+            self._refusals[method].extend([error] * times)
 
     def rate_limit(self, method: str, per_minute: float, burst: int = 5) -> None:
         """Answer ``method`` with 429 and Retry-After once more than ``per_minute`` calls a minute (a
@@ -232,7 +248,11 @@ class FakeSlack:
                     return self._send(200, b"ok", "text/plain")
                 if not path.startswith("/api/"):
                     return self._send(404, b"{}")
-                self._api(path[len("/api/") :], fake._parse(raw, self.headers.get("Content-Type", "")))
+                body = fake._parse(raw, self.headers.get("Content-Type", ""))
+                query = self.path.partition("?")[2]  # the async client sends some arguments here
+                if query:
+                    body = {**fake._parse(query.encode(), "application/x-www-form-urlencoded"), **body}
+                self._api(path[len("/api/") :], body)
 
             def _api(self, method: str, body: dict[str, Any]) -> None:
                 headers = {k.lower(): v for k, v in self.headers.items()}
@@ -255,6 +275,19 @@ class FakeSlack:
                     with fake._lock:
                         fake.calls.append(Call(method, body, headers))
                     return self._send(200, json.dumps(reply).encode())
+                if method == "oauth.v2.access":
+                    with fake._lock:
+                        fake.calls.append(Call(method, body, headers))
+                        reply = fake._oauth_access(auth, body)
+                    return self._send(200, json.dumps(reply).encode())
+                given = auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else body.get("token")
+                if given in fake.installed:  # a workspace's OAuth token (auth.test names its workspace)
+                    with fake._lock:
+                        fake.calls.append(Call(method, body, headers))
+                        result = fake._answer(method, body)
+                        if method == "auth.test":
+                            result |= fake.installed[given]["auth"]
+                    return self._send(200, json.dumps(result).encode())
                 if auth != f"Bearer {fake.bot_token}" and body.get("token") != fake.bot_token:
                     with fake._lock:
                         fake.calls.append(Call(method, body, headers, 200))
@@ -266,6 +299,51 @@ class FakeSlack:
                 self._send(200, json.dumps(result).encode(), headers=scopes)
 
         return Handler
+
+    def grant(
+        self, code: str, team: str | None, enterprise: str | None = None, rotating: bool = False
+    ) -> str:
+        """Make ``code`` exchangeable (``oauth.v2.access``) for an install in ``team`` (None with an
+        ``enterprise``: an org-wide install); returns the bot token it will give."""
+        self.codes[code] = {"team": team, "enterprise": enterprise, "rotating": rotating}
+        return f"xoxb-{team or enterprise}-1"
+
+    def _issue(self, team: str | None, enterprise: str | None, rotating: bool, n: int) -> dict[str, Any]:
+        token = f"xoxb-{team or enterprise}-{n}"
+        auth = {"team_id": team, "enterprise_id": enterprise, "user_id": "UBOT", "bot_id": "BBOT"}
+        self.installed[token] = {"auth": auth, "team": team, "enterprise": enterprise, "n": n}
+        reply: dict[str, Any] = {
+            "ok": True,
+            "app_id": "A1",
+            "access_token": token,
+            "token_type": "bot",
+            "scope": "commands,chat:write",
+            "bot_user_id": "UBOT",
+            "authed_user": {"id": "UINSTALLER"},
+            "team": {"id": team, "name": f"Team {team}"} if team else None,
+            "enterprise": {"id": enterprise, "name": f"Org {enterprise}"} if enterprise else None,
+            "is_enterprise_install": team is None,
+        }
+        if rotating:
+            reply |= {"refresh_token": f"xoxe-1-{team or enterprise}-{n}", "expires_in": 43200}
+            self.installed[token]["refresh"] = reply["refresh_token"]
+        return reply
+
+    def _oauth_access(self, auth: str, body: dict[str, Any]) -> dict[str, Any]:
+        """``oauth.v2.access``: a code from ``grant`` (once), or a refresh token (token rotation)."""
+        if not auth.startswith("Basic ") and not body.get("client_secret"):
+            return {"ok": False, "error": "invalid_client_id"}
+        if body.get("grant_type") == "refresh_token":
+            old = [t for t, w in self.installed.items() if w.get("refresh") == body.get("refresh_token")]
+            if not old:
+                return {"ok": False, "error": "invalid_refresh_token"}
+            was = self.installed[old[0]]
+            del self.installed[old[0]]["refresh"]  # each refresh token works once
+            return self._issue(was["team"], was["enterprise"], True, was["n"] + 1)
+        code = self.codes.pop(str(body.get("code")), None)
+        if code is None:
+            return {"ok": False, "error": "invalid_code"}
+        return self._issue(code["team"], code["enterprise"], code["rotating"], 1)
 
     @staticmethod
     def _parse(raw: bytes, ctype: str) -> dict[str, Any]:
@@ -290,7 +368,11 @@ class FakeSlack:
 
     def _answer(self, method: str, body: dict[str, Any]) -> dict[str, Any]:
         ok: dict[str, Any] = {"ok": True}
+        if self._refusals.get(method):
+            return {"ok": False, "error": self._refusals[method].pop(0)}
         match method:
+            case "chat.startStream" | "chat.appendStream" | "chat.stopStream":
+                return self._answer_stream(method, body)
             case "auth.test":
                 return ok | {
                     "user_id": "UBOT",
@@ -312,6 +394,8 @@ class FakeSlack:
                 if key not in self.messages:
                     return {"ok": False, "error": "message_not_found"}
                 msg = self.messages[key]
+                if msg.streaming:
+                    return {"ok": False, "error": "streaming_state_conflict"}
                 msg.text = body.get("text", msg.text)
                 msg.blocks = self._blocks(body) or msg.blocks
                 msg.edits += 1
@@ -365,6 +449,37 @@ class FakeSlack:
             )
             for m in found[: int(body.get("limit") or 100)]
         ]
+
+    def _answer_stream(self, method: str, body: dict[str, Any]) -> dict[str, Any]:
+        channel, added = body["channel"], self._stream_text(body)
+        if method == "chat.startStream":
+            if not body.get("thread_ts"):
+                return {"ok": False, "error": "invalid_arguments"}
+            ts = self._next_ts()
+            msg = Message(channel, ts, added, [], body["thread_ts"], streaming=True)
+            self.messages[(channel, ts)] = msg
+        else:
+            ts = body.get("ts", "")
+            msg = self.messages.get((channel, ts))  # type: ignore[assignment]
+            if msg is None:
+                return {"ok": False, "error": "message_not_found"}
+            if not msg.streaming:
+                return {"ok": False, "error": "message_not_in_streaming_state"}
+            msg.text += added
+            msg.edits += 1
+        extra = self._blocks(body) if method == "chat.stopStream" else []
+        msg.blocks = [{"type": "markdown", "block_id": "stream", "text": msg.text}, *extra]
+        msg.streaming = method != "chat.stopStream"
+        live = sum(1 for m in self.messages.values() if m.streaming)
+        self.live_streams_peak = max(self.live_streams_peak, live)
+        return {"ok": True, "channel": channel, "ts": ts}
+
+    @staticmethod
+    def _stream_text(body: dict[str, Any]) -> str:
+        text = str(body.get("markdown_text") or "")
+        chunks = body.get("chunks") or []
+        chunks = json.loads(chunks) if isinstance(chunks, str) else chunks
+        return text + "".join(str(c.get("text") or "") for c in chunks if c.get("type") == "markdown_text")
 
     def _answer_views(self, method: str, body: dict[str, Any]) -> dict[str, Any]:
         ok: dict[str, Any] = {"ok": True}

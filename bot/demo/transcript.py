@@ -39,6 +39,8 @@ def blocks_text(blocks: list[dict[str, Any]], names: dict[str, str]) -> list[str
             labels = [f"[{e['text']['text']}]" for e in b.get("elements", []) if e.get("type") == "button"]
             if labels:
                 lines.append("  " + " ".join(labels))
+        elif kind == "markdown":  # a streamed reply (chat.startStream … stopStream)
+            lines.extend(plain(b.get("text", "").replace("**", "*"), names).splitlines())
         elif kind == "divider":
             lines.append("  ---")
     return lines

@@ -16,6 +16,7 @@ from bot.doctor.azure_checks import (
 )
 from bot.doctor.config_checks import check_local_models, check_settings
 from bot.doctor.models_check import check_models
+from bot.doctor.prices_check import check_prices
 from bot.doctor.probe import Probe
 from bot.doctor.slack_check import check_slack
 from bot.doctor.store_check import check_store
@@ -47,6 +48,7 @@ CHECKS: tuple[CheckSpec, ...] = (
     CheckSpec("slack", check_slack),
     CheckSpec("store", check_store),
     CheckSpec("local_models", check_local_models, cheap=False, own_skip=True),
+    CheckSpec("prices", check_prices, own_skip=True),
 )
 NAMES: tuple[str, ...] = tuple(spec.name for spec in CHECKS)
 

@@ -27,6 +27,7 @@ from bot.listeners.inbound import (
 from bot.listeners.registrar import Registrar
 from bot.runtime.services import Services
 from bot.slack.replies import ephemeral
+from bot.slack.test_chat import run_test_chat
 from bot.ui import replies
 from bot.ui.chat import test_chat_modal
 from bot.ui.deploy import deploy_dialog, deploy_loading_view
@@ -76,7 +77,7 @@ def _register_job_buttons(app: Registrar, services: Services) -> None:
         ensure_enabled(services, click.actor)
         await ack()
         async with reported(respond):
-            decided = await off_loop(life.deploys.decide, click.actor, click.approval_id, approve)
+            decided = await off_loop(life.holds.decide, click.actor, click.approval_id, approve)
             await _tell(respond, replies.approval_decided(decided, approve))
 
     async def approve(click: ApprovalClick, ack: AsyncAck, respond: AsyncRespond, _: AsyncWebClient) -> None:
@@ -180,8 +181,12 @@ def _register_endpoint_buttons(app: Registrar, services: Services) -> None:
         system = next((m.content for m in request.messages if m.role == "system"), None)
         options = {"system": system, "temperature": request.temperature, "max_tokens": request.max_tokens}
         actor = chat.actor.model_copy(update={"channel_id": channel})
-        try:
-            await off_loop(life.endpoints.chat, actor, chat.endpoint, request.messages[-1].content, **options)
+        try:  # streamed into the job's thread (bot/slack/test_chat.py), the base model alongside if asked
+            prompt = request.messages[-1].content
+            turn = await off_loop(
+                services.chats.begin, actor, chat.endpoint, prompt, **options, with_base=chat.with_base
+            )
+            await run_test_chat(client, services.stream_slots, services.chats, turn)
         except Exception as e:  # told in the channel it was looked up for: the error path looks up nothing
             await notify(client, actor, channel, e)
 

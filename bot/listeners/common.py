@@ -18,10 +18,13 @@ T = TypeVar("T")
 
 
 def ensure_enabled(services: Services, actor: Actor) -> None:
-    allowed = services.settings.allowed_channels
+    """The workspace's own allowed channels (``/finetune config channels``), else FTBOT_ALLOWED_CHANNELS;
+    none: every channel. Read from a short in-process cache, so the ack path rarely reads the store."""
+    allowed = services.workspace_settings.current().allowed_channels
     if allowed and actor.channel_id not in allowed:
         raise NotEnabledHere(
-            "ftbot is not enabled in this channel. Ask an admin to add it to FTBOT_ALLOWED_CHANNELS."
+            "ftbot is not enabled in this channel. Ask an approver to add it "
+            "(`/finetune config channels add #channel`, or FTBOT_ALLOWED_CHANNELS)."
         )
 
 

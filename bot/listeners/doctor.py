@@ -9,7 +9,8 @@ from bot.doctor.probe import Probe
 from bot.doctor.runner import run_doctor
 from bot.listeners.common import off_loop
 from bot.listeners.errors import reported
-from bot.runtime.services import Services
+from bot.runtime.services import Services, scheduler_web_client
+from bot.store import scope
 from bot.ui.doctor import doctor_message
 from commands.doctor import Report
 from commands.errors import PermissionDenied
@@ -25,7 +26,14 @@ def checked(services: Services, actor: Actor) -> Report:
         raise PermissionDenied(
             "Only approvers can run {command}: it shows ftbot's configuration.", command="doctor"
         )
-    probe = Probe.from_settings(services.settings, slack_factory=lambda: services.web)
+    settings, web = services.settings, services.web
+    workspace = scope.current()
+    if settings.oauth_mode and workspace is not None:  # this workspace's own token and channels
+        client = services.workspaces.client(workspace.team_id, workspace.enterprise_id)
+        web = client if client is not None else scheduler_web_client(settings, token="")
+        channels = list(services.workspace_settings.current().allowed_channels)
+        settings = settings.model_copy(update={"allowed_channels": channels})
+    probe = Probe.from_settings(settings, slack_factory=lambda: web)
     return run_doctor(probe)
 
 

@@ -8,19 +8,24 @@ from slack_bolt.async_app import AsyncAck, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.datasets.names import safe_url
-from bot.listeners import doctor
+from bot.listeners import config, costs, doctor, rerun
 from bot.listeners.common import ensure_enabled, off_loop
 from bot.listeners.errors import reported
+from bot.listeners.evaluation import started_text
 from bot.listeners.inbound import SlashCommand
 from bot.listeners.registrar import Registrar
 from bot.listeners.wizard import open_wizard
 from bot.runtime.services import Services
 from bot.ui import replies
+from bot.ui.evaluation import no_endpoint_blocks
 from bot.ui.help import help_blocks, help_text
 from bot.ui.ids import SLASH_COMMAND
 from bot.ui.lists import endpoints_list, job_status, jobs_list, models_list
 from commands import grammar
+from commands.errors import NotEnabledHere
+from commands.evaluation.service import NoLiveEndpoint
 from commands.lifecycle import SubmitRequest
+from commands.lifecycle.reruns import Overrides
 from commands.models import DeployOptions
 from commands.records import Actor
 
@@ -30,7 +35,11 @@ def register(app: Registrar, services: Services) -> None:
         command: SlashCommand, ack: AsyncAck, respond: AsyncRespond, client: AsyncWebClient
     ) -> None:
         actor = command.actor
-        ensure_enabled(services, actor)
+        try:
+            ensure_enabled(services, actor)
+        except NotEnabledHere:  # an approver can still fix the channel list from any channel
+            if command.text.strip().split(" ", 1)[0].lower() != "config":
+                raise
         parsed = grammar.parse(command.text)  # UsageError → the error handler acks it
         match parsed:
             case grammar.Help():
@@ -42,6 +51,11 @@ def register(app: Registrar, services: Services) -> None:
                 await open_wizard(services, client, command.trigger_id, actor)
             case grammar.Doctor():
                 await doctor.answer(services, actor, ack, respond)
+            case grammar.Compare():
+                await ack(response_type="ephemeral", text=replies.working(parsed))
+                async with reported(respond):
+                    done = await rerun.compare(services, actor, parsed, client)
+                    await respond(response_type="ephemeral", replace_original=False, text=done)
             case _:
                 await ack(response_type="ephemeral", text=replies.working(parsed))
                 async with reported(respond):
@@ -58,7 +72,7 @@ def run(services: Services, actor: Actor, cmd: grammar.Command) -> tuple[str, li
         case grammar.Submit():
             what = replies.submit_launch(cmd.model, safe_url(cmd.data))  # no SAS token kept
             launched = life.jobs.launch(actor, lambda: _submit_request(services, cmd), what=what)
-            return replies.launched(launched), []
+            return replies.launched(launched, costs.submitted_estimate(services, launched.job)), []
         case grammar.Validate():
             data = services.intake.from_url(cmd.url, field="url")
             return replies.dataset_checked(data.name, life.jobs.check_dataset(data.path, method=cmd.method))
@@ -74,7 +88,7 @@ def run(services: Services, actor: Actor, cmd: grammar.Command) -> tuple[str, li
         case grammar.ListEndpoints():
             return endpoints_list(life.queries.live_endpoints(), now)
         case grammar.Deploy():
-            options = DeployOptions(checkpoint=cmd.checkpoint, sku=cmd.sku)
+            options = DeployOptions(checkpoint=cmd.checkpoint, sku=cmd.sku, target=cmd.target)
             return replies.deploy_requested(cmd.job, life.deploys.request_deploy(actor, cmd.job, options)), []
         case grammar.Pause():
             return replies.paused_or_resumed(life.pauses.pause(actor, cmd.job), "pause"), []
@@ -87,7 +101,26 @@ def run(services: Services, actor: Actor, cmd: grammar.Command) -> tuple[str, li
             return replies.torn_down(life.endpoints.teardown(actor, cmd.endpoint)), []
         case grammar.Cancel():
             return replies.cancel_requested(life.jobs.cancel(actor, cmd.job)), []
+        case grammar.Rerun():
+            hp = cmd.hyperparameters
+            overrides = Overrides(hp.n_epochs, hp.batch_size, hp.learning_rate_multiplier, cmd.suffix)
+            return replies.launched(life.reruns.launch(actor, cmd.job, overrides)), []
+        case grammar.Costs():
+            return costs.answer(services, actor, cmd)
+        case grammar.Config():
+            return config.answer(services, actor, cmd)
+        case grammar.Evaluate():
+            return _evaluate(services, actor, cmd)
     raise AssertionError(f"unhandled command {cmd!r}")
+
+
+def _evaluate(services: Services, actor: Actor, cmd: grammar.Evaluate) -> tuple[str, list[Any]]:
+    """Start an evaluation (it runs on its own thread); without a live endpoint, offer Deploy."""
+    try:
+        record = services.evaluations.start(actor, cmd.job, examples=cmd.examples, endpoint=cmd.endpoint)
+    except NoLiveEndpoint as e:
+        return e.message, no_endpoint_blocks(e.job_id, e.message)
+    return started_text(record), []
 
 
 def _submit_request(services: Services, cmd: grammar.Submit) -> SubmitRequest:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -14,6 +15,7 @@ from slack_sdk.models.views import View
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.listeners.common import ensure_enabled, notify, off_loop
+from bot.listeners.costs import training_estimate
 from bot.listeners.errors import describe, error_view
 from bot.listeners.inbound import ReviewSubmission, Suggestion, WizardSubmission
 from bot.listeners.registrar import Registrar
@@ -114,6 +116,7 @@ def _metadata(services: Services, actor: Actor, channel: str, request: SubmitReq
         "task": request.task.value,
         "method": request.method.value,
         "training_type": request.training_type,
+        "rerun_of": request.rerun_of,
     }
     now = services.clock.now()
     record = ViewStateRecord(
@@ -170,6 +173,7 @@ def _from_metadata(services: Services, actor: Actor, metadata: str) -> tuple[str
             task=Task(meta.get("task", Task.CHAT_COMPLETION.value)),
             method=Method(meta.get("method", Method.SUPERVISED.value)),
             training_type=meta.get("training_type"),
+            rerun_of=str(meta["rerun_of"]) if meta.get("rerun_of") else None,
         )
         return str(meta["channel"]), request
     except (KeyError, TypeError, ValueError, AssertionError) as e:
@@ -197,12 +201,16 @@ def _summary(request: SubmitRequest) -> list[tuple[str, str]]:
         ("Suffix", request.suffix or "none"),
         ("Method", "DPO (preference pairs)" if request.method is Method.DPO else "Supervised"),
         *([("Training tier", request.training_type)] if request.training_type else []),
+        *([("Rerun of", request.rerun_of)] if request.rerun_of else []),
     ]
 
 
-def _review(services: Services, actor: Actor, channel: str, wizard: WizardInput) -> View:
-    """Fetch the data and check the submission: the review step (a refused dataset is shown in it)."""
-    request = _request(services, wizard)
+def _review(
+    services: Services, actor: Actor, channel: str, wizard: WizardInput, rerun_of: str | None = None
+) -> View:
+    """Fetch the data and check the submission: the review step (a refused dataset is shown in it).
+    ``rerun_of``: the job the Rerun wizard was opened for."""
+    request = replace(_request(services, wizard), rerun_of=rerun_of)
     try:
         report = services.lifecycle.jobs.check(request).report
     except DatasetRejected as rejected:
@@ -213,6 +221,9 @@ def _review(services: Services, actor: Actor, channel: str, wizard: WizardInput)
         private_metadata=_metadata(services, actor, channel, request),
         n_epochs=request.hyperparameters.n_epochs,
         tiers=services.lifecycle.queries.training_tiers(),
+        cost=training_estimate(
+            services, request.model, request.training_type, report, request.hyperparameters
+        ),
     )
 
 

@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import uvicorn
+from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.request.async_internals import build_async_context
@@ -105,13 +106,29 @@ def build_asgi(
         for close in on_shutdown:  # on the server's own loop, where their sessions live
             await close()
 
-    return Starlette(
-        lifespan=lifespan,
-        routes=[
-            Route("/slack/events", slack_events, methods=["POST"]),
-            Route("/healthz", healthz, methods=["GET"]),
-        ],
-    )
+    routes = [
+        Route("/slack/events", slack_events, methods=["POST"]),
+        Route("/healthz", healthz, methods=["GET"]),
+    ]
+    return Starlette(lifespan=lifespan, routes=routes + oauth_routes(app, verifier is not None))
+
+
+def oauth_routes(app: AsyncApp, takes_slack: bool) -> list[Route]:
+    """OAuth mode's install page and redirect (Bolt's ``AsyncOAuthFlow``): the install page sets the state
+    cookie and links to Slack's authorize URL; the redirect checks cookie and state, exchanges the code
+    (``oauth.v2.access``) and saves the installation. None in single-workspace mode."""
+    flow = app.oauth_flow
+    if flow is None or not takes_slack:
+        return []
+    handler = AsyncSlackRequestHandler(app)
+
+    async def oauth(request: Request) -> Response:
+        return await handler.handle(request)
+
+    return [
+        Route(flow.install_path, oauth, methods=["GET"]),
+        Route(flow.redirect_uri_path, oauth, methods=["GET"]),
+    ]
 
 
 #: what one request's handling learned (its surface, whether the typed boundary ignored it)

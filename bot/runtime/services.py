@@ -9,7 +9,7 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cached_property
+from functools import cached_property, partial
 from typing import TYPE_CHECKING
 
 from slack_sdk import WebClient
@@ -18,21 +18,31 @@ from slack_sdk.http_retry.builtin_handlers import (
     RateLimitErrorRetryHandler,
     ServerErrorRetryHandler,
 )
+from slack_sdk.oauth.token_rotation import TokenRotator
 
 from bot.datasets.fetcher import Downloader
 from bot.datasets.intake import Intake
+from bot.runtime.oauth import InstalledWorkspaces
 from bot.runtime.settings import Settings
 from bot.scheduling.launches import InterruptedLaunches
 from bot.scheduling.poller import Poller
 from bot.slack.approvers import SlackApprovers
 from bot.slack.delivery import Delivery
 from bot.slack.replies import Responder
+from bot.slack.workspaces import OneWorkspace, Workspaces
 from bot.store.db import Database
+from bot.store.installations import SqlInstallationStore
 from bot.store.repo import SqlStore
+from bot.store.workspace_settings import WorkspaceSettings
+from commands.costs.recorder import Costs
 from commands.lifecycle import Lifecycle
 from commands.ports import ApproverDirectory
 
 if TYPE_CHECKING:
+    from bot.evaluation.runner import EvaluationRunner
+    from bot.slack.streaming import StreamSlots
+    from commands.costs.budgets import BudgetGuard
+    from commands.lifecycle.chats import Chats
     from commands.ports import FineTuningBackend
 
 
@@ -41,9 +51,11 @@ class SystemClock:
         return datetime.now(UTC)
 
 
-def scheduler_web_client(settings: Settings) -> WebClient:
-    """The Web API client for work off the ack path: it waits out 429s (Retry-After) and retries 5xx."""
-    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+def scheduler_web_client(settings: Settings, token: str | None = None) -> WebClient:
+    """The Web API client for work off the ack path: it waits out 429s (Retry-After) and retries 5xx.
+    ``token``: a workspace's (OAuth mode); by default SLACK_BOT_TOKEN."""
+    if token is None and settings.slack_bot_token is not None:
+        token = settings.slack_bot_token.get_secret_value()
     return WebClient(
         token=token,
         base_url=settings.slack_api_url,
@@ -84,6 +96,26 @@ class Services:
         return scheduler_web_client(self.settings)
 
     @cached_property
+    def installations(self) -> SqlInstallationStore | None:
+        """OAuth mode's installations (None with a single bot token)."""
+        if not self.settings.oauth_mode or self.settings.slack_client_id is None:
+            return None
+        return SqlInstallationStore(self.settings.slack_client_id, self.database.engine)
+
+    @cached_property
+    def workspaces(self) -> Workspaces:
+        """Each workspace's client for the scheduler: the one bot token's, or the installation's."""
+        installations, secret = self.installations, self.settings.slack_client_secret
+        if installations is None or secret is None:
+            return OneWorkspace(self.web)
+        rotator = TokenRotator(
+            client_id=installations.client_id,
+            client_secret=secret.get_secret_value(),
+            client=scheduler_web_client(self.settings),
+        )
+        return InstalledWorkspaces(installations, rotator, partial(scheduler_web_client, self.settings))
+
+    @cached_property
     def owner(self) -> str:
         """This process's name in leases (host, pid and a random part)."""
         return f"{socket.gethostname()[:30]}-{os.getpid()}-{secrets.token_hex(3)}"
@@ -101,8 +133,32 @@ class Services:
         return SqlStore(self.database)
 
     @cached_property
+    def workspace_settings(self) -> WorkspaceSettings:
+        """Each workspace's approvers and allowed channels; the environment's are the defaults."""
+        installations = self.installations
+
+        def installer_of(team_id: str, enterprise_id: str | None) -> str | None:
+            if installations is None:
+                return None
+            found = installations.find_installation(enterprise_id=enterprise_id, team_id=team_id or None)
+            if found is None and enterprise_id:  # an org-wide install serves this workspace
+                found = installations.find_installation(
+                    enterprise_id=enterprise_id, team_id=None, is_enterprise_install=True
+                )
+            return found.user_id if found is not None else None
+
+        s = self.settings
+        return WorkspaceSettings(self.database, s.approvers, s.allowed_channels, installer_of)
+
+    @cached_property
     def approvers(self) -> ApproverDirectory:
-        return SlackApprovers(self.settings.approvers, self.web)
+        settings = self.workspace_settings
+        return SlackApprovers(
+            self.settings.approvers,
+            self.web,
+            workspaces=self.workspaces,
+            workspace_ids=lambda team_id: settings.get(team_id).approvers,
+        )
 
     @cached_property
     def downloader(self) -> Downloader:
@@ -124,6 +180,92 @@ class Services:
             ttl_hours=self.settings.endpoint_ttl_hours,
             on_change=self.wake_delivery,
             owner=self.owner,
+            costs=self.costs,
+            budgets=self.budgets,
+        )
+
+    @cached_property
+    def budgets(self) -> BudgetGuard | None:
+        """Monthly budgets per channel (FTBOT_BUDGETS) against the recorded costs; None when unset."""
+        from commands.costs.budgets import BudgetGuard
+
+        return BudgetGuard(self.settings.budgets, self.costs) if self.settings.budgets.enabled else None
+
+    @cached_property
+    def costs(self) -> Costs:
+        """Prices (FTBOT_PRICES, checked by ``ftbot serve`` before it starts) and the cost facts."""
+        from bot.store.costs import SqlCostBook
+        from commands.costs.prices import EMPTY, load_prices
+
+        s = self.settings
+        foundry = s.backend == "foundry"
+        return Costs(
+            SqlCostBook(self.database),
+            self.clock,
+            load_prices(s.prices) if s.prices else EMPTY,
+            default_tier=s.foundry_training_type if foundry else None,
+            default_sku=s.foundry_deployment_sku if foundry else None,
+        )
+
+    @cached_property
+    def chats(self) -> Chats:
+        """Test chat from the modal: streamed, with the base model alongside where one answers."""
+        from bot.evaluation.base_models import base_chat_for
+        from commands.lifecycle.base import Deps
+        from commands.lifecycle.chats import Chats
+
+        deps = Deps(
+            backend=self.backend,
+            store=self.store,
+            clock=self.clock,
+            approvers=self.approvers,
+            work_dir=self.settings.data_dir / "jobs-input",
+            on_change=self.wake_delivery,
+            owner=self.owner,
+            costs=self.costs,
+        )
+        base = base_chat_for(
+            self.backend,
+            foundry=self.settings.foundry_base_deployments,
+            azure=self.settings.azure_base_endpoints,
+        )
+        return Chats(deps, base_chat=base)
+
+    @cached_property
+    def stream_slots(self) -> StreamSlots:
+        """Test chat streams open at once per workspace (chat.startStream and stopStream are Tier 2)."""
+        from bot.slack.streaming import StreamSlots
+
+        return StreamSlots()
+
+    @cached_property
+    def evaluations(self) -> EvaluationRunner:
+        """Evaluate (fine-tuned against base) off the ack path, one at a time per job."""
+        from bot.evaluation.base_models import base_chat_for
+        from bot.evaluation.runner import EvaluationRunner
+        from commands.evaluation.service import Evaluations
+        from commands.lifecycle.base import Deps
+
+        deps = Deps(
+            backend=self.backend,
+            store=self.store,
+            clock=self.clock,
+            approvers=self.approvers,
+            work_dir=self.settings.data_dir / "jobs-input",
+            on_change=self.wake_delivery,
+            owner=self.owner,
+        )
+        base = base_chat_for(
+            self.backend,
+            foundry=self.settings.foundry_base_deployments,
+            azure=self.settings.azure_base_endpoints,
+        )
+        from bot.evaluation.judge import judge_from_settings
+
+        s = self.settings
+        judge = judge_from_settings(s.eval_judge_url, s.eval_judge_key, s.eval_judge_model)
+        return EvaluationRunner(
+            Evaluations(deps, base_chat=base, judge=judge, pricer=self.costs.price_inference)
         )
 
     @cached_property
@@ -136,11 +278,18 @@ class Services:
             clock=self.clock,
             owner=self.owner,
             updates_per_minute=self.settings.slack_updates_per_minute,
+            workspaces=self.workspaces,
         )
 
     @cached_property
     def launches(self) -> InterruptedLaunches:
-        return InterruptedLaunches(store=self.store, web=self.web, clock=self.clock, alive=self.alive_owners)
+        return InterruptedLaunches(
+            store=self.store,
+            web=self.web,
+            clock=self.clock,
+            alive=self.alive_owners,
+            workspaces=self.workspaces,
+        )
 
     @cached_property
     def poller(self) -> Poller:

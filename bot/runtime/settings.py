@@ -9,6 +9,10 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.runtime.deploy_targets import parse_targets
+from commands.costs.budgets import Budgets, parse_budgets
+from commands.models import DeployTarget
+
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_ARM_ENDPOINT = "https://management.azure.com"
 DEFAULT_DATA_URL_HOSTS = (
@@ -32,6 +36,10 @@ class Settings(BaseSettings):
     slack_signing_secret: SecretStr | None = Field(default=None, alias="SLACK_SIGNING_SECRET")
     slack_app_token: SecretStr | None = Field(default=None, alias="SLACK_APP_TOKEN")
     slack_api_url: str = Field(default=DEFAULT_SLACK_API_URL, alias="SLACK_API_URL")
+    # OAuth mode (many workspaces, one ftbot): set both and leave SLACK_BOT_TOKEN unset
+    slack_client_id: str | None = Field(default=None, alias="SLACK_CLIENT_ID")
+    slack_client_secret: SecretStr | None = Field(default=None, alias="SLACK_CLIENT_SECRET")
+    slack_state_secret: SecretStr | None = Field(default=None, alias="SLACK_STATE_SECRET")
 
     # ftbot
     backend: Literal["local", "azure", "foundry"] = Field(default="local", alias="FTBOT_BACKEND")
@@ -47,6 +55,10 @@ class Settings(BaseSettings):
     )
     endpoint_idle_hours: float = Field(default=24, gt=0, alias="FTBOT_ENDPOINT_IDLE_HOURS")
     endpoint_ttl_hours: float | None = Field(default=None, gt=0, alias="FTBOT_ENDPOINT_TTL_HOURS")
+    # costs (issue #17): the price table (a YAML file, read and checked when serve starts)
+    prices: Path | None = Field(default=None, alias="FTBOT_PRICES")
+    #: monthly budgets per channel, `CHANNEL_ID=AMOUNT,…,default=AMOUNT` in the price table's currency
+    budgets: Annotated[Budgets, NoDecode] = Field(default_factory=Budgets, alias="FTBOT_BUDGETS")
     log_level: str = Field(default="INFO", alias="FTBOT_LOG_LEVEL")
     # operations (issue #19): metrics port, log format, on-call paging, which processes a serve runs
     metrics_port: int | None = Field(default=None, ge=1, le=65535, alias="FTBOT_METRICS_PORT")
@@ -61,6 +73,8 @@ class Settings(BaseSettings):
     )
     local_tokens_per_minute: int = Field(default=200_000, ge=1, alias="FTBOT_LOCAL_TOKENS_PER_MINUTE")
     local_requests_per_minute: int = Field(default=1_000, ge=1, alias="FTBOT_LOCAL_REQUESTS_PER_MINUTE")
+    #: per-epoch checkpoints a local job keeps: the most recent N, plus the best by validation loss
+    local_checkpoints: int = Field(default=5, ge=0, le=1000, alias="FTBOT_LOCAL_CHECKPOINTS")
 
     # Azure backend
     azure_subscription_id: str | None = Field(default=None, alias="AZURE_SUBSCRIPTION_ID")
@@ -78,11 +92,22 @@ class Settings(BaseSettings):
         default=DEFAULT_ARM_ENDPOINT, alias="AZURE_RESOURCE_MANAGER_ENDPOINT"
     )
     foundry_models: Annotated[list[str], NoDecode] = Field(default_factory=list, alias="FTBOT_FOUNDRY_MODELS")
+    # evaluation and side-by-side test chat: where a base model answers (`base-model=deployment,...`)
+    foundry_base_deployments: str | None = Field(default=None, alias="FTBOT_FOUNDRY_BASE_DEPLOYMENTS")
+    azure_base_endpoints: str | None = Field(default=None, alias="FTBOT_AZURE_BASE_ENDPOINTS")
+    # evaluation's optional judge: an OpenAI-compatible chat endpoint (all three, or none)
+    eval_judge_url: str | None = Field(default=None, alias="FTBOT_EVAL_JUDGE_URL")
+    eval_judge_key: SecretStr | None = Field(default=None, alias="FTBOT_EVAL_JUDGE_KEY")
+    eval_judge_model: str | None = Field(default=None, alias="FTBOT_EVAL_JUDGE_MODEL")
     foundry_training_type: Literal["Standard", "GlobalStandard", "Developer"] = Field(
         default="Standard", alias="FTBOT_FOUNDRY_TRAINING_TYPE"
     )
     foundry_deployment_sku: Literal["Standard", "GlobalStandard", "Developer"] = Field(
         default="Standard", alias="FTBOT_FOUNDRY_DEPLOYMENT_SKU"
+    )
+    # azure and foundry: projects (accounts) to deploy to besides the training one, `home`
+    deploy_targets: Annotated[list[DeployTarget], NoDecode] = Field(
+        default_factory=list, alias="FTBOT_DEPLOY_TARGETS"
     )
 
     @field_validator(
@@ -99,6 +124,16 @@ class Settings(BaseSettings):
         if bad:
             raise ValueError(f"expected Slack user ids (U…/W…) or user-group ids (S…), got {', '.join(bad)}")
         return value
+
+    @field_validator("budgets", mode="before")
+    @classmethod
+    def _budgets(cls, value: object) -> object:
+        return parse_budgets(value) if isinstance(value, str) else value
+
+    @field_validator("deploy_targets", mode="before")
+    @classmethod
+    def _deploy_targets(cls, value: object) -> object:
+        return parse_targets(value) if isinstance(value, str) else value
 
     @field_validator("oncall")
     @classmethod
@@ -166,6 +201,11 @@ class Settings(BaseSettings):
         return self.slack_app_token is not None
 
     @property
+    def oauth_mode(self) -> bool:
+        """Many workspaces over Slack's OAuth install: a client id and secret, and no bot token."""
+        return bool(self.slack_client_id and self.slack_client_secret) and self.slack_bot_token is None
+
+    @property
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url
@@ -179,7 +219,9 @@ class Settings(BaseSettings):
     def serve_problems(self) -> list[str]:
         """What `ftbot serve` still needs, one line per problem, naming the variable."""
         problems: list[str] = []
-        if self.slack_bot_token is None:
+        if self.oauth_mode:
+            problems.extend(self.oauth_problems())
+        elif self.slack_bot_token is None:
             problems.append(
                 "SLACK_BOT_TOKEN is not set: the bot token (xoxb-…) from your Slack app's OAuth page"
             )
@@ -198,6 +240,19 @@ class Settings(BaseSettings):
             )
         if self.backend == "foundry":
             problems.extend(self.foundry_problems())
+        from bot.evaluation.judge import judge_problems
+
+        problems.extend(judge_problems(self.eval_judge_url, self.eval_judge_key, self.eval_judge_model))
+        return problems
+
+    def oauth_problems(self) -> list[str]:
+        """What OAuth mode (SLACK_CLIENT_ID and SLACK_CLIENT_SECRET, no SLACK_BOT_TOKEN) still needs."""
+        problems = []
+        if self.socket_mode:
+            problems.append(
+                "SLACK_APP_TOKEN is set: OAuth mode (SLACK_CLIENT_ID) serves its install pages over HTTP; "
+                'unset SLACK_APP_TOKEN and set the request URLs (README, "Many workspaces")'
+            )
         return problems
 
     def foundry_problems(self) -> list[str]:

@@ -25,10 +25,16 @@ def scheduled_jobs(services: Services, health: SchedulerHealth | None = None) ->
         ScheduledJob("sweep_endpoints", services.poller.sweep, max(60.0, poll)),
         # a launch whose process died while checking its dataset: tell the user what to run again
         ScheduledJob("answer_interrupted_launches", services.launches.sweep, 60.0),
+        ScheduledJob("resume_evaluations", services.evaluations.resume, 60.0),
         # keep the base-model catalogue warm so the wizard's option loads answer from cache within 3 s
         ScheduledJob("warm_catalogue", services.backend.list_base_models, 1800.0),
         ScheduledJob("purge_view_states", partial(purge_view_states, services.store, services.clock), 3600.0),
     ]
+    if services.budgets is not None:  # FTBOT_BUDGETS: expire held submits, tell channels at 80% / 100%
+        from bot.scheduling.budgets import BudgetSweep
+
+        budgets = BudgetSweep(services.lifecycle.holds, services.budgets, services.workspaces, services.clock)
+        jobs.append(ScheduledJob("budgets", budgets.sweep, 60.0))
     if services.settings.oncall:  # page the on-call when the service fails (FTBOT_ONCALL)
         oncall = Oncall(
             oncall=services.settings.oncall,
@@ -37,6 +43,7 @@ def scheduled_jobs(services: Services, health: SchedulerHealth | None = None) ->
             clock=services.clock,
             health=health or SchedulerHealth(),
             credential_problem=lambda: getattr(services.backend, "credential_problem", None),
+            workspaces=services.workspaces,
         )
         jobs.append(ScheduledJob("oncall", oncall.sweep, tick))
     return jobs

@@ -17,6 +17,7 @@ from datetime import timedelta
 from slack_sdk import WebClient
 
 from bot.scheduling.owners import crashed_owners
+from bot.slack.workspaces import OneWorkspace, Workspaces
 from bot.ui.replies import interrupted_launch
 from commands.ports import Clock, Store
 
@@ -35,12 +36,14 @@ class InterruptedLaunches:
         clock: Clock,
         alive: Callable[[], Collection[str]],
         timeout: timedelta = LAUNCH_TIMEOUT,
+        workspaces: Workspaces | None = None,
     ) -> None:
         self.store = store
         self.web = web
         self.clock = clock
         self.alive = alive
         self.timeout = timeout
+        self.workspaces: Workspaces = workspaces or OneWorkspace(web)
 
     def sweep(self) -> int:
         """Answer every launch whose process is gone; returns how many were answered."""
@@ -59,6 +62,10 @@ class InterruptedLaunches:
             if not launch.channel_id:  # `ftbot submit` without --channel: no channel to tell
                 log.info("launch %s (no channel) was cut short by a restart", launch.id)
                 continue
+            web = self.workspaces.client(launch.team_id, launch.enterprise_id)
+            if web is None:  # ftbot was uninstalled there: nobody to tell
+                log.info("launch %s was cut short; its workspace has no installation", launch.id)
+                continue
             log.info("launch %s was cut short by a restart; telling its user", launch.id)
-            self.web.chat_postMessage(channel=launch.channel_id, text=interrupted_launch(launch))
+            web.chat_postMessage(channel=launch.channel_id, text=interrupted_launch(launch))
         return answered

@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.slack.workspaces import OneWorkspace, Workspaces
 from bot.store.incidents import FailedEndpoint, FailedJob, Incident
 from bot.store.repo import SqlStore
 from bot.ui.oncall import Page, page_blocks, page_text, recovered_text, taken_blocks, taken_text
@@ -132,8 +133,10 @@ class Oncall:
         clock: Clock,
         health: SchedulerHealth,
         credential_problem: Callable[[], str | None],
+        workspaces: Workspaces | None = None,
     ) -> None:
         self.oncall, self.store, self.web, self.clock = oncall, store, web, clock
+        self.workspaces: Workspaces = workspaces or OneWorkspace(web)
         self.health = health
         self.credential_problem = credential_problem
 
@@ -228,8 +231,12 @@ class Oncall:
         )
         blocks = [b.to_dict() for b in page_blocks(page)]
         for channel, thread_ts in places:
+            web = self._client(channel)
+            if web is None:
+                log.warning("could not page in %s (ref %s): not installed there", channel, incident.ref)
+                continue
             try:
-                answer = self.web.chat_postMessage(
+                answer = web.chat_postMessage(
                     channel=channel, thread_ts=thread_ts or None, text=page_text(page), blocks=blocks
                 )
             except SlackApiError as e:
@@ -239,6 +246,12 @@ class Oncall:
                 continue
             with self.store.transaction() as tx:
                 tx.incidents.add_incident_post(incident.ref, channel, str(answer.get("ts") or thread_ts))
+
+    def _client(self, channel: str) -> WebClient | None:
+        """The client of the workspace the channel belongs to (its jobs'), None where not installed."""
+        with self.store.transaction() as tx:
+            team, enterprise = tx.incidents.channel_workspace(channel)
+        return self.workspaces.client(team, enterprise)
 
     def _resolve_endpoints(self) -> None:
         with self.store.transaction() as tx:
@@ -258,8 +271,11 @@ class Oncall:
         log.info("recovered: %s (ref %s)", incident.what, incident.ref, extra={"ref": incident.ref})
         places = [thread] if thread else [(c, "") for c, _ in incident.posts]
         for channel, thread_ts in places:
+            web = self._client(channel)
+            if web is None:
+                continue  # ftbot was uninstalled there
             try:
-                self.web.chat_postMessage(
+                web.chat_postMessage(
                     channel=channel,
                     thread_ts=thread_ts or None,
                     text=recovered_text(incident.what, incident.ref),

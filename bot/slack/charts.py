@@ -61,6 +61,56 @@ def loss_chart_png(metrics: Sequence[MetricPoint], title: str) -> bytes:
     return buf.getvalue()
 
 
+#: one colour per run of an overlaid chart (training solid, validation dashed with markers)
+RUN_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd")
+
+
+def overlaid_loss_chart_png(runs: Sequence[tuple[str, Sequence[MetricPoint]]], title: str) -> bytes:
+    """Several runs' training and validation loss by step on one chart (``/finetune compare``): a colour
+    per run, training loss solid, validation loss dashed."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6, 3.2), dpi=150)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    drawn = False
+    for (name, metrics), colour in zip(runs, RUN_COLOURS, strict=False):
+        points = sorted(metrics, key=lambda p: p.step)
+        train = [(p.step, p.train_loss) for p in points if p.train_loss is not None]
+        valid = [(p.step, p.valid_loss) for p in points if p.valid_loss is not None]
+        label = name[:40]
+        if train:
+            ax.plot(*zip(*train, strict=True), label=f"{label} training", color=colour, linewidth=1.3)
+        if valid:
+            ax.plot(
+                *zip(*valid, strict=True),
+                label=f"{label} validation",
+                color=colour,
+                linewidth=1.3,
+                linestyle="--",
+                marker="o" if len(valid) <= 30 else None,
+                markersize=3,
+            )
+        drawn = drawn or bool(train or valid)
+    if drawn:
+        ax.legend(loc="upper right", fontsize=7, frameon=False)
+    else:
+        ax.text(0.5, 0.5, "No loss metrics reported", ha="center", va="center", transform=ax.transAxes)
+    ax.set_title(title[:80], fontsize=10)
+    ax.set_xlabel("step", fontsize=8)
+    ax.set_ylabel("loss", fontsize=8)
+    ax.tick_params(labelsize=7)
+    ax.grid(True, alpha=0.3)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()
+
+
 def _train_loss_near(points: Sequence[MetricPoint], step: int) -> float | None:
     """Mean training loss over the last ``TRAIN_WINDOW`` reports at or before ``step`` (smooths the noise
     of single batches)."""

@@ -12,6 +12,8 @@
   no card is edited twice for one change. A deliverer records that it is about to post before it posts;
   one killed between Slack's answer and its own bookkeeping leaves that record, and the next deliverer
   looks for the message in Slack before posting it again (``bot/slack/recovery.py``).
+- Each card and post goes out with its job's workspace token (``bot/slack/workspaces.py``); to a workspace
+  that uninstalled ftbot nothing is sent: its cards stop updating, its jobs stay tracked.
 """
 
 from __future__ import annotations
@@ -26,8 +28,10 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.models.blocks import Block
 
+from bot.evaluation.chart import evaluation_upload
 from bot.slack.charts import loss_chart_png, overfit_post
 from bot.slack.recovery import card_key, find_posted, metadata, post_key
+from bot.slack.workspaces import OneWorkspace, Workspaces
 from bot.ui.card import job_card
 from bot.ui.thread import thread_post
 from commands.lifecycle import Lifecycle
@@ -103,10 +107,12 @@ class Delivery:
         updates_per_minute: float = 45,
         posts_per_channel_minute: float = 60,
         batch: int = 100,
+        workspaces: Workspaces | None = None,
     ) -> None:
         self.store = store
         self.lifecycle = lifecycle
         self.web = web
+        self.workspaces: Workspaces = workspaces or OneWorkspace(web)
         self.approvers = approvers
         self.clock = clock
         self.owner = owner
@@ -150,13 +156,21 @@ class Delivery:
                 continue
             if not self._hold_lease():
                 return done
+            web = self.workspaces.client(item.team_id, item.enterprise_id)
+            if web is None:  # ftbot was uninstalled there: the card stops updating
+                log.info("card of %s not delivered: its workspace uninstalled ftbot", item.job_id)
+                with self.store.transaction() as tx:
+                    tx.mark_card_delivered(item.job_id, item.version)
+                continue
             try:
                 card = self.lifecycle.queries.card(item.job_id)
-                text, blocks = job_card(card, self.clock.now())
+                now, costs = self.clock.now(), self.lifecycle.costs
+                money = costs.job_costs(card.job, card.endpoint, now) if costs is not None else None
+                text, blocks = job_card(card, now, money)
                 if item.ts is None:
-                    self._post_card(item, card.job.version, text, blocks)
+                    self._post_card(web, item, card.job.version, text, blocks)
                 else:
-                    self.web.chat_update(channel=item.channel_id, ts=item.ts, text=text, blocks=blocks)
+                    web.chat_update(channel=item.channel_id, ts=item.ts, text=text, blocks=blocks)
                     self.stats["chat.update"] += 1
                     with self.store.transaction() as tx:
                         tx.mark_card_delivered(item.job_id, card.job.version)
@@ -174,10 +188,12 @@ class Delivery:
                     log.warning("card of %s not delivered (%s); will retry", item.job_id, error)
         return done
 
-    def _post_card(self, item: CardDelivery, version: int, text: str, blocks: list[Block]) -> None:
+    def _post_card(
+        self, web: WebClient, item: CardDelivery, version: int, text: str, blocks: list[Block]
+    ) -> None:
         key = card_key(item.job_id)
         if item.posting_since is not None:  # an earlier post may have reached Slack
-            ts = find_posted(self.web, item.channel_id, key)
+            ts = find_posted(web, item.channel_id, key)
             if ts is not None:  # it did: keep it, and edit it to the current version on the next tick
                 log.info("card of %s was posted before a restart; keeping it", item.job_id)
                 with self.store.transaction() as tx:
@@ -185,9 +201,7 @@ class Delivery:
                 return
         with self.store.transaction() as tx:
             tx.mark_card_posting(item.job_id, self.clock.now())
-        resp = self.web.chat_postMessage(
-            channel=item.channel_id, text=text, blocks=blocks, metadata=metadata(key)
-        )
+        resp = web.chat_postMessage(channel=item.channel_id, text=text, blocks=blocks, metadata=metadata(key))
         self.stats["chat.postMessage"] += 1
         with self.store.transaction() as tx:
             tx.save_status_message(item.job_id, item.channel_id, str(resp["ts"]), self.clock.now())
@@ -210,6 +224,14 @@ class Delivery:
                 continue
             if not self._hold_lease():
                 return sent
+            if self.workspaces.client(item.team_id, item.enterprise_id) is None:
+                # ftbot was uninstalled there: the post is dropped, the job stays tracked
+                log.info(
+                    "thread post %s of %s dropped: its workspace uninstalled ftbot", item.id, item.job_id
+                )
+                with self.store.transaction() as tx:
+                    tx.mark_sent(item.id, self.clock.now())
+                continue
             try:
                 self._send(item)
             except (SlackApiError, SlackRequestError, OSError) as e:
@@ -229,23 +251,42 @@ class Delivery:
 
     def _send(self, item: OutgoingPost) -> None:
         assert item.channel_id is not None and item.thread_ts is not None
+        web = self.workspaces.client(item.team_id, item.enterprise_id)
+        if web is None:  # uninstalled since the check: as if refused
+            raise SlackRequestError("the workspace uninstalled ftbot")
         with self.store.transaction() as tx:
             job = tx.get_job(item.job_id)
         text, blocks = thread_post(item.post, job, self.approvers.approvers())
         key, chart = post_key(item.id), f"{job.id}-loss.png"
         is_chart = item.post.kind is PostKind.LOSS_CHART
+        upload = evaluation_upload(item.post, job)  # an evaluation's bar chart: (file name, title, PNG)
+        chart = upload[0] if upload is not None else chart
         points = item.post.data.get("metrics", []) if is_chart else []
         metrics = [MetricPoint.model_validate(m) for m in points]  # type: ignore[attr-defined]
         follow_up = overfit_post(job.id, metrics) if is_chart else None
         if item.sending_since is not None and find_posted(
-            self.web, item.channel_id, key, thread_ts=item.thread_ts, file_name=chart if is_chart else None
+            web,
+            item.channel_id,
+            key,
+            thread_ts=item.thread_ts,
+            file_name=chart if is_chart or upload else None,
         ):
             log.info("thread post %s of %s was sent before a restart; not sending it again", item.id, job.id)
             return self._sent(item, job.id, follow_up)
         with self.store.transaction() as tx:
             tx.mark_sending(item.id, self.clock.now())
-        if is_chart:
-            self.web.files_upload_v2(
+        if upload is not None:
+            web.files_upload_v2(
+                channel=item.channel_id,
+                thread_ts=item.thread_ts,
+                file=upload[2],
+                filename=upload[0],
+                title=upload[1],
+                initial_comment=text,
+            )
+            self.stats["files"] += 1
+        elif is_chart:
+            web.files_upload_v2(
                 channel=item.channel_id,
                 thread_ts=item.thread_ts,
                 file=loss_chart_png(metrics, title=f"{job.id} · {job.base_model}"),
@@ -255,7 +296,7 @@ class Delivery:
             )
             self.stats["files"] += 1
         else:
-            self.web.chat_postMessage(
+            web.chat_postMessage(
                 channel=item.channel_id,
                 thread_ts=item.thread_ts,
                 text=text,

@@ -8,8 +8,9 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from bot.store import scope
 from bot.store.rows import approval_record, options_column
-from bot.store.tables import ApprovalRow
+from bot.store.tables import ApprovalRow, JobRow
 from commands.errors import NotFound
 from commands.models import DeployOptions
 from commands.records import ApprovalRecord, ApprovalState
@@ -38,6 +39,9 @@ class ApprovalRepository:
             created_at=at,
             deploy_options=options_column(options),
         )
+        owner = self.s.execute(select(JobRow.team_id, JobRow.enterprise_id).where(JobRow.id == job_id))
+        for team_id, enterprise_id in owner:  # the request belongs to its job's workspace
+            row.team_id, row.enterprise_id = team_id, enterprise_id
         try:
             with self.s.begin_nested():
                 self.s.add(row)
@@ -50,14 +54,16 @@ class ApprovalRepository:
 
     def get_approval(self, approval_id: int) -> ApprovalRecord:
         row = self.s.get(ApprovalRow, approval_id)
-        if row is None:
+        if row is None or not scope.visible(row.team_id):
             raise NotFound("There is no approval request #{approval}.", approval=str(approval_id))
         return approval_record(row)
 
     def pending_approval(self, job_id: str) -> ApprovalRecord | None:
         row = self.s.scalar(
             select(ApprovalRow).where(
-                ApprovalRow.job_id == job_id, ApprovalRow.state == ApprovalState.PENDING.value
+                ApprovalRow.job_id == job_id,
+                ApprovalRow.state == ApprovalState.PENDING.value,
+                scope.team_clause(ApprovalRow.team_id),
             )
         )
         return approval_record(row) if row else None
@@ -68,7 +74,11 @@ class ApprovalRepository:
         state = ApprovalState.APPROVED if approved else ApprovalState.REJECTED
         result = self.s.execute(
             update(ApprovalRow)
-            .where(ApprovalRow.id == approval_id, ApprovalRow.state == ApprovalState.PENDING.value)
+            .where(
+                ApprovalRow.id == approval_id,
+                ApprovalRow.state == ApprovalState.PENDING.value,
+                scope.team_clause(ApprovalRow.team_id),
+            )
             .values(state=state.value, decided_by=by, decided_at=at, pending_key=None)
         )
         if result.rowcount != 1:  # type: ignore[attr-defined]

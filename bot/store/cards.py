@@ -24,7 +24,12 @@ class CardRepository:
         return (row.channel_id, row.ts) if row else None
 
     def save_status_message(self, job_id: str, channel_id: str, ts: str, at: datetime) -> None:
-        self.s.add(StatusMessageRow(job_id=job_id, channel_id=channel_id, ts=ts, created_at=at))
+        row = StatusMessageRow(job_id=job_id, channel_id=channel_id, ts=ts, created_at=at)
+        for team_id, enterprise_id in self.s.execute(
+            select(JobRow.team_id, JobRow.enterprise_id).where(JobRow.id == job_id)
+        ):  # the card belongs to its job's workspace
+            row.team_id, row.enterprise_id = team_id, enterprise_id
+        self.s.add(row)
 
     def cards_to_deliver(self, limit: int) -> list[CardDelivery]:
         """Cards whose job changed since Slack last saw them, most urgent first: cards never posted (their
@@ -36,7 +41,13 @@ class CardRepository:
         )
         stmt = (
             select(
-                JobRow.id, JobRow.version, JobRow.channel_id, StatusMessageRow.ts, JobRow.card_posting_since
+                JobRow.id,
+                JobRow.version,
+                JobRow.channel_id,
+                StatusMessageRow.ts,
+                JobRow.card_posting_since,
+                JobRow.team_id,
+                JobRow.enterprise_id,
             )
             .outerjoin(StatusMessageRow, StatusMessageRow.job_id == JobRow.id)
             .where(JobRow.version > JobRow.delivered_version, JobRow.channel_id != NO_CHANNEL)
@@ -44,8 +55,16 @@ class CardRepository:
             .limit(limit)
         )
         return [
-            CardDelivery(job_id=job_id, version=version, channel_id=channel_id, ts=ts, posting_since=since)
-            for job_id, version, channel_id, ts, since in self.s.execute(stmt)
+            CardDelivery(
+                job_id=job_id,
+                version=version,
+                channel_id=channel_id,
+                ts=ts,
+                posting_since=since,
+                team_id=team_id,
+                enterprise_id=enterprise_id,
+            )
+            for job_id, version, channel_id, ts, since, team_id, enterprise_id in self.s.execute(stmt)
         ]
 
     def mark_card_posting(self, job_id: str, at: datetime) -> None:

@@ -9,8 +9,9 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from bot.store import scope
 from bot.store.rows import LIVE_ENDPOINT_STATES, column_value, endpoint_record, endpoint_row
-from bot.store.tables import EndpointRow
+from bot.store.tables import EndpointRow, JobRow
 from commands.errors import Conflict, NotFound
 from commands.models import EndpointState
 from commands.records import EndpointRecord
@@ -33,6 +34,11 @@ class EndpointRepository:
 
     def claim_endpoint(self, endpoint: EndpointRecord) -> EndpointRecord:
         row = endpoint_row(endpoint)
+        owner = self.s.execute(
+            select(JobRow.team_id, JobRow.enterprise_id).where(JobRow.id == endpoint.job_id)
+        )
+        for team_id, enterprise_id in owner:  # the endpoint belongs to its job's workspace
+            row.team_id, row.enterprise_id = team_id, enterprise_id
         try:
             with self.s.begin_nested():
                 self.s.add(row)
@@ -49,7 +55,7 @@ class EndpointRepository:
 
     def get_endpoint(self, name: str) -> EndpointRecord:
         row = self.s.get(EndpointRow, name)
-        if row is None:
+        if row is None or not scope.visible(row.team_id):
             raise NotFound(
                 "There is no endpoint {endpoint}. {command} lists the live ones.",
                 endpoint=name,
@@ -59,14 +65,16 @@ class EndpointRepository:
 
     def endpoints_for_job(self, job_id: str) -> list[EndpointRecord]:
         rows = self.s.scalars(
-            select(EndpointRow).where(EndpointRow.job_id == job_id).order_by(EndpointRow.created_at)
+            select(EndpointRow)
+            .where(EndpointRow.job_id == job_id, scope.team_clause(EndpointRow.team_id))
+            .order_by(EndpointRow.created_at)
         )
         return [endpoint_record(r) for r in rows]
 
     def live_endpoints(self) -> list[EndpointRecord]:
         rows = self.s.scalars(
             select(EndpointRow)
-            .where(EndpointRow.state.in_(LIVE_ENDPOINT_STATES))
+            .where(EndpointRow.state.in_(LIVE_ENDPOINT_STATES), scope.team_clause(EndpointRow.team_id))
             .order_by(EndpointRow.created_at)
         )
         return [endpoint_record(r) for r in rows]
@@ -85,7 +93,11 @@ class EndpointRepository:
             values["model_slot"] = None  # the model may be deployed again
         result = self.s.execute(
             update(EndpointRow)
-            .where(EndpointRow.name == name, EndpointRow.state.in_([s.value for s in from_states]))
+            .where(
+                EndpointRow.name == name,
+                EndpointRow.state.in_([s.value for s in from_states]),
+                scope.team_clause(EndpointRow.team_id),
+            )
             .values(**values)
         )
         if result.rowcount != 1:  # type: ignore[attr-defined]
@@ -94,7 +106,8 @@ class EndpointRepository:
         return self.get_endpoint(name)
 
     def touch_endpoint(self, name: str, **changes: object) -> EndpointRecord:
-        self.s.execute(update(EndpointRow).where(EndpointRow.name == name).values(**_known(changes)))
+        mine = scope.team_clause(EndpointRow.team_id)
+        self.s.execute(update(EndpointRow).where(EndpointRow.name == name, mine).values(**_known(changes)))
         self.s.expire_all()
         return self.get_endpoint(name)
 

@@ -173,6 +173,16 @@ class IncidentRepository:
         row = self.s.get(StatusMessageRow, job_id)
         return (row.channel_id, row.ts) if row is not None and row.ts else None
 
+    def channel_workspace(self, channel_id: str) -> tuple[str, str | None]:
+        """The workspace (team, enterprise) of the newest job in a channel: whose token posts there."""
+        found = self.s.execute(
+            select(JobRow.team_id, JobRow.enterprise_id)
+            .where(JobRow.channel_id == channel_id)
+            .order_by(JobRow.created_at.desc())
+            .limit(1)
+        ).first()
+        return (found[0] or "", found[1]) if found is not None else ("", None)
+
     def live_job_channels(self) -> list[str]:
         rows = self.s.scalars(select(JobRow.channel_id).where(JobRow.state.in_(LIVE_JOB_STATES)).distinct())
         return sorted(c for c in rows if c)

@@ -9,9 +9,11 @@ from sqlalchemy import case, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from bot.store import scope
 from bot.store.rows import column_value, job_record, job_row
 from bot.store.tables import JobRow
 from commands.errors import Conflict, NotFound
+from commands.models import JobState
 from commands.records import JobRecord
 
 _FIELDS = {
@@ -32,14 +34,18 @@ class JobRepository:
         self.s = session
 
     def add_job(self, job: JobRecord) -> None:
-        self.s.add(job_row(job))
+        row = job_row(job)
+        workspace = scope.current()
+        if workspace is not None:  # a request adds to its own workspace, whatever the record says
+            row.team_id, row.enterprise_id = workspace.team_id, workspace.enterprise_id
+        self.s.add(row)
         try:
             self.s.flush()
         except IntegrityError as e:
             raise Conflict("A job named {job} already exists.", existing=job.id, job=job.id) from e
 
     def row(self, job_id: str, *, lock: bool = False) -> JobRow:
-        stmt = select(JobRow).where(JobRow.id == job_id)
+        stmt = select(JobRow).where(JobRow.id == job_id, scope.team_clause(JobRow.team_id))
         if lock:
             stmt = stmt.with_for_update()
         row = self.s.scalar(stmt)
@@ -57,11 +63,28 @@ class JobRepository:
     def find_jobs(
         self, *, channel_id: str | None = None, user_id: str | None = None, limit: int = 20
     ) -> list[JobRecord]:
-        stmt = select(JobRow).order_by(JobRow.created_at.desc()).limit(limit)
+        stmt = (
+            select(JobRow)
+            .where(scope.team_clause(JobRow.team_id))
+            .order_by(JobRow.created_at.desc())
+            .limit(limit)
+        )
         if channel_id:
             stmt = stmt.where(JobRow.channel_id == channel_id)
         if user_id:
             stmt = stmt.where(JobRow.user_id == user_id)
+        return [job_record(r) for r in self.s.scalars(stmt)]
+
+    def held_jobs(self, *, before: datetime) -> list[JobRecord]:
+        stmt = (
+            select(JobRow)
+            .where(
+                JobRow.state == JobState.HELD.value,
+                JobRow.created_at <= before,
+                scope.team_clause(JobRow.team_id),
+            )
+            .order_by(JobRow.created_at.asc())
+        )
         return [job_record(r) for r in self.s.scalars(stmt)]
 
     def update_job(self, job_id: str, *, bump: bool = True, **changes: object) -> JobRecord:
@@ -76,7 +99,8 @@ class JobRepository:
         elif bump:
             values["version"] = JobRow.version + 1
         if values:
-            result = self.s.execute(update(JobRow).where(JobRow.id == job_id).values(**values))
+            mine = scope.team_clause(JobRow.team_id)
+            result = self.s.execute(update(JobRow).where(JobRow.id == job_id, mine).values(**values))
             if result.rowcount == 0:  # type: ignore[attr-defined]
                 raise NotFound("There is no job {job}.", job=job_id)
         self.s.expire_all()
@@ -85,7 +109,9 @@ class JobRepository:
     def request_cancel(self, job_id: str, by: str, at: datetime) -> str | None:
         result = self.s.execute(
             update(JobRow)
-            .where(JobRow.id == job_id, JobRow.cancel_requested_at.is_(None))
+            .where(
+                JobRow.id == job_id, JobRow.cancel_requested_at.is_(None), scope.team_clause(JobRow.team_id)
+            )
             .values(cancel_requested_at=at, cancel_requested_by=by)
         )
         if result.rowcount == 1:  # type: ignore[attr-defined]

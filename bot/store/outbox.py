@@ -9,6 +9,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from bot.store import scope
 from bot.store.cards import NO_CHANNEL
 from bot.store.rows import audit_entry, audit_row
 from bot.store.tables import AuditRow, JobRow, OutboxRow, StatusMessageRow
@@ -20,10 +21,15 @@ class AuditRepository:
         self.s = session
 
     def audit(self, entry: AuditEntry) -> None:
-        self.s.add(audit_row(entry))
+        row = audit_row(entry)
+        workspace = scope.current()
+        if workspace is not None:  # what a request did, kept under its workspace
+            row.team_id, row.enterprise_id = workspace.team_id, workspace.enterprise_id
+        self.s.add(row)
 
     def audit_entries(self, limit: int = 1000) -> list[AuditEntry]:
-        rows = self.s.scalars(select(AuditRow).order_by(AuditRow.id).limit(limit))
+        mine = scope.team_clause(AuditRow.team_id)
+        rows = self.s.scalars(select(AuditRow).where(mine).order_by(AuditRow.id).limit(limit))
         return [audit_entry(r) for r in rows]
 
 
@@ -55,7 +61,14 @@ class OutboxRepository:
 
     def outbox_due(self, now: datetime, limit: int) -> list[OutgoingPost]:
         stmt = (
-            select(OutboxRow, StatusMessageRow.channel_id, StatusMessageRow.ts)
+            select(
+                OutboxRow,
+                StatusMessageRow.channel_id,
+                StatusMessageRow.ts,
+                JobRow.team_id,
+                JobRow.enterprise_id,
+            )
+            .join(JobRow, JobRow.id == OutboxRow.job_id)
             .outerjoin(StatusMessageRow, StatusMessageRow.job_id == OutboxRow.job_id)
             .where(
                 OutboxRow.sent_at.is_(None),
@@ -73,8 +86,10 @@ class OutboxRepository:
                 thread_ts=ts,
                 attempts=row.attempts,
                 sending_since=row.sending_since,
+                team_id=team_id,
+                enterprise_id=enterprise_id,
             )
-            for row, channel, ts in self.s.execute(stmt)
+            for row, channel, ts, team_id, enterprise_id in self.s.execute(stmt)
         ]
 
     def mark_sending(self, outbox_id: int, at: datetime) -> None:

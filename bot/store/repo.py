@@ -13,6 +13,7 @@ from bot.store.approvals import ApprovalRepository
 from bot.store.cards import CardRepository
 from bot.store.db import Database
 from bot.store.endpoints import EndpointRepository
+from bot.store.evaluations import EvaluationRepository
 from bot.store.incidents import IncidentRepository
 from bot.store.jobs import JobRepository
 from bot.store.launches import LaunchRepository
@@ -36,10 +37,19 @@ class SqlTx:
         self.cards = cards = CardRepository(session)
         self.view_states = view_states = ViewStateRepository(session)
         self.incidents = IncidentRepository(session)
+        self.evaluations = evaluations = EvaluationRepository(session)
+        self.add_evaluation = evaluations.add_evaluation
+        self.get_evaluation = evaluations.get_evaluation
+        self.running_evaluation = evaluations.running_evaluation
+        self.latest_evaluation = evaluations.latest_evaluation
+        self.evaluation_line = evaluations.evaluation_line
+        self.save_evaluation = evaluations.save_evaluation
+        self.claim_stale_evaluations = evaluations.claim_stale_evaluations
 
         self.add_job = jobs.add_job
         self.get_job = jobs.get_job
         self.find_jobs = jobs.find_jobs
+        self.held_jobs = jobs.held_jobs
         self.update_job = jobs.update_job
         self.request_cancel = jobs.request_cancel
         self.cancel_requested = jobs.cancel_requested

@@ -57,6 +57,7 @@ def job_row(job: JobRecord) -> JobRow:
         summary=job.summary.model_dump(mode="json") if job.summary else {},
         state=job.state.value,
         service_status=job.service_status,
+        rerun_of=job.rerun_of,
         created_at=job.created_at,
         updated_at=job.updated_at,
         version=job.version,
@@ -83,6 +84,7 @@ def job_record(row: JobRow) -> JobRecord:
         updated_at=row.updated_at,
         finished_at=row.finished_at,
         version=row.version,
+        rerun_of=row.rerun_of,
     )
 
 

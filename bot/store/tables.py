@@ -6,7 +6,21 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -41,6 +55,7 @@ class JobRow(Base):
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     team_id: Mapped[str] = mapped_column(String(32), default="")
+    enterprise_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     channel_id: Mapped[str] = mapped_column(String(32), index=True)
     user_id: Mapped[str] = mapped_column(String(32), index=True)
     base_model: Mapped[str] = mapped_column(String(200))
@@ -52,6 +67,7 @@ class JobRow(Base):
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     output_model: Mapped[str | None] = mapped_column(String(200), nullable=True)
     studio_url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    rerun_of: Mapped[str | None] = mapped_column(String(64), nullable=True)  # the job this one reruns
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     finished_at: Mapped[datetime | None] = mapped_column(nullable=True)
@@ -72,7 +88,7 @@ class JobRow(Base):
     lease_expires_at: Mapped[datetime | None] = mapped_column(nullable=True)
     next_poll_at: Mapped[datetime | None] = mapped_column(nullable=True, index=True)
 
-    __table_args__ = (Index("ix_jobs_live", "state", "next_poll_at"),)
+    __table_args__ = (Index("ix_jobs_live", "state", "next_poll_at"), Index("ix_jobs_team", "team_id"))
 
 
 class StatusMessageRow(Base):
@@ -84,6 +100,8 @@ class StatusMessageRow(Base):
     channel_id: Mapped[str] = mapped_column(String(32))
     ts: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime]
+    team_id: Mapped[str] = mapped_column(String(32), default="")
+    enterprise_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
 
 class EndpointRow(Base):
@@ -111,6 +129,8 @@ class EndpointRow(Base):
     lease_expires_at: Mapped[datetime | None] = mapped_column(nullable=True)
     # the DeployOptions it was deployed with (checkpoint, SKU); NULL: the defaults
     deploy_options: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    team_id: Mapped[str] = mapped_column(String(32), default="", index=True)
+    enterprise_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
 
 class ApprovalRow(Base):
@@ -132,6 +152,8 @@ class ApprovalRow(Base):
     ts: Mapped[str | None] = mapped_column(String(32), nullable=True)
     # the deploy request, whole (DeployOptions): Approve deploys exactly this; NULL: the defaults
     deploy_options: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    team_id: Mapped[str] = mapped_column(String(32), default="", index=True)
+    enterprise_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
 
 class AuditRow(Base):
@@ -150,6 +172,8 @@ class AuditRow(Base):
     result: Mapped[str] = mapped_column(String(16))  # ok, denied, error
     detail: Mapped[str] = mapped_column(Text, default="")
     channel_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    team_id: Mapped[str] = mapped_column(String(32), default="", index=True)
+    enterprise_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
 
 class OutboxRow(Base):
@@ -249,3 +273,140 @@ class IncidentRow(Base):
     acknowledged_by: Mapped[str | None] = mapped_column(String(32), nullable=True)
     acknowledged_at: Mapped[datetime | None] = mapped_column(nullable=True)
     resolved_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class WorkspaceSettingsRow(Base):
+    """One workspace's own settings (OAuth mode): its approvers and the channels ftbot answers in, set
+    with ``/finetune config``; NULL: the environment's defaults (FTBOT_APPROVERS, FTBOT_ALLOWED_CHANNELS).
+    ``installer_id`` is who installed ftbot there: the one who may name the first approvers."""
+
+    __tablename__ = "workspace_settings"
+
+    team_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    enterprise_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    approvers: Mapped[list | None] = mapped_column(JSON, nullable=True)
+    allowed_channels: Mapped[list | None] = mapped_column(JSON, nullable=True)
+    installer_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    updated_at: Mapped[datetime]
+    updated_by: Mapped[str] = mapped_column(String(32), default="")
+
+
+class EvaluationRow(Base):
+    """An evaluation of a job's fine-tuned model against its base model (``bot/store/evaluations.py``).
+    ``running_key`` holds the job id while it runs and NULL after (unique): one at a time per job."""
+
+    __tablename__ = "evaluations"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    team_id: Mapped[str] = mapped_column(String(32), default="", index=True)
+    enterprise_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    running_key: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    endpoint: Mapped[str] = mapped_column(String(64))
+    base_model: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    base_missing: Mapped[str | None] = mapped_column(Text, nullable=True)
+    source: Mapped[str] = mapped_column(String(16))
+    examples: Mapped[list] = mapped_column(JSON)
+    answers: Mapped[list] = mapped_column(JSON, default=list)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    requested_by: Mapped[str] = mapped_column(String(32))
+    owner: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+# Slack's OAuth installations and states, in the layout of slack_sdk's SQLAlchemy stores
+# (slack_sdk.oauth.installation_store.sqlalchemy, .state_store.sqlalchemy: the same table names, columns
+# and indexes, naive UTC datetimes as they store them), so the data stays theirs to read.
+slack_installations = Table(
+    "slack_installations",
+    Base.metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("client_id", String(32), nullable=False),
+    Column("app_id", String(32), nullable=False),
+    Column("enterprise_id", String(32)),
+    Column("enterprise_name", String(200)),
+    Column("enterprise_url", String(200)),
+    Column("team_id", String(32)),
+    Column("team_name", String(200)),
+    Column("bot_token", String(200)),
+    Column("bot_id", String(32)),
+    Column("bot_user_id", String(32)),
+    Column("bot_scopes", String(1000)),
+    Column("bot_refresh_token", String(200)),
+    Column("bot_token_expires_at", DateTime),
+    Column("user_id", String(32), nullable=False),
+    Column("user_token", String(200)),
+    Column("user_scopes", String(1000)),
+    Column("user_refresh_token", String(200)),
+    Column("user_token_expires_at", DateTime),
+    Column("incoming_webhook_url", String(200)),
+    Column("incoming_webhook_channel", String(200)),
+    Column("incoming_webhook_channel_id", String(200)),
+    Column("incoming_webhook_configuration_url", String(200)),
+    Column("is_enterprise_install", Boolean, default=False, nullable=False),
+    Column("token_type", String(32)),
+    Column("installed_at", DateTime, nullable=False, default=func.now()),
+    Index("slack_installations_idx", "client_id", "enterprise_id", "team_id", "user_id", "installed_at"),
+)
+
+slack_bots = Table(
+    "slack_bots",
+    Base.metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("client_id", String(32), nullable=False),
+    Column("app_id", String(32), nullable=False),
+    Column("enterprise_id", String(32)),
+    Column("enterprise_name", String(200)),
+    Column("team_id", String(32)),
+    Column("team_name", String(200)),
+    Column("bot_token", String(200)),
+    Column("bot_id", String(32)),
+    Column("bot_user_id", String(32)),
+    Column("bot_scopes", String(1000)),
+    Column("bot_refresh_token", String(200)),
+    Column("bot_token_expires_at", DateTime),
+    Column("is_enterprise_install", Boolean, default=False, nullable=False),
+    Column("installed_at", DateTime, nullable=False, default=func.now()),
+    Index("slack_bots_idx", "client_id", "enterprise_id", "team_id", "installed_at"),
+)
+
+slack_oauth_states = Table(
+    "slack_oauth_states",
+    Base.metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("state", String(200), nullable=False),
+    Column("expire_at", DateTime, nullable=False),
+)
+
+
+class CostFactRow(Base):
+    """One billable fact (``commands.costs.CostFact``) with the prices in force when it happened, so a
+    later change of the price table never rewrites what was spent. ``key`` makes recording idempotent."""
+
+    __tablename__ = "cost_facts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    team_id: Mapped[str] = mapped_column(String(32), default="", index=True)
+    enterprise_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    channel_id: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[str] = mapped_column(String(32))
+    job_id: Mapped[str] = mapped_column(String(64), index=True)
+    endpoint: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    expires_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    fact: Mapped[dict] = mapped_column(JSON)  # the whole CostFact, rate included
+
+
+class CostNoticeRow(Base):
+    """A one-time notice that was sent (a channel's budget threshold for a month), per workspace."""
+
+    __tablename__ = "cost_notices"
+
+    team_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    created_at: Mapped[datetime]

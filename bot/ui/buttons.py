@@ -70,6 +70,17 @@ def deploy_options_button(job_id: str) -> ButtonElement:
     return ButtonElement(text="Deploy with options…", action_id=Action.DEPLOY_OPTIONS, value=_value(job_id))
 
 
+def rerun_button(job_id: str) -> ButtonElement:
+    """Opens the wizard pre-filled with a finished job's choices; nothing starts before its Review."""
+    return ButtonElement(text="Rerun…", action_id=Action.RERUN, value=_value(job_id))
+
+
+def deploy_best_button(job_id: str) -> ButtonElement:
+    """Opens the Deploy dialog with the checkpoint of lowest validation loss chosen (it says what it
+    bills, so no confirm of its own)."""
+    return ButtonElement(text="Deploy best checkpoint", action_id=Action.DEPLOY_BEST, value=_value(job_id))
+
+
 def deploy_button(job_id: str) -> ButtonElement:
     """Deploy the final model with the defaults, after a confirm."""
     return ButtonElement(
@@ -85,6 +96,12 @@ def deploy_button(job_id: str) -> ButtonElement:
             "Not now",
         ),
     )
+
+
+def evaluate_button(job_id: str) -> ButtonElement:
+    """Ask the fine-tuned model and its base model the held-out examples (anyone may; it bills only the
+    replies of an endpoint already live)."""
+    return ButtonElement(text="Evaluate", action_id=Action.EVALUATE, value=_value(job_id))
 
 
 def test_chat_button(endpoint_name: str) -> ButtonElement:

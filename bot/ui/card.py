@@ -7,15 +7,19 @@ from datetime import datetime
 from slack_sdk.models.blocks import ActionsBlock, Block, ButtonElement, HeaderBlock
 
 from bot.ui.blocks import FALLBACK_MAX, FIELD_MAX, context, fields_section, section
+from bot.ui.budgets import SUBMIT, held_card_text
 from bot.ui.buttons import (
     cancel_button,
     deploy_button,
     deploy_options_button,
+    evaluate_button,
     pause_button,
+    rerun_button,
     resume_button,
     tear_down_button,
     test_chat_button,
 )
+from bot.ui.costs import card_costs_text
 from bot.ui.deploy import options_text
 from bot.ui.ids import Block as B
 from bot.ui.status import (
@@ -28,10 +32,26 @@ from bot.ui.status import (
     since,
 )
 from bot.ui.text import clip, code, escape, escape_clip, link, mention, number, plain
+from commands.costs.recorder import JobCosts
 from commands.models import EndpointState, Hyperparameters, JobState, Method
 from commands.records import ApprovalRecord, DatasetSummary, EndpointRecord, JobCard, JobRecord
 
-CANCELLABLE = frozenset({JobState.PENDING, JobState.QUEUED, JobState.RUNNING, JobState.PAUSED})
+CANCELLABLE = frozenset({JobState.PENDING, JobState.HELD, JobState.QUEUED, JobState.RUNNING, JobState.PAUSED})
+RERUNNABLE = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED})
+#: a message's link, from its channel and ts (Slack redirects it to the workspace's own address)
+MESSAGE_LINK = "https://slack.com/archives/{channel}/p{ts}"
+
+
+def message_link(channel: str, ts: str) -> str:
+    return MESSAGE_LINK.format(channel=channel, ts=ts.replace(".", ""))
+
+
+def rerun_text(job: JobRecord, origin: tuple[str, str] | None) -> str:
+    """``Rerun of JOB``, linked to the first job's card (and so its thread) once that card is posted."""
+    first = code(clip(job.rerun_of or "", 100))
+    if origin is None:
+        return f":repeat: Rerun of {first}"
+    return f":repeat: Rerun of {first}: {link(message_link(*origin), 'its card and thread')}"
 
 
 def hyperparameters_text(hp: Hyperparameters) -> str:
@@ -75,7 +95,7 @@ def card_buttons(
     """Buttons by state: Cancel while the job can stop (with Pause while it runs, Resume while it is
     paused, where the backend can pause), Deploy when it succeeded and nothing is live (opening the Deploy
     dialog from a second button where there are options), Test chat and Tear down while its endpoint is
-    ready."""
+    ready, and Rerun… once it has finished (succeeded, failed or cancelled)."""
     if job.state in CANCELLABLE:
         buttons = [cancel_button(job.id)]
         if pausable and job.state is JobState.RUNNING:
@@ -83,16 +103,17 @@ def card_buttons(
         if pausable and job.state is JobState.PAUSED:
             buttons.insert(0, resume_button(job.id))
         return buttons
+    rerun = [rerun_button(job.id)] if job.state in RERUNNABLE else []
     if endpoint is not None and endpoint.state is EndpointState.READY:
-        return [test_chat_button(endpoint.name), tear_down_button(endpoint.name)]
+        return [test_chat_button(endpoint.name), tear_down_button(endpoint.name), *rerun]
     if job.state is JobState.SUCCEEDED and (endpoint is None or not endpoint.live):
-        return [deploy_button(job.id)] + ([deploy_options_button(job.id)] if deploy_dialog else [])
-    return []
+        return [deploy_button(job.id)] + ([deploy_options_button(job.id)] if deploy_dialog else []) + rerun
+    return rerun
 
 
 def endpoint_text(endpoint: EndpointRecord, now: datetime) -> str:
     text = f"*Endpoint* {code(clip(endpoint.name, 100))}: {endpoint_state_text(endpoint)}"
-    if endpoint.options.checkpoint is not None or endpoint.options.sku:
+    if endpoint.options.checkpoint is not None or endpoint.options.sku or endpoint.options.target:
         text += f" · {options_text(endpoint.options)}"
     if endpoint.live:
         text += f" · up {endpoint_age(endpoint, now)}"
@@ -107,6 +128,8 @@ def endpoint_text(endpoint: EndpointRecord, now: datetime) -> str:
 
 
 def approval_text(approval: ApprovalRecord) -> str:
+    if approval.action == SUBMIT:  # a submit held over the channel's budget
+        return held_card_text(approval, mention(approval.requested_by))
     return (
         f":hourglass: Deploy of {options_text(approval.options)} requested by "
         f"{mention(approval.requested_by)} (request #{approval.id}): waiting for an approver."
@@ -131,7 +154,10 @@ def _fields(job: JobRecord) -> list[str]:
     return fields
 
 
-def card_blocks(card: JobCard, now: datetime, *, with_header: bool = True) -> list[Block]:
+def card_blocks(
+    card: JobCard, now: datetime, *, with_header: bool = True, costs: JobCosts | None = None
+) -> list[Block]:
+    """``costs``: the money line (None: no cost facts or prices to show)."""
     job = card.job
     state = f"{job_state_text(job)} · {elapsed(job, now)} elapsed"
     if card.metrics:
@@ -140,14 +166,23 @@ def card_blocks(card: JobCard, now: datetime, *, with_header: bool = True) -> li
     if with_header:
         blocks.append(HeaderBlock(block_id=B.CARD_HEADER, text=plain(f"Fine-tuning job {job.id}", 150)))
     blocks += [section(B.CARD_STATE, state), fields_section(B.CARD_FIELDS, _fields(job))]
+    if job.rerun_of:
+        blocks.append(context(B.CARD_RERUN, rerun_text(job, card.rerun_origin)))
     if card.endpoint is not None:
         blocks.append(section(B.CARD_ENDPOINT, endpoint_text(card.endpoint, now)))
+    if card.evaluation:
+        blocks.append(section(B.CARD_EVALUATION, f"*Evaluation* {escape_clip(card.evaluation, 500)}"))
+    money = card_costs_text(costs) if costs is not None else None
+    if money:
+        blocks.append(section(B.CARD_COSTS, money))
     if card.pending_approval is not None:
         blocks.append(section(B.CARD_APPROVAL, approval_text(card.pending_approval)))
     if job.state is JobState.FAILED:
         reason = escape_clip(job.error, 2800) if job.error else "The service gave no reason."
         blocks.append(section(B.CARD_ERROR, f":x: *Failed:* {reason}"))
     buttons = card_buttons(job, card.endpoint, pausable=card.pausable, deploy_dialog=card.deploy_dialog)
+    if job.state is JobState.SUCCEEDED:
+        buttons.append(evaluate_button(job.id))
     if buttons:
         blocks.append(ActionsBlock(block_id=B.CARD_ACTIONS, elements=buttons))
     notes = [f"Job {code(clip(job.id, 100))}"]
@@ -161,6 +196,6 @@ def card_fallback(job: JobRecord) -> str:
     return clip(f"Fine-tuning job {escape(job.id)}: {job.state.value}", FALLBACK_MAX)
 
 
-def job_card(card: JobCard, now: datetime) -> tuple[str, list[Block]]:
+def job_card(card: JobCard, now: datetime, costs: JobCosts | None = None) -> tuple[str, list[Block]]:
     """The card's fallback text and blocks (post it once, then ``chat.update`` it with these)."""
-    return card_fallback(card.job), card_blocks(card, now)
+    return card_fallback(card.job), card_blocks(card, now, costs=costs)

@@ -21,7 +21,7 @@ from bot.ui.status import HOURLY_COST_NOTE
 from bot.ui.text import clip, code, escape_clip, plain
 from commands.errors import InvalidInput
 from commands.lifecycle.values import DeployChoices
-from commands.models import Checkpoint, DeployOptions, Tier
+from commands.models import HOME_TARGET, Checkpoint, DeployOptions, DeployTarget, Tier
 
 FINAL = "final"
 _METRIC_LABELS = {
@@ -67,7 +67,8 @@ def options_text(options: DeployOptions) -> str:
     """How a deploy request's options read in the thread and on the card (mrkdwn)."""
     what = "the final model" if options.checkpoint is None else f"checkpoint {options.checkpoint}"
     sku = code(clip(options.sku, 40)) if options.sku else "the default"
-    return f"{what}, SKU {sku}"
+    where = f", in {code(clip(options.target, 40))}" if options.target else ""
+    return f"{what}, SKU {sku}{where}"
 
 
 def options_from_data(raw: object) -> DeployOptions | None:
@@ -88,16 +89,17 @@ def _option(value: str, text: str, description: str | None = None) -> Option:
     )
 
 
-def _checkpoint_input(checkpoints: Sequence[Checkpoint]) -> InputBlock:
+def _checkpoint_input(checkpoints: Sequence[Checkpoint], chosen: int | None = None) -> InputBlock:
     final = _option(FINAL, "The final model")
     listed = [_option(str(c.number), checkpoint_label(c)) for c in checkpoints]
     options = [final, *listed[: OPTIONS_MAX - 1]]
+    initial = next((o for o in options if o.value == str(chosen)), final)
     return InputBlock(
         block_id=B.DEPLOY_CHECKPOINT,
         label="Model",
         hint="The final model, or one of the checkpoints the job's thread lists.",
         element=StaticSelectElement(
-            action_id=Action.DEPLOY_CHECKPOINT, options=options, initial_option=final
+            action_id=Action.DEPLOY_CHECKPOINT, options=options, initial_option=initial
         ),
     )
 
@@ -108,6 +110,22 @@ def _sku_input(skus: Sequence[Tier]) -> InputBlock:
         block_id=B.DEPLOY_SKU,
         label="Deployment SKU",
         element=RadioButtonsElement(action_id=Action.DEPLOY_SKU, options=options, initial_option=options[0]),
+    )
+
+
+def _target_input(targets: Sequence[DeployTarget]) -> InputBlock:
+    options = [
+        _option(t.name, t.name if t.name != HOME_TARGET else "home (the training project)", t.path)
+        for t in targets[:OPTIONS_MAX]
+    ]
+    return InputBlock(
+        block_id=B.DEPLOY_TARGET,
+        label="Where",
+        hint="The project the endpoint is created in (FTBOT_DEPLOY_TARGETS); its region must be one the "
+        "model's fine-tunes can be deployed to.",
+        element=StaticSelectElement(
+            action_id=Action.DEPLOY_TARGET, options=options, initial_option=options[0]
+        ),
     )
 
 
@@ -122,9 +140,10 @@ def deploy_loading_view() -> View:
     )
 
 
-def deploy_dialog(choices: DeployChoices) -> View:
+def deploy_dialog(choices: DeployChoices, chosen: int | None = None) -> View:
     """The Deploy dialog for one succeeded job. Approvers deploy from it; anyone else's submission
-    becomes an approval request holding the same options."""
+    becomes an approval request holding the same options. ``chosen``: the checkpoint shown chosen
+    (``Deploy best checkpoint``); None: the final model."""
     blocks: list[Block] = [
         section(
             B.DEPLOY_INTRO,
@@ -132,9 +151,11 @@ def deploy_dialog(choices: DeployChoices) -> View:
         )
     ]
     if choices.checkpoints:
-        blocks.append(_checkpoint_input(choices.checkpoints))
+        blocks.append(_checkpoint_input(choices.checkpoints, chosen))
     if choices.skus and choices.approver:
         blocks.append(_sku_input(choices.skus))
+    if len(choices.targets) > 1:
+        blocks.append(_target_input(choices.targets))
     note = HOURLY_COST_NOTE
     if choices.skus and not choices.approver:
         default = escape_clip(choices.skus[0].label or choices.skus[0].name, 40)
@@ -164,4 +185,7 @@ def parse_deploy(values: Values) -> DeployOptions:
     sku = selected_value(values, B.DEPLOY_SKU, Action.DEPLOY_SKU)
     if sku is not None and (len(sku) > 40 or not sku.replace("-", "").replace("_", "").isalnum()):
         raise InvalidInput("Choose one of the SKUs listed.", field=B.DEPLOY_SKU)
-    return DeployOptions(checkpoint=checkpoint, sku=sku)
+    target = selected_value(values, B.DEPLOY_TARGET, Action.DEPLOY_TARGET)
+    if target is not None and (len(target) > 40 or not target.replace("-", "").replace("_", "").isalnum()):
+        raise InvalidInput("Choose one of the targets listed.", field=B.DEPLOY_TARGET)
+    return DeployOptions(checkpoint=checkpoint, sku=sku, target=None if target == HOME_TARGET else target)

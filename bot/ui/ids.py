@@ -29,9 +29,13 @@ class Action(StrEnum):
     REJECT = "approval_reject"
     PAUSE = "job_pause"
     RESUME = "job_resume"
+    EVALUATE = "job_evaluate"  # the fine-tuned model against its base model, on held-out examples
+    RERUN = "job_rerun"  # opens the wizard pre-filled with a finished job's choices
+    DEPLOY_BEST = "job_deploy_best_checkpoint"  # the Deploy dialog with the best checkpoint chosen
     # deploy dialog inputs
     DEPLOY_CHECKPOINT = "deploy_checkpoint"
     DEPLOY_SKU = "deploy_sku"
+    DEPLOY_TARGET = "deploy_target"
     ONCALL_ACKNOWLEDGE = "oncall_acknowledge"
     # wizard inputs
     BASE_MODEL = "wizard_base_model"
@@ -56,6 +60,7 @@ class Action(StrEnum):
     CHAT_SYSTEM = "chat_system"
     CHAT_TEMPERATURE = "chat_temperature"
     CHAT_MAX_TOKENS = "chat_max_tokens"
+    CHAT_WITH_BASE = "chat_with_base"
 
 
 class Block(StrEnum):
@@ -68,6 +73,7 @@ class Block(StrEnum):
     CARD_CONTEXT = "card_context"
     APPROVAL_TEXT = "approval_text"
     APPROVAL_ACTIONS = "approval_actions"
+    BUDGET_NOTICE = "budget_notice"  # the channel message at 80% / 100% of its monthly budget
     ONCALL_TEXT = "oncall_text"
     ONCALL_ACTIONS = "oncall_actions"
     ONCALL_TAKEN = "oncall_taken"
@@ -77,6 +83,13 @@ class Block(StrEnum):
     CARD_ENDPOINT = "card_endpoint"
     CARD_APPROVAL = "card_approval"
     CARD_ERROR = "card_error"
+    CARD_EVALUATION = "card_evaluation"
+    # an evaluation's thread post (one section per differing example: f"{EVAL_EXAMPLE}.{n}")
+    EVAL_SUMMARY = "eval_summary"
+    EVAL_TABLE = "eval_table"
+    EVAL_EXAMPLE = "eval_example"
+    EVAL_NOTE = "eval_note"
+    EVAL_ACTIONS = "eval_actions"
     # thread posts
     THREAD_TEXT = "thread_text"
     THREAD_DETAILS = "thread_details"
@@ -86,6 +99,8 @@ class Block(StrEnum):
         "chat_reply_text"  # the reply may span several sections: chat_reply_text, chat_reply_text.2…
     )
     CHAT_USAGE = "chat_usage"
+    CHAT_SIDE_BY_SIDE = "chat_side_by_side"  # base | fine-tuned, two columns
+    CHAT_BASE_USAGE = "chat_base_usage"
     # lists, App Home (one section per item: f"{LIST_ITEM}.{id}")
     LIST_TITLE = "list_title"
     LIST_ITEM = "list_item"
@@ -139,11 +154,31 @@ class Block(StrEnum):
     CHAT_TEMPERATURE = "chat_temperature"
     CHAT_MAX_TOKENS = "chat_max_tokens"
     CHAT_ENDPOINT = "chat_endpoint"
+    CHAT_WITH_BASE = "chat_with_base"
     # deploy dialog
     DEPLOY_INTRO = "deploy_intro"
     DEPLOY_CHECKPOINT = "deploy_checkpoint"
     DEPLOY_SKU = "deploy_sku"
+    DEPLOY_TARGET = "deploy_target"
     DEPLOY_NOTE = "deploy_note"
+    # reruns and comparisons
+    CARD_RERUN = "card_rerun"
+    RERUN_INTRO = "rerun_intro"
+    COMPARE_TITLE = "compare_title"
+    COMPARE_FIELDS = "compare_fields"  # one fields section per row group: compare_fields.<group>
+    COMPARE_NOTE = "compare_note"
+    # costs (issue #17): the card's money line, the review's estimate, /finetune costs and App Home
+    CARD_COSTS = "card_costs"
+    REVIEW_COST = "review_cost"
+    COSTS_TITLE = "costs_title"
+    COSTS_CHANNELS = "costs_channels"
+    COSTS_USERS = "costs_users"
+    COSTS_LIVE = "costs_live"
+    COSTS_JOBS = "costs_jobs"
+    COSTS_NOTE = "costs_note"
+    HOME_COSTS = "home_costs"
+    HOME_SETTINGS = "home_settings"  # a workspace's approvers and allowed channels (approvers see it)
+    CONFIG_SETTINGS = "config_settings"
 
 
 class Callback(StrEnum):
@@ -153,3 +188,4 @@ class Callback(StrEnum):
     LOADING = "finetune_loading"
     SUBMITTED = "finetune_submitted"
     DEPLOY = "job_deploy_modal"
+    RERUN = "job_rerun_wizard"  # the wizard, pre-filled; its metadata is the job it reruns

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from slack_sdk.models.blocks import Block
 
-from bot.ui.text import clip, code, escape, mention
+from bot.ui.text import clip, code, escape, mention, number
 from bot.ui.validation import validation_report_blocks
 from commands import grammar
 from commands.dataset import ValidationReport
 from commands.lifecycle import DeployOutcome, Launched
-from commands.models import ChatReply
+from commands.models import ChatReply, JobState
 from commands.records import ApprovalRecord, EndpointRecord, JobRecord, LaunchRecord
 
 _WORKING: dict[type, str] = {
@@ -24,6 +24,7 @@ _WORKING: dict[type, str] = {
     grammar.Cancel: "Cancelling…",
     grammar.Pause: "Pausing…",
     grammar.Resume: "Resuming…",
+    grammar.Evaluate: "Starting the evaluation…",
 }
 
 
@@ -32,11 +33,26 @@ def working(cmd: grammar.Command) -> str:
     return _WORKING.get(type(cmd), "One moment…")
 
 
-def launched(done: Launched) -> str:
+def launched(done: Launched, cost: str | None = None) -> str:
+    """``cost``: the estimated training cost line (None: the model has no price)."""
     job = done.job
     examples = done.checked.report.examples
+    summary = job.summary
+    billed = (
+        f", billed tokens ≈ {number(summary.billed_tokens_estimate)}"
+        if summary and summary.billed_tokens_estimate
+        else ""
+    )
+    money = f"; {cost}" if cost else ""
+    if job.state is JobState.HELD:  # over the channel's budget (FTBOT_BUDGETS): an approver decides
+        return (
+            f":raised_hand: Held {code(job.id)} on {code(job.base_model)} "
+            f"({examples} examples{billed}{money}): "
+            "it would take this channel past its monthly budget, so an approver decides in its thread. "
+            "Nothing has been submitted yet."
+        )
     return (
-        f":rocket: Started {code(job.id)} on {code(job.base_model)} ({examples} examples). "
+        f":rocket: Started {code(job.id)} on {code(job.base_model)} ({examples} examples{billed}{money}). "
         "Its card in the channel tracks it."
     )
 
@@ -58,6 +74,9 @@ def deploy_requested(job_id: str, outcome: DeployOutcome, *, clicked: bool = Fal
 
 
 def approval_decided(approval: ApprovalRecord, approve: bool) -> str:
+    if approval.action == "submit":  # a submit held over the channel's budget
+        word = "approved: submitting" if approve else "rejected: nothing was submitted"
+        return f"Over-budget job {code(approval.job_id)} {word}."
     word = "approved: deploying" if approve else "rejected"
     return f"Deploy of {code(approval.job_id)} {word}."
 

@@ -28,11 +28,13 @@ def review_view(
     private_metadata: str,
     n_epochs: int | None = None,
     tiers: Sequence[Tier] = (),
+    cost: str | None = None,
 ) -> View:
     """The review step: ``summary`` is ``(label, value)`` pairs in plain text (base model, data,
     validation, parameters, suffix); ``n_epochs`` the user's own choice, when not Default (rescales the
     estimate); ``tiers`` the backend's training tiers, each with its one-line note on data residency and
-    price. With errors in the data there is no submit button: it is never submitted."""
+    price; ``cost`` the estimated training cost (None: the model has no price). With errors in the data
+    there is no submit button: it is never submitted."""
     ok = _report_ok(report)
     blocks: list[Block] = []
     if summary:
@@ -42,6 +44,8 @@ def review_view(
         lines = [f"*{escape_clip(t.label or t.name, 40)}*: {escape_clip(t.note, 200)}" for t in tiers[:10]]
         blocks.append(context(B.REVIEW_TIERS, "Training tiers: " + " · ".join(lines)))
     blocks += validation_report_blocks(report, title="Training data check", n_epochs=n_epochs)
+    if ok and cost:
+        blocks.append(section(B.REVIEW_COST, f":moneybag: {cost}"))
     if ok:
         blocks.append(
             context(

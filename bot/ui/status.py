@@ -11,6 +11,7 @@ from commands.records import EndpointRecord, JobRecord
 
 JOB_STATE_EMOJI: dict[JobState, str] = {
     JobState.PENDING: ":hourglass_flowing_sand:",
+    JobState.HELD: ":raised_hand:",
     JobState.QUEUED: ":inbox_tray:",
     JobState.RUNNING: ":gear:",
     JobState.PAUSED: ":double_vertical_bar:",

@@ -13,8 +13,23 @@ from pydantic import ValidationError
 from slack_sdk.models.blocks import ActionsBlock, Block, ButtonElement
 
 from bot.ui.blocks import SECTION_MAX, context, section
-from bot.ui.buttons import approve_button, reject_button, tear_down_button, test_chat_button
+from bot.ui.budgets import (
+    SUBMIT,
+    budget_line,
+    held_cancelled_text,
+    held_decided_text,
+    held_submit_text,
+)
+from bot.ui.buttons import (
+    approve_button,
+    deploy_best_button,
+    reject_button,
+    tear_down_button,
+    test_chat_button,
+)
+from bot.ui.chat import side_by_side
 from bot.ui.deploy import checkpoints_text, options_from_data, options_text
+from bot.ui.evaluation import evaluation_chart_comment, evaluation_post
 from bot.ui.ids import Block as B
 from bot.ui.status import HOURLY_COST_NOTE, metric_text
 from bot.ui.text import approver_mention, clip, code, escape, escape_clip, mention, number
@@ -160,6 +175,10 @@ def _approval_request(post: ThreadPost, job: JobRecord, approvers: Sequence[str]
         f":raised_hand: {asker} asks to deploy job {code(clip(job.id, 100))}{what} (request #{aid}). "
         + HOURLY_COST_NOTE
     )
+    if data.get("action") == SUBMIT:  # a submit held over the channel's budget
+        text = held_submit_text(asker, clip(job.id, 100), aid, data)
+    elif budget_line(data):  # a deploy whose first day of hosting is over budget
+        text += "\n" + budget_line(data)
     if who:
         text += "\nApprovers: " + " ".join(approver_mention(a) for a in who[:20])
         if len(who) > 20:
@@ -203,14 +222,21 @@ def _chat(post: ThreadPost) -> tuple[str, list[Block]]:
             f"Tokens: {number(usage.prompt_tokens)} prompt + {number(usage.completion_tokens)} completion"
             f" = {number(usage.total_tokens)}"
         )
+    cost = _str(data, "cost")
+    if cost:
+        notes.append(f"Cost: {escape_clip(cost, 40)}")
     finish = _str(data, "finish_reason")
     if finish:
         notes.append(f"Finish reason: {escape_clip(finish, 40)}")
+    latency = data.get("latency_ms")
+    if isinstance(latency, int) and latency >= 0:
+        notes.append(f"Latency: {number(latency / 1000)} s")
     filter_text = _content_filter_text(data.get("content_filter"))
     if filter_text:
         notes.append(filter_text)
     if notes:
         blocks.append(context(B.CHAT_USAGE, " · ".join(notes)))
+    blocks.extend(side_by_side(data))  # the base model's answer beside it, when it was asked
     fallback = f"{head}\n{escape_clip(reply, 300)}"
     return clip(fallback, 3000), blocks
 
@@ -270,6 +296,8 @@ def _training_body(post: ThreadPost, job: JobRecord) -> _Body | None:
             why = escape_clip(reason, 2500) if reason else "The service gave no reason."
             return _Body(f":x: {mention(job.user_id)} job {code(clip(job.id, 100))} failed.\n*Reason:* {why}")
         case PostKind.CANCELLED:
+            if data.get("held") is True:  # a submit held over budget: rejected, withdrawn or expired
+                return _Body(held_cancelled_text(_str(data, "by"), _str(data, "reason") or ""))
             return _Body(f":no_entry_sign: Job cancelled by {mention(_str(data, 'by'))}.")
         case PostKind.LOSS_CHART:
             return _Body(
@@ -277,7 +305,11 @@ def _training_body(post: ThreadPost, job: JobRecord) -> _Body | None:
                 "training loss, and validation loss where the job had validation data."
             )
         case PostKind.OVERFIT_WARNING:
-            return _Body(_overfit_text(data))
+            return _Body(_overfit_text(data), actions=_actions(deploy_best_button(job.id)))
+        case PostKind.RERUN:
+            rerun = code(clip(_str(data, "job") or "?", 100))
+            by = mention(_str(data, "by"))
+            return _Body(f":repeat: {by} reran this job as {rerun}: its card is in this channel.")
         case PostKind.CHECKPOINTS:
             return _Body(checkpoints_text(data.get("checkpoints")))
         case PostKind.PAUSED:
@@ -302,6 +334,8 @@ def _deployment_body(post: ThreadPost, job: JobRecord) -> _Body | None:
         case PostKind.APPROVAL_DECIDED:
             aid = escape_clip(_str(data, "approval_id") or "?", 20)
             by = mention(_str(data, "decided_by"))
+            if data.get("action") == SUBMIT:
+                return _Body(held_decided_text(by, aid, data.get("approved") is True))
             if data.get("approved") is True:
                 return _Body(f":white_check_mark: {by} approved deploy request #{aid}. Deploying.")
             return _Body(f":no_entry: {by} rejected deploy request #{aid}. Nothing was deployed.")
@@ -311,8 +345,10 @@ def _deployment_body(post: ThreadPost, job: JobRecord) -> _Body | None:
             what = f" {options_text(options)}" if options is not None else ""
             return _Body(f":rocket: Deploying{what} as endpoint {ep} (requested by {by}). {HOURLY_COST_NOTE}")
         case PostKind.DEPLOYED:
+            where = _str(data, "where")  # a deploy target other than the training project
+            at = f" in {code(clip(where, 200))}" if where else ""
             return _Body(
-                f":large_green_circle: Endpoint {ep} is ready. {HOURLY_COST_NOTE}",
+                f":large_green_circle: Endpoint {ep} is ready{at}. {HOURLY_COST_NOTE}",
                 actions=_actions(test_chat_button(endpoint), tear_down_button(endpoint)) if endpoint else (),
             )
         case PostKind.DEPLOY_FAILED:
@@ -334,9 +370,11 @@ def _deployment_body(post: ThreadPost, job: JobRecord) -> _Body | None:
             idle = (
                 f" has been idle for {hours:g} hours" if hours is not None else " has been idle for a while"
             )
+            spent = _str(data, "budget_note")  # the channel's budget is spent and this still bills
             return _Body(
                 f":hourglass: Endpoint {ep}{idle}. {HOURLY_COST_NOTE} Tear it down if nobody needs it; "
-                "the model remains and can be redeployed.",
+                "the model remains and can be redeployed."
+                + (f"\n:moneybag: {escape_clip(spent, 500)}" if spent else ""),
                 actions=_actions(tear_down_button(endpoint)) if endpoint else (),
             )
         case PostKind.TTL_TEARDOWN:
@@ -376,4 +414,9 @@ def thread_post(post: ThreadPost, job: JobRecord, approvers: Sequence[str]) -> t
         return _approval_request(post, job, approvers)
     if post.kind is PostKind.CHAT:
         return _chat(post)
+    if post.kind is PostKind.EVALUATION:
+        return evaluation_post(post.data, post.text)
+    if post.kind is PostKind.EVALUATION_CHART:
+        comment = evaluation_chart_comment(post.data, post.text)
+        return comment, [section(B.EVAL_NOTE, comment)]
     return _main_text(post, job)

@@ -14,13 +14,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from commands.costs.budgets import BudgetGuard
+from commands.costs.recorder import Costs
 from commands.lifecycle.base import Deps
 from commands.lifecycle.deploys import Deploys
 from commands.lifecycle.endpoints import DEPLOY_GRACE, MAX_PROMPT, Endpoints
+from commands.lifecycle.holds import Holds
 from commands.lifecycle.jobs import DatasetRejected, Jobs
 from commands.lifecycle.pauses import Pauses
 from commands.lifecycle.progress import completed_epochs, final_metrics
 from commands.lifecycle.queries import Queries
+from commands.lifecycle.reruns import Reruns
 from commands.lifecycle.values import (
     Checked,
     DeployChoices,
@@ -40,12 +44,14 @@ __all__ = [
     "DeployOutcome",
     "Deploys",
     "Endpoints",
+    "Holds",
     "Jobs",
     "Launched",
     "Lifecycle",
     "LocalData",
     "Pauses",
     "Queries",
+    "Reruns",
     "SubmitRequest",
     "completed_epochs",
     "final_metrics",
@@ -68,6 +74,8 @@ class Lifecycle:
         ttl_hours: float | None = None,
         on_change: Callable[[], None] | None = None,
         owner: str = "",
+        costs: Costs | None = None,
+        budgets: BudgetGuard | None = None,
     ) -> None:
         deps = Deps(
             backend=backend,
@@ -77,9 +85,14 @@ class Lifecycle:
             work_dir=work_dir,
             on_change=on_change or (lambda: None),
             owner=owner,
+            costs=costs,
+            budgets=budgets,
         )
+        self.costs = costs
         self.jobs = Jobs(deps)
         self.pauses = Pauses(deps, self.jobs)
         self.endpoints = Endpoints(deps, idle_hours=idle_hours, ttl_hours=ttl_hours)
         self.deploys = Deploys(deps, self.endpoints)
+        self.holds = Holds(deps, self.jobs, self.deploys)  # Approve / Reject: held submits and deploys
         self.queries = Queries(deps)
+        self.reruns = Reruns(deps, self.jobs)

@@ -7,6 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from commands.costs.budgets import BudgetGuard
+from commands.costs.recorder import Costs
 from commands.errors import PermissionDenied
 from commands.ports import ApproverDirectory, Clock, FineTuningBackend, Store, StoreTx
 from commands.records import Actor, AuditEntry, PostKind, ThreadPost
@@ -26,6 +28,10 @@ class Deps:
     on_change: Callable[[], None] = field(default=lambda: None)
     #: this process's name in the store (host, pid, random part): whose launches are in progress
     owner: str = ""
+    #: where billable facts are recorded (trained tokens, hosting, replies); None: nothing is recorded
+    costs: Costs | None = None
+    #: monthly budgets per channel (FTBOT_BUDGETS); None: no budgets, nothing is held
+    budgets: BudgetGuard | None = None
 
 
 class UseCase:
@@ -41,6 +47,8 @@ class UseCase:
         self.approvers = deps.approvers
         self.work_dir = deps.work_dir
         self.owner = deps.owner
+        self.costs = deps.costs
+        self.budgets = deps.budgets
         self._on_change = deps.on_change
 
     def _audit(

@@ -5,6 +5,8 @@ them), stored whole with its approval and with the endpoint: Approve deploys exa
 
 from __future__ import annotations
 
+from commands.costs.budgets import Overspend
+from commands.costs.prices import Money
 from commands.errors import Conflict, PermissionDenied, User
 from commands.lifecycle.base import Deps, UseCase
 from commands.lifecycle.endpoints import Endpoints
@@ -14,9 +16,13 @@ from commands.lifecycle.options import (
     find_checkpoint,
     list_checkpoints,
 )
+from commands.lifecycle.targets import check_target, deploy_target, deploy_targets
 from commands.lifecycle.values import DeployChoices, DeployOutcome
-from commands.models import DeployOptions, EndpointState, JobState
+from commands.models import HOME_TARGET, DeployOptions, EndpointState, JobState
 from commands.records import Actor, ApprovalRecord, EndpointRecord, JobRecord, PostKind
+
+#: the hosting a deploy is checked against the channel's budget for: its first day
+FIRST_DAY_HOURS = 24
 
 
 class Deploys(UseCase):
@@ -47,6 +53,7 @@ class Deploys(UseCase):
             checkpoints=tuple(list_checkpoints(self.backend, job_id)),
             skus=tuple(deployment_skus(self.backend)),
             approver=self.approvers.is_approver(actor.user_id),
+            targets=tuple(targets) if len(targets := deploy_targets(self.backend)) > 1 else (),
         )
 
     def _checked(self, actor: Actor, job_id: str, options: DeployOptions) -> DeployOptions:
@@ -60,7 +67,12 @@ class Deploys(UseCase):
                 "({default}) is used.",
                 default=next((s.name for s in deployment_skus(self.backend)), "none"),
             )
-        return options.model_copy(update={"sku": deployment_sku(self.backend, options.sku)})
+        return options.model_copy(
+            update={
+                "sku": deployment_sku(self.backend, options.sku),
+                "target": deploy_target(self.backend, options.target),
+            }
+        )
 
     def request_deploy(
         self, actor: Actor, job_id: str, options: DeployOptions | None = None
@@ -72,14 +84,21 @@ class Deploys(UseCase):
             live = [e for e in tx.endpoints_for_job(job_id) if e.live]
         self._deployable(record, live)
         options = self._checked(actor, job_id, options or DeployOptions())
-        if self.approvers.is_approver(actor.user_id):
+        over = self._over_budget(record, options)  # past the budget: an approver's click, even for one
+        if over is None and self.approvers.is_approver(actor.user_id):
             return DeployOutcome(endpoint=self.deploy(actor, job_id, options))
+        self._check_target_of(job_id, options)  # refused now, not after an approver's click
         with self.store.transaction() as tx:
             approval, created = tx.open_approval(
                 job_id, "deploy", actor.user_id, self.clock.now(), options=options
             )
             self._audit(
-                tx, actor, "deploy.request", job_id, "ok" if created else "duplicate", _describe(options)
+                tx,
+                actor,
+                "deploy.request",
+                job_id,
+                "ok" if created else "duplicate",
+                _describe(options) + (f" over budget: {over.data()}" if over else ""),
             )
             if created:
                 self._post(
@@ -91,10 +110,22 @@ class Deploys(UseCase):
                     requested_by=actor.user_id,
                     approvers=self.approvers.approvers(),
                     options=options.model_dump(mode="json"),
+                    **(over.data() if over else {}),
                 )
                 tx.update_job(job_id)  # the card shows the pending request
         self._changed()
         return DeployOutcome(approval=approval, approval_is_new=created)
+
+    def _over_budget(self, record: JobRecord, options: DeployOptions) -> Overspend | None:
+        """The budget numbers when the endpoint's first day of hosting would take the job's channel past
+        its monthly budget (FTBOT_BUDGETS)."""
+        if self.budgets is None or self.costs is None:
+            return None
+        rate = self.costs.hosting_rate(record.base_model, options.sku)
+        if rate is None or rate.hosting_per_hour is None:
+            return None
+        day = Money(amount=rate.hosting_per_hour * FIRST_DAY_HOURS, currency=rate.currency)
+        return self.budgets.check(record.team_id, record.channel_id, day, self.clock.now())
 
     @staticmethod
     def _deployable(record: JobRecord, live: list[EndpointRecord]) -> str:
@@ -116,6 +147,8 @@ class Deploys(UseCase):
             approval = tx.get_approval(approval_id)
         action = "approve" if approve else "reject"
         self._require_approver(actor, action, approval.job_id)
+        if approve and approval.options.target is not None:  # a target's rules, before the approval counts
+            self._check_target_of(approval.job_id, approval.options)
         with self.store.transaction() as tx:
             decided = tx.decide_approval(approval_id, approve, actor.user_id, self.clock.now())
             if decided is None:
@@ -144,6 +177,13 @@ class Deploys(UseCase):
             self.deploy(actor, decided.job_id, decided.options)
         return decided
 
+    def _check_target_of(self, job_id: str, options: DeployOptions) -> None:
+        with self.store.transaction() as tx:
+            model = tx.get_job(job_id).output_model or ""
+        if options.checkpoint is not None:
+            model = find_checkpoint(self.backend, job_id, options.checkpoint).model
+        check_target(self.backend, options, model)
+
     def deploy(self, actor: Actor, job_id: str, options: DeployOptions | None = None) -> EndpointRecord:
         """Claim the job's endpoint in the store (the database lets one click win), then ask the backend
         to serve exactly ``options`` (the final model, or a checkpoint's; the SKU)."""
@@ -159,6 +199,10 @@ class Deploys(UseCase):
             model = self._deployable(record, [e for e in existing if e.live])
             if checkpoint is not None:
                 model = checkpoint.model
+        check_target(self.backend, options, model)  # the article's rules, before any deploy call
+        with self.store.transaction() as tx:
+            existing = tx.endpoints_for_job(job_id)
+            self._deployable(tx.get_job(job_id), [e for e in existing if e.live])  # still, after the check
             claim = EndpointRecord(
                 name=self.endpoint_name(job_id, len(existing) + 1),
                 job_id=job_id,
@@ -191,4 +235,4 @@ class Deploys(UseCase):
 def _describe(options: DeployOptions) -> str:
     """The options for the audit log: ``checkpoint=final sku=default`` and the like."""
     checkpoint = "final" if options.checkpoint is None else str(options.checkpoint)
-    return f"checkpoint={checkpoint} sku={options.sku or 'default'}"
+    return f"checkpoint={checkpoint} sku={options.sku or 'default'} target={options.target or HOME_TARGET}"

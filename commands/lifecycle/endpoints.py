@@ -4,11 +4,14 @@ hygiene sweep (dead endpoints, idle reminders, the TTL)."""
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+from commands.costs.ledger import hourly
 from commands.errors import Conflict, EndpointGone, FtbotError, InvalidInput, NotFound, Unavailable
 from commands.lifecycle.base import Deps, UseCase
+from commands.lifecycle.targets import describe_target, endpoint_ops
 from commands.models import ChatMessage, ChatReply, ChatRequest, EndpointState
+from commands.ports import EndpointOps
 from commands.records import Actor, EndpointRecord, PostKind, Surface
 
 log = logging.getLogger("ftbot.lifecycle")
@@ -32,10 +35,11 @@ class Endpoints(UseCase):
     def deploy_on_backend(self, endpoint: EndpointRecord) -> EndpointRecord:
         try:
             sku = endpoint.options.sku
+            where = self._at(endpoint)  # the training project, or the deploy target the request named
             if sku is None:  # the backend's default
-                result = self.backend.deploy_model(endpoint.model, endpoint.name)
+                result = where.deploy_model(endpoint.model, endpoint.name)
             else:
-                result = self.backend.deploy_model(endpoint.model, endpoint.name, sku=sku)
+                result = where.deploy_model(endpoint.model, endpoint.name, sku=sku)
         except Conflict as e:
             if e.existing == endpoint.name:  # our own earlier attempt: adopt it
                 return self.poll(endpoint.name)
@@ -46,8 +50,16 @@ class Endpoints(UseCase):
         except FtbotError as e:
             return self._endpoint_failed(endpoint, e.message)
         return self._endpoint_state(
-            endpoint, result.state, scoring_uri=result.scoring_uri, error=result.error
+            endpoint,
+            result.state,
+            scoring_uri=result.scoring_uri,
+            error=result.error,
+            expires_at=result.expires_at,
         )
+
+    def _at(self, endpoint: EndpointRecord) -> EndpointOps:
+        """The backend's endpoint operations where ``endpoint`` lives (its ``DeployOptions.target``)."""
+        return endpoint_ops(self.backend, endpoint.options.target)
 
     def _endpoint_failed(self, endpoint: EndpointRecord, reason: str) -> EndpointRecord:
         return self._endpoint_state(endpoint, EndpointState.FAILED, error=reason)
@@ -60,6 +72,7 @@ class Endpoints(UseCase):
         scoring_uri: str | None = None,
         error: str | None = None,
         stopped: bool = False,
+        expires_at: datetime | None = None,
     ) -> EndpointRecord:
         if state is endpoint.state:
             return endpoint
@@ -75,8 +88,14 @@ class Endpoints(UseCase):
                 return tx.get_endpoint(endpoint.name)
             if state is EndpointState.READY:
                 self._post(
-                    tx, moved.job_id, PostKind.DEPLOYED, f"deploy:{moved.name}:ready", endpoint=moved.name
+                    tx,
+                    moved.job_id,
+                    PostKind.DEPLOYED,
+                    f"deploy:{moved.name}:ready",
+                    endpoint=moved.name,
+                    where=describe_target(self.backend, moved.options.target) if moved.options.target else "",
                 )
+                job = tx.get_job(moved.job_id)
             elif state is EndpointState.FAILED:
                 self._post(
                     tx,
@@ -88,18 +107,22 @@ class Endpoints(UseCase):
                     stopped=stopped,
                 )
             tx.update_job(moved.job_id)
+        if state is EndpointState.READY and self.costs is not None:
+            self.costs.hosting_started(moved, job, expires_at)
         self._changed()
         if state is EndpointState.FAILED:
-            self._remove_leftover(moved.name)
+            self._remove_leftover(moved)
         return moved
 
-    def _remove_leftover(self, name: str) -> None:
+    def _remove_leftover(self, endpoint: EndpointRecord) -> None:
         """A failed endpoint serves nothing, but on the backend it still holds the model's one deployment:
         remove it, so Deploy works again. Best effort: the store already says FAILED."""
         try:
-            self.backend.delete_endpoint(name)
+            self._at(endpoint).delete_endpoint(endpoint.name)
         except FtbotError as e:
-            log.warning("could not remove the failed endpoint %s from the backend: %s", name, e.message)
+            log.warning(
+                "could not remove the failed endpoint %s from the backend: %s", endpoint.name, e.message
+            )
 
     def check_ready(self) -> int:
         """Ask the backend about every READY endpoint; one that died (its process, its deployment) is marked
@@ -109,7 +132,7 @@ class Endpoints(UseCase):
         dead = 0
         for ep in ready:
             try:
-                remote = self.backend.get_endpoint(ep.name)
+                remote = self._at(ep).get_endpoint(ep.name)
             except NotFound:
                 reason = "The endpoint no longer exists on the backend."
             except FtbotError:
@@ -131,13 +154,17 @@ class Endpoints(UseCase):
         if endpoint.state is not EndpointState.CREATING:
             return endpoint
         try:
-            remote = self.backend.get_endpoint(name)
+            remote = self._at(endpoint).get_endpoint(name)
         except NotFound:
             if self.clock.now() - endpoint.created_at < DEPLOY_GRACE:
                 return endpoint  # the click's own deploy call may still be on its way
             return self.deploy_on_backend(endpoint)  # the deploy call never reached the backend
         return self._endpoint_state(
-            endpoint, remote.state, scoring_uri=remote.scoring_uri, error=remote.error
+            endpoint,
+            remote.state,
+            scoring_uri=remote.scoring_uri,
+            error=remote.error,
+            expires_at=remote.expires_at,
         )
 
     # --- tear down -------------------------------------------------------------------------------
@@ -163,7 +190,7 @@ class Endpoints(UseCase):
         return self._delete_on_backend(moving, actor)
 
     def _delete_on_backend(self, endpoint: EndpointRecord, actor: Actor | None) -> EndpointRecord:
-        self.backend.delete_endpoint(endpoint.name)  # idempotent; errors leave it DELETING for the scheduler
+        self._at(endpoint).delete_endpoint(endpoint.name)  # idempotent; errors leave it DELETING to retry
         now = self.clock.now()
         with self.store.transaction() as tx:
             done = tx.transition_endpoint(
@@ -216,8 +243,13 @@ class Endpoints(UseCase):
             request = ChatRequest(messages=tuple(messages), temperature=temperature, max_tokens=max_tokens)
         except ValueError as e:
             raise InvalidInput("Temperature must be 0–2 and max tokens 1–4096.", field="temperature") from e
-        reply = self.backend.chat(name, request)
+        reply = self._at(endpoint).chat(name, request)
         now = self.clock.now()
+        cost = None
+        if self.costs is not None:
+            with self.store.transaction() as tx:
+                job = tx.get_job(endpoint.job_id)
+            cost = self.costs.reply(job, endpoint, actor.user_id, reply.usage, now)
         with self.store.transaction() as tx:
             tx.touch_endpoint(name, last_used_at=now, idle_reminder_at=None)
             self._audit(tx, actor, "chat", name, "ok", f"tokens={reply.usage.total_tokens}")
@@ -234,6 +266,7 @@ class Endpoints(UseCase):
                 usage=reply.usage.model_dump(),
                 content_filter=reply.content_filter or {},
                 finish_reason=reply.finish_reason or "",
+                cost=str(cost) if cost is not None else "",
             )
         self._changed()
         return reply
@@ -285,6 +318,7 @@ class Endpoints(UseCase):
             if idle >= timedelta(hours=self.idle_hours) and (
                 ep.idle_reminder_at is None or ep.idle_reminder_at < last
             ):
+                over = self._budget_spent_note(ep, now)  # the budget is spent: it still bills
                 with self.store.transaction() as tx:
                     tx.touch_endpoint(ep.name, idle_reminder_at=now)
                     self._post(
@@ -294,11 +328,23 @@ class Endpoints(UseCase):
                         f"deploy:{ep.name}:idle:{last.timestamp():.0f}",
                         endpoint=ep.name,
                         idle_hours=round(idle.total_seconds() / 3600, 1),
+                        budget_note=over,
                     )
                 actions += 1
         if actions:
             self._changed()
         return actions
+
+    def _budget_spent_note(self, ep: EndpointRecord, now: datetime) -> str:
+        """For the idle reminder (FTBOT_BUDGETS): the channel's budget is spent, and what this endpoint
+        still bills an hour; empty within the budget or without one."""
+        if self.budgets is None or self.costs is None:
+            return ""
+        with self.store.transaction() as tx:
+            job = tx.get_job(ep.job_id)
+        rate = self.costs.hosting_rate(job.base_model, ep.options.sku)
+        per_hour = hourly(rate)
+        return self.budgets.hosting_note(job.team_id, job.channel_id, per_hour, now)
 
 
 def _ready_for_chat(endpoint: EndpointRecord) -> EndpointRecord:

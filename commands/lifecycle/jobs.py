@@ -8,11 +8,14 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+from commands.costs.budgets import Overspend
 from commands.dataset import ValidationReport, split_dataset, validate_dataset
 from commands.errors import Conflict, InvalidInput, NotFound, PermissionDenied, Unavailable, User
 from commands.lifecycle.base import UseCase
+from commands.lifecycle.holds import HELD_STATUS, open_hold, withdraw_hold
 from commands.lifecycle.options import check_method, thread_checkpoints, training_tier
 from commands.lifecycle.progress import completed_epochs, final_metrics, nothing_new
+from commands.lifecycle.sources import remember_sources
 from commands.lifecycle.values import Checked, Launched, SubmitRequest
 from commands.models import (
     BaseModelInfo,
@@ -188,6 +191,7 @@ class Jobs(UseCase):
         job_id = req.name or self.new_job_id(checked.model.name, req.suffix)
         job_dir = self.work_dir / job_id
         job_dir.mkdir(parents=True, exist_ok=True)
+        remember_sources(job_dir, req)  # what a rerun reuses without downloading again
         training = DatasetRef(kind="file", value=str(req.training.path), name=req.training.name)
         validation = None
         if req.validation is not None:
@@ -222,6 +226,7 @@ class Jobs(UseCase):
             training_type=req.training_type,
         )
         now = self.clock.now()
+        over = self._over_budget(actor, checked)  # held for an approver instead of submitted
         record = JobRecord(
             id=job_id,
             team_id=actor.team_id,
@@ -229,13 +234,16 @@ class Jobs(UseCase):
             user_id=actor.user_id,
             spec=spec,
             summary=checked.summary,
-            state=JobState.PENDING,
-            service_status="submitting",
+            state=JobState.PENDING if over is None else JobState.HELD,
+            service_status="submitting" if over is None else HELD_STATUS,
             created_at=now,
             updated_at=now,
+            rerun_of=req.rerun_of,
         )
         with self.store.transaction() as tx:
             tx.add_job(record)
+            if req.rerun_of:  # the first job's thread points to its rerun
+                self._post(tx, req.rerun_of, PostKind.RERUN, f"rerun:{job_id}", job=job_id, by=actor.user_id)
             if launch_id is not None:
                 tx.finish_launch(launch_id, job_id, at=now)
             self._audit(
@@ -246,8 +254,18 @@ class Jobs(UseCase):
                 "ok",
                 f"model={checked.model.name} examples={checked.report.examples}",
             )
+            if over is not None:
+                open_hold(self, tx, actor, job_id, over)
         self._changed()
         return record
+
+    def _over_budget(self, actor: Actor, checked: Checked) -> Overspend | None:
+        """The budget numbers when this submit's estimate would take its channel past its budget."""
+        if self.budgets is None or self.costs is None or not actor.channel_id:
+            return None
+        tokens = checked.summary.billed_tokens_estimate
+        estimate = self.costs.estimate_training(checked.model.name, tokens, checked.request.training_type)
+        return self.budgets.check(actor.team_id, actor.channel_id, estimate, self.clock.now())
 
     def start(self, job_id: str) -> JobRecord:
         """Upload the data and submit a PENDING job to the backend. Safe to repeat."""
@@ -354,6 +372,8 @@ class Jobs(UseCase):
                     changes["output_model"] = job.output_model
                 self._state_posts(tx, job_id, job, checkpoints)
             updated = tx.update_job(job_id, bump=changed_state, **changes)
+        if changed_state and job.state.terminal and self.costs is not None:
+            self.costs.training_ended(updated, job.trained_tokens)
         self._changed()
         return updated
 
@@ -407,6 +427,8 @@ class Jobs(UseCase):
             self._audit(tx, actor, "cancel", job_id, "ok" if first is None else "duplicate")
         if first is not None:
             raise Conflict("A cancel of {job} was already requested by {by}.", job=job_id, by=User(first))
+        if record.state is JobState.HELD:  # never submitted: end it here, with its approval request
+            return withdraw_hold(self, actor, job_id)
         if record.state is JobState.PENDING:
             return self.start(job_id)  # sees the request and cancels without submitting
         job = self.backend.cancel_job(job_id)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 
 from commands.errors import FtbotError, InvalidInput
+from commands.lifecycle.targets import deploy_targets
 from commands.models import BaseModelInfo, Checkpoint, Hyperparameters, Method, Tier
 from commands.ports import CheckpointedBackend, FineTuningBackend, PausableBackend, TieredBackend
 
@@ -86,8 +87,9 @@ def checkpointed(backend: FineTuningBackend) -> bool:
 
 
 def has_deploy_options(backend: FineTuningBackend) -> bool:
-    """Whether Deploy has anything to choose (a checkpoint, a SKU): then it opens the Deploy dialog."""
-    return checkpointed(backend) or isinstance(backend, TieredBackend)
+    """Whether Deploy has anything to choose (a checkpoint, a SKU, a target): then it opens the Deploy
+    dialog."""
+    return checkpointed(backend) or isinstance(backend, TieredBackend) or len(deploy_targets(backend)) > 1
 
 
 def list_checkpoints(backend: FineTuningBackend, job_id: str) -> list[Checkpoint]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from commands.lifecycle.base import UseCase
 from commands.lifecycle.options import has_deploy_options, pausable, training_tiers
 from commands.models import Tier
+from commands.ports import EvaluationLine
 from commands.records import EndpointRecord, JobCard, JobRecord
 
 
@@ -16,6 +17,8 @@ class Queries(UseCase):
             job = tx.get_job(job_id)
             endpoints = tx.endpoints_for_job(job_id)
             pending = tx.pending_approval(job_id)
+            evaluation = tx.evaluation_line(job_id) if isinstance(tx, EvaluationLine) else None
+            origin = tx.status_message(job.rerun_of) if job.rerun_of else None
         current = next((e for e in endpoints if e.live), endpoints[-1] if endpoints else None)
         return JobCard(
             job=job,
@@ -23,6 +26,8 @@ class Queries(UseCase):
             pending_approval=pending,
             pausable=pausable(self.backend),
             deploy_dialog=has_deploy_options(self.backend),
+            evaluation=evaluation,
+            rerun_origin=origin,
         )
 
     def training_tiers(self) -> list[Tier]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from commands.dataset import ValidationReport
-from commands.models import BaseModelInfo, Checkpoint, Hyperparameters, Method, Task, Tier
+from commands.models import BaseModelInfo, Checkpoint, DeployTarget, Hyperparameters, Method, Task, Tier
 from commands.records import ApprovalRecord, DatasetSummary, EndpointRecord, JobRecord
 
 
@@ -35,6 +35,7 @@ class SubmitRequest:
     name: str | None = None
     output_model_name: str | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
+    rerun_of: str | None = None  # the finished job this one reruns (its thread hears of it)
 
 
 @dataclass(frozen=True)
@@ -73,3 +74,4 @@ class DeployChoices:
     checkpoints: tuple[Checkpoint, ...] = ()
     skus: tuple[Tier, ...] = ()
     approver: bool = False
+    targets: tuple[DeployTarget, ...] = ()  # ``home`` first; empty unless there are two or more

@@ -428,7 +428,7 @@ def test_each_usage_error_says_what_and_hints_what_to_try(
 
 
 def test_the_usage_hints_are_the_help_texts_usage_lines() -> None:
-    assert USAGE["deploy"] == "/finetune deploy JOB [--checkpoint N] [--sku S]"
+    assert USAGE["deploy"] == "/finetune deploy JOB [--checkpoint N] [--sku S] [--target NAME]"
     assert USAGE["validate"] == "/finetune validate [--method dpo] URL"
     assert SUBMIT.startswith("/finetune submit --model M --data URL [--validation URL | --split F]")
 

@@ -200,7 +200,7 @@ def test_a_request_for_a_checkpoint_is_approved_and_deployed_exactly(world: Worl
     outcome = life.deploys.request_deploy(actor(), job_id, DeployOptions(checkpoint=1))
     assert outcome.approval is not None and outcome.approval.options == DeployOptions(checkpoint=1)
     request = next(p for p in store.posts(job_id) if p.kind is PostKind.APPROVAL_REQUEST)
-    assert request.data["options"] == {"checkpoint": 1, "sku": None}
+    assert request.data["options"] == {"checkpoint": 1, "sku": None, "target": None}
     life.deploys.decide(actor(APPROVER), outcome.approval.id, True)
     model = backend.jobs[job_id]["spec"].output_model_name
     assert backend.deploys == [(f"{model}:ckpt-1", "ftbot-" + job_id.rsplit("-", 1)[-1] + "-1", None)]

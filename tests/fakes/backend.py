@@ -11,13 +11,16 @@ one checkpoint per finished epoch (numbered by epoch) and a base model that trai
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 from commands.errors import Conflict, InvalidInput, NotFound, Unavailable
 from commands.models import (
     BaseModelInfo,
+    ChatDelta,
     ChatReply,
     ChatRequest,
     Checkpoint,
@@ -216,6 +219,8 @@ class FakeBackend:
 
     def chat(self, endpoint_name: str, request: ChatRequest) -> ChatReply:
         self._call("chat")
+        if self.chat_gate is not None:
+            self.chat_gate.wait(10)
         with self._lock:
             e = self.endpoints.get(endpoint_name)
             if e is None:
@@ -227,6 +232,39 @@ class FakeBackend:
             content=f"echo: {prompt}",
             finish_reason="stop",
             usage=Usage(prompt_tokens=3, completion_tokens=4, total_tokens=7),
+        )
+
+    #: seconds between streamed pieces (a test of batched appends sets it)
+    stream_pause: float = 0.0
+
+    def chat_stream(self, endpoint_name: str, request: ChatRequest) -> Iterator[ChatDelta]:
+        """``chat``'s answer a word at a time, then the finish reason and usage."""
+        reply = self.chat(endpoint_name, request)
+        for i, word in enumerate(reply.content.split(" ")):
+            if self.stream_pause:
+                time.sleep(self.stream_pause)
+            yield ChatDelta(text=word if i == 0 else " " + word)
+        yield ChatDelta(finish_reason=reply.finish_reason, usage=reply.usage)
+
+    # --- BaseModelChat: the base model answers beside the fine-tuned one (evaluation, test chat) ---
+    #: why the base model cannot answer (None: it can)
+    base_missing: str | None = None
+    #: set by a test to hold every chat until it is set (an evaluation still running)
+    chat_gate: threading.Event | None = None
+
+    def base_model_missing(self, endpoint_name: str, base_model: str) -> str | None:
+        return self.base_missing
+
+    def chat_base(self, endpoint_name: str, base_model: str, request: ChatRequest) -> ChatReply:
+        self._call("chat_base")
+        if self.chat_gate is not None:
+            self.chat_gate.wait(10)
+        if endpoint_name not in self.endpoints:
+            raise NotFound(f"no endpoint {endpoint_name}")
+        return ChatReply(
+            content=f"I am {base_model} and cannot say.",
+            finish_reason="stop",
+            usage=Usage(prompt_tokens=3, completion_tokens=7, total_tokens=10),
         )
 
     def delete_endpoint(self, name: str) -> None:

@@ -151,6 +151,10 @@ class MemoryTx:
         ]
         return sorted(jobs, key=lambda j: j.created_at, reverse=True)[:limit]
 
+    def held_jobs(self, *, before: datetime) -> list[JobRecord]:
+        held = [j for j in self.t.jobs.values() if j.state is JobState.HELD and j.created_at <= before]
+        return sorted(held, key=lambda j: j.created_at)
+
     def update_job(self, job_id: str, *, bump: bool = True, **changes: object) -> JobRecord:
         _known("job", changes, JOB_FIELDS)
         job = self.get_job(job_id)
@@ -162,6 +166,10 @@ class MemoryTx:
         updated = _updated(job, {**changes, "version": version})
         self.t.jobs[job_id] = updated
         return updated
+
+    def status_message(self, job_id: str) -> tuple[str, str] | None:
+        self.get_job(job_id)
+        return None  # cards are posted by delivery, which runs on the SQL store only
 
     def request_cancel(self, job_id: str, by: str, at: datetime) -> str | None:
         self.get_job(job_id)

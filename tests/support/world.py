@@ -104,6 +104,31 @@ class World:
         raise AssertionError(f"no response containing {fragment!r}; got {self.response_texts()}")
 
 
+def selected(action: str, value: str, kind: str = "radio_buttons") -> dict[str, Any]:
+    """A view_submission's state value of ``action`` with ``value`` chosen, as Slack sends it."""
+    return {
+        action: {
+            "type": kind,
+            "selected_option": {"text": {"type": "plain_text", "text": value}, "value": value},
+        }
+    }
+
+
+def view_update(world: World, callback: str, view_id: str | None = None, after: int = 0) -> dict[str, Any]:
+    """The latest ``views.update`` (past the first ``after`` ones) that shows ``callback`` (in
+    ``view_id``), waiting for it."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        for call in reversed(world.fake.calls_to("views.update")[after:]):
+            view = call.body["view"]
+            if view.get("callback_id") == callback and (
+                view_id is None or call.body.get("view_id") == view_id
+            ):
+                return dict(view)
+        time.sleep(0.02)
+    raise AssertionError(f"no views.update with {callback}")
+
+
 def block(message_blocks: list[dict[str, Any]], block_id: str) -> dict[str, Any]:
     return next(b for b in message_blocks if b.get("block_id") == block_id)
 

@@ -29,9 +29,20 @@ from bot.backends.azure.endpoints import Endpoints
 from bot.backends.azure.jobs import Jobs
 from bot.backends.azure.metrics import MetricsReader
 from bot.backends.azure.project import FoundryProject, cheap_experimental_check, client_options
+from bot.backends.azure.targets import TargetEndpoints, Targets
 from bot.backends.common import no_skus
 from commands.errors import InvalidInput
-from commands.models import BaseModelInfo, ChatReply, ChatRequest, DatasetRef, Endpoint, Job, JobSpec, Task
+from commands.models import (
+    BaseModelInfo,
+    ChatReply,
+    ChatRequest,
+    DatasetRef,
+    DeployTarget,
+    Endpoint,
+    Job,
+    JobSpec,
+    Task,
+)
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
@@ -57,24 +68,36 @@ class AzureBackend:
         http_client: httpx.Client | None = None,
         metrics_reader: MetricsReader | None = None,
         clock: Callable[[], float] = time.monotonic,
+        targets: Sequence[tuple[DeployTarget, MLClient]] = (),
     ) -> None:
         """``workspace`` is the Foundry project's client; ``registries`` maps registry names to registry
         clients (``MLClient(cred, registry_name=...)``); ``registry_factory`` builds a missing one on first
         use (its constructor calls the registry discovery service). ``models`` lists the catalogue as ``name``
         (in ``default_registry``) or ``registry/name``. ``deploy_wait_s``: how long ``deploy_model`` waits for
         the endpoint's LRO before returning it as ``creating``. ``metrics_reader`` reads a job's training
-        metrics (default: MLflow through azureml-mlflow, when installed)."""
+        metrics (default: MLflow through azureml-mlflow, when installed). ``targets``: the deploy targets
+        besides the training project (FTBOT_DEPLOY_TARGETS), each with its workspace's client."""
         cheap_experimental_check()
         self.project = FoundryProject(workspace, registries, registry_factory)
         self.catalogue = Catalogue(
             self.project, models=models, default_registry=default_registry, ttl_s=catalog_ttl_s, clock=clock
         )
         self.jobs = Jobs(self.project, self.catalogue, metrics_reader=metrics_reader)
+        http = http_client or httpx.Client(timeout=httpx.Timeout(120.0, connect=10.0))
         self.endpoints = Endpoints(
+            self.project, self.catalogue, http_client=http, deploy_wait_s=deploy_wait_s
+        )
+        self.targets = Targets(
             self.project,
-            self.catalogue,
-            http_client=http_client or httpx.Client(timeout=httpx.Timeout(120.0, connect=10.0)),
-            deploy_wait_s=deploy_wait_s,
+            targets,
+            lambda serving, where: Endpoints(
+                self.project,
+                self.catalogue,
+                http_client=http,
+                deploy_wait_s=deploy_wait_s,
+                serving=serving,
+                where=where,
+            ),
         )
 
     @classmethod
@@ -107,11 +130,25 @@ class AzureBackend:
             return MLClient(credential, registry_name=name, **options)
 
         extras = [m for m in settings.azure_models if m]
+        targets = [
+            (
+                t,
+                MLClient(
+                    credential,
+                    subscription_id=t.subscription_id,
+                    resource_group_name=t.resource_group,
+                    workspace_name=t.project,
+                    **options,
+                ),
+            )
+            for t in settings.deploy_targets
+        ]
         return cls(
             workspace,
             registry_factory=registry,
             models=[*DEFAULT_MODELS, *extras],
             default_registry=settings.azure_registry,
+            targets=targets,
         )
 
     # ---- base models: catalogue.py ---------------------------------------------------------------------
@@ -153,3 +190,13 @@ class AzureBackend:
 
     def delete_model(self, model: str) -> None:
         self.endpoints.delete_model(model)
+
+    # ---- deploy targets: targets.py --------------------------------------------------------------------
+    def deploy_targets(self) -> list[DeployTarget]:
+        return self.targets.list()
+
+    def check_target(self, target: str, model: str) -> None:
+        self.targets.check(target, model)
+
+    def endpoints_at(self, target: str) -> TargetEndpoints:
+        return self.targets.at(target)

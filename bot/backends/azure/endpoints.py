@@ -60,7 +60,9 @@ def to_endpoint(endpoint: Any) -> Endpoint:
 class Endpoints:
     """``deploy_model``, ``get_endpoint``, ``list_endpoints``, ``chat``, ``delete_endpoint`` and
     ``delete_model`` of the backend. ``deploy_wait_s``: how long ``deploy_model`` waits for the endpoint's
-    LRO before returning it as ``creating``."""
+    LRO before returning it as ``creating``. ``serving``: the project the endpoints live in, when it is
+    not the training ``project`` (a deploy target: the model id stays the training project's, as in
+    Microsoft's cross-region sample); ``where`` names it in messages."""
 
     def __init__(
         self,
@@ -69,9 +71,13 @@ class Endpoints:
         *,
         http_client: httpx.Client,
         deploy_wait_s: float = 900.0,
+        serving: FoundryProject | None = None,
+        where: str = "this Azure AI Foundry project",
     ) -> None:
         self._project = project
-        self._ws = project.ws
+        self._ws = project.ws  # the training project: models and jobs
+        self._serving = serving or project  # where the serverless endpoints are
+        self._where = where
         self._catalogue = catalogue
         self._http = http_client
         self._deploy_wait_s = deploy_wait_s
@@ -84,13 +90,15 @@ class Endpoints:
             version = self._ws.models.get(model, label="latest")
         self._check_free(model, endpoint_name)
         ws = self._project.workspace()
-        self._check_region(version, ws.location)
+        self._check_region(version, self._serving.workspace().location)
         model_id = f"azureml://locations/{ws.location}/workspaces/{ws.guid}/models/{model}/versions/{version.version}"
         endpoint = ServerlessEndpoint(name=endpoint_name, model_id=model_id, tags={"ftbot.model": model})
         with azure_errors(f"The endpoint {endpoint_name}"):
-            poller = self._ws.serverless_endpoints.begin_create_or_update(endpoint)
+            poller = self._serving.ws.serverless_endpoints.begin_create_or_update(endpoint)
             poller.wait(timeout=self._deploy_wait_s)
-            created = poller.result() if poller.done() else self._ws.serverless_endpoints.get(endpoint_name)
+            created = (
+                poller.result() if poller.done() else self._serving.ws.serverless_endpoints.get(endpoint_name)
+            )
         logger.info("deploying %s as serverless endpoint %s", model, endpoint_name)
         return to_endpoint(created)
 
@@ -105,7 +113,7 @@ class Endpoints:
             )
         with azure_errors(f"The endpoint {endpoint_name}"):
             try:
-                other = self._ws.serverless_endpoints.get(endpoint_name)
+                other = self._serving.ws.serverless_endpoints.get(endpoint_name)
             except ResourceNotFoundError:
                 other = None
         if other is not None:
@@ -114,6 +122,13 @@ class Endpoints:
                 existing=endpoint_name,
             )
 
+    def check_region(self, model: str) -> None:
+        """``InvalidInput`` naming the allowed regions when ``model``'s fine-tunes cannot be deployed where
+        the endpoints live (the base model's ``maas-finetuning-deploy-regions`` tag)."""
+        with azure_errors(f"The model {model}"):
+            version = self._ws.models.get(model, label="latest")
+        self._check_region(version, self._serving.workspace().location)
+
     def _check_region(self, version: Any, location: str) -> None:
         base = self._base_of(version)
         if base is None or not base.deploy_regions:
@@ -121,7 +136,7 @@ class Endpoints:
         if location not in base.deploy_regions:
             raise InvalidInput(
                 f"{base.name} fine-tunes can be deployed only in {', '.join(base.deploy_regions)}; "
-                f"this Azure AI Foundry project is in {location}. Use a project in one of those regions."
+                f"{self._where} is in {location}. Use a project in one of those regions."
             )
 
     def _base_of(self, version: Any) -> BaseModelInfo | None:
@@ -156,17 +171,17 @@ class Endpoints:
 
     def get_endpoint(self, name: str) -> Endpoint:
         with azure_errors(f"The endpoint {name}"):
-            endpoint = self._ws.serverless_endpoints.get(name)
+            endpoint = self._serving.ws.serverless_endpoints.get(name)
         return to_endpoint(endpoint)
 
     def list_endpoints(self) -> list[Endpoint]:
         with azure_errors("The serverless endpoints"):
-            return [to_endpoint(e) for e in self._ws.serverless_endpoints.list()]
+            return [to_endpoint(e) for e in self._serving.ws.serverless_endpoints.list()]
 
     def delete_endpoint(self, name: str) -> None:
         with azure_errors(f"The endpoint {name}"):
             try:
-                self._ws.serverless_endpoints.begin_delete(name).result()
+                self._serving.ws.serverless_endpoints.begin_delete(name).result()
             except ResourceNotFoundError:
                 return
         logger.info("deleted serverless endpoint %s", name)
@@ -191,7 +206,7 @@ class Endpoints:
         if endpoint.state is not EndpointState.READY or not endpoint.scoring_uri:
             raise Unavailable(f"The endpoint {endpoint_name} is not ready yet ({endpoint.state.value}).")
         with azure_errors(f"The endpoint {endpoint_name}"):
-            key = self._ws.serverless_endpoints.get_keys(endpoint_name).primary_key
+            key = self._serving.ws.serverless_endpoints.get_keys(endpoint_name).primary_key
         if not key:
             raise BackendAuthError(f"Azure returned no key for the endpoint {endpoint_name}.")
         payload = {

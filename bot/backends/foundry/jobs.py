@@ -173,7 +173,7 @@ class Jobs:
 
     def service_id(self, job_id: str) -> str:
         """``ftjob-…`` for ftbot's name (a service id is taken as it is)."""
-        if job_id.startswith(("ftjob-", "ft-")):
+        if job_id.startswith("ftjob-"):  # ftbot's own names start with "ft-": looked up by metadata
             return job_id
         with self._lock:
             known = self._ids.get(job_id)

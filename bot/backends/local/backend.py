@@ -13,7 +13,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +28,7 @@ from commands.dataset.tokens import ModelTokenizer
 from commands.errors import Conflict, InvalidInput, NotFound
 from commands.models import (
     BaseModelInfo,
+    ChatDelta,
     ChatReply,
     ChatRequest,
     Checkpoint,
@@ -87,6 +88,7 @@ class LocalBackend:
         tokens_per_minute: int = 200_000,
         requests_per_minute: int = 1_000,
         threads: int | None = None,
+        keep_checkpoints: int = checkpoints.DEFAULT_KEEP,
     ) -> None:
         self.data = DataDir(Path(data_dir).resolve())
         for folder in (
@@ -101,6 +103,7 @@ class LocalBackend:
             name: Path(path).expanduser().resolve() for name, path in (local_models or {}).items()
         }
         self.threads = threads
+        self.keep_checkpoints = keep_checkpoints
         self.jobs = LocalJobs(self.data)
         self.endpoints = LocalEndpoints(
             self.data, tokens_per_minute=tokens_per_minute, requests_per_minute=requests_per_minute
@@ -114,6 +117,7 @@ class LocalBackend:
             local_models=settings.local_models,
             tokens_per_minute=settings.local_tokens_per_minute,
             requests_per_minute=settings.local_requests_per_minute,
+            keep_checkpoints=settings.local_checkpoints,
         )
 
     # --- base models -------------------------------------------------------------------------------
@@ -273,6 +277,7 @@ class LocalBackend:
             "output_model_name": spec.output_model_name,
             "suffix": spec.suffix,
             "tags": dict(spec.tags),
+            "keep_checkpoints": self.keep_checkpoints,
             "notes": notes,
         }
         try:
@@ -345,6 +350,16 @@ class LocalBackend:
 
     def chat(self, endpoint_name: str, request: ChatRequest) -> ChatReply:
         return self.endpoints.chat(endpoint_name, request)
+
+    def chat_stream(self, endpoint_name: str, request: ChatRequest) -> Iterator[ChatDelta]:
+        return self.endpoints.chat_stream(endpoint_name, request)
+
+    def base_model_missing(self, endpoint_name: str, base_model: str) -> None:
+        """Never missing: the endpoint's own process answers as its base model, without the adapter."""
+        return None
+
+    def chat_base(self, endpoint_name: str, base_model: str, request: ChatRequest) -> ChatReply:
+        return self.endpoints.chat(endpoint_name, request, model=base_model)
 
     def delete_endpoint(self, name: str) -> None:
         self.endpoints.delete(name)

@@ -4,6 +4,9 @@ The worker saves the LoRA adapter after every epoch into ``<job>/checkpoints/epo
 temporary folder and renamed: a listed checkpoint is always whole), with ``checkpoint.json`` holding the
 epoch's step and metrics. A checkpoint is deployed by the model name ``<job>:ckpt-epoch-<n>``, the way
 OpenAI names fine-tuning checkpoints (``…:ckpt-step-<n>``).
+
+How many are kept is bounded (``FTBOT_LOCAL_CHECKPOINTS``, the job spec's ``keep_checkpoints``): after each
+save, only the ``keep`` most recent epochs and the one with the lowest validation loss stay (``kept``).
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from bot.backends.local.layout import SAFE_NAME, DataDir, JobDir
 from commands.models import Checkpoint
 
 META = "checkpoint.json"
+#: the most recent checkpoints a job keeps when its spec does not say (the best by validation loss stays too)
+DEFAULT_KEEP = 5
 _FOLDER = re.compile(r"^epoch-(\d+)$")
 _MODEL = re.compile(r"^(?P<job>[A-Za-z0-9][A-Za-z0-9._-]{0,127}):ckpt-epoch-(?P<n>\d{1,6})$")
 
@@ -48,7 +53,40 @@ def save(job: JobDir, epoch: int, meta: Mapping[str, Any], write: Callable[[Path
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+    prune(job)
     return target
+
+
+def kept(epochs: Mapping[int, float | None], keep: int) -> set[int]:
+    """The epochs to keep of ``epochs`` (epoch → validation loss, None when there was none): the ``keep``
+    most recent, and the one with the lowest validation loss (the earliest of equals)."""
+    recent = set(sorted(epochs)[-keep:]) if keep > 0 else set()
+    scored = [(loss, epoch) for epoch, loss in epochs.items() if loss is not None]
+    return recent | ({min(scored)[1]} if scored else set())
+
+
+def keep_setting(job: JobDir) -> int:
+    """How many recent checkpoints the job keeps (its spec's ``keep_checkpoints``)."""
+    value = (files.read_json(job.spec) or {}).get("keep_checkpoints", DEFAULT_KEEP)
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else DEFAULT_KEEP
+
+
+def prune(job: JobDir) -> list[int]:
+    """Delete the checkpoints ``kept`` does not keep; returns the epochs deleted."""
+    root = folder(job)
+    found: dict[int, float | None] = {}
+    for path in root.iterdir() if root.is_dir() else ():
+        m = _FOLDER.match(path.name)
+        meta = files.read_json(path / META) if m else None
+        if m is None or meta is None:
+            continue
+        loss = (meta.get("metrics") or {}).get("valid_loss")
+        found[int(m.group(1))] = float(loss) if isinstance(loss, int | float) else None
+    keep = kept(found, keep_setting(job))
+    gone = sorted(set(found) - keep)
+    for epoch in gone:
+        shutil.rmtree(root / f"epoch-{epoch}", ignore_errors=True)
+    return gone
 
 
 def list_for(data: DataDir, job_id: str) -> list[Checkpoint]:

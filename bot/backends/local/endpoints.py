@@ -17,13 +17,14 @@ import os
 import secrets
 import shutil
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from bot.backends.local import files
 from bot.backends.local.layout import SERVER_MODULE, DataDir, EndpointDir, marker
+from bot.backends.streaming import sse_deltas
 from commands.errors import BackendAuthError, Conflict, InvalidInput, NotFound, Unavailable
-from commands.models import ChatReply, ChatRequest, Endpoint, EndpointState, Usage
+from commands.models import ChatDelta, ChatReply, ChatRequest, Endpoint, EndpointState, Usage
 
 logger = logging.getLogger(__name__)
 
@@ -218,6 +219,46 @@ class LocalEndpoints:
             )
         except (KeyError, IndexError, TypeError, ValueError) as e:
             raise Unavailable(f"Endpoint {name} sent a reply ftbot does not understand.") from e
+
+    def chat_stream(
+        self, name: str, request: ChatRequest, *, timeout: float = 300.0, model: str | None = None
+    ) -> Iterator[ChatDelta]:
+        """The answer as the endpoint generates it (``stream: true``, OpenAI's server-sent events); the
+        last piece carries the finish reason and the usage. Errors as ``chat``'s, raised before the first
+        piece when the endpoint refuses the request."""
+        endpoint = self.get(name)
+        if endpoint.state is not EndpointState.READY:
+            raise Unavailable(f"Endpoint {name} is {endpoint.state.value}, not ready.")
+        ep = self.data.endpoint(name)
+        key = ep.key.read_text(encoding="utf-8").strip()
+        body = {
+            "messages": [m.model_dump() for m in request.messages],
+            "temperature": request.temperature,
+            "max_tokens": request.max_tokens,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+            **({"model": model} if model else {}),
+        }
+        conn = http.client.HTTPConnection("127.0.0.1", _read_port(ep) or 0, timeout=timeout)
+        try:
+            conn.request(
+                "POST",
+                "/v1/chat/completions",
+                body=json.dumps(body),
+                headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+            )
+            resp = conn.getresponse()
+            if resp.status != 200:
+                data = _json(resp.read())
+                message = str((data.get("error") or {}).get("message") or f"HTTP {resp.status}")
+                if resp.status == 400:
+                    raise InvalidInput(message)
+                raise Unavailable(f"Endpoint {name} failed: {message}")
+            yield from sse_deltas(iter(resp.readline, b""))
+        except OSError as e:
+            raise Unavailable(f"Endpoint {name} did not answer: {e.strerror or type(e).__name__}.") from e
+        finally:
+            conn.close()
 
     # --- helpers -----------------------------------------------------------------------------------
 

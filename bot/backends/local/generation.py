@@ -66,6 +66,8 @@ class HFGenerator:
         self.adapter = adapter
         self._lock = lock or threading.Lock()
         self.stop_ids = stop_token_ids(model, tokenizer)
+        self._batcher_lock = threading.Lock()
+        self._batcher_instance: Any = None  # a Batcher, made on the first batched request
 
     def base(self) -> HFGenerator:
         """The same model answering without its adapter (shares the weights and the lock)."""
@@ -128,6 +130,35 @@ class HFGenerator:
         self, prompt: list[int], *, temperature: float, max_tokens: int, min_tokens: int = 0
     ) -> Generation:
         return self._finish(self._run(prompt, self._kwargs(temperature, max_tokens, min_tokens)))
+
+    def generate_batch(self, prompts: Sequence[list[int]], max_tokens: Sequence[int]) -> list[Generation]:
+        """Greedy replies to several prompts in one left-padded batch: each row the same tokens as
+        ``generate`` alone, cut at its own stop token and its own ``max_tokens``."""
+        import torch
+
+        if len(prompts) == 1:
+            return [self.generate(list(prompts[0]), temperature=0.0, max_tokens=max_tokens[0])]
+        width = max(len(p) for p in prompts)
+        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+        ids = torch.tensor([[pad] * (width - len(p)) + list(p) for p in prompts], device=self.device)
+        mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts], device=self.device)
+        kwargs = self._kwargs(0.0, max(max_tokens), 0)
+        with self._lock, torch.inference_mode(), self._mode():
+            out = self.model.generate(input_ids=ids, attention_mask=mask, **kwargs)
+        rows = out[:, width:].tolist()
+        return [self._finish(list(row[:limit])) for row, limit in zip(rows, max_tokens, strict=True)]
+
+    def generate_batched(self, prompt: list[int], max_tokens: int) -> Generation:
+        """A greedy reply generated together with the other requests that arrive at the same time."""
+        return self._batcher().generate(prompt, max_tokens)
+
+    def _batcher(self) -> Any:
+        from bot.backends.local.batching import Batcher
+
+        with self._batcher_lock:
+            if self._batcher_instance is None:
+                self._batcher_instance = Batcher(self.generate_batch)
+            return self._batcher_instance
 
     def stream(
         self,

@@ -277,14 +277,19 @@ def build_app(
             return StreamingResponse(
                 chunks, media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
             )
+        batched = getattr(gen, "generate_batched", None)
         try:
-            out = await run_in_threadpool(
-                gen.generate,
-                prompt,
-                temperature=body.temperature,
-                max_tokens=max_tokens,
-                min_tokens=min(body.min_tokens, max_tokens),
-            )
+            if batched is not None and body.temperature == 0 and body.min_tokens == 0:
+                # greedy: generated in one batch with the requests that arrive alongside (evaluation)
+                out = await run_in_threadpool(batched, prompt, max_tokens)
+            else:
+                out = await run_in_threadpool(
+                    gen.generate,
+                    prompt,
+                    temperature=body.temperature,
+                    max_tokens=max_tokens,
+                    min_tokens=min(body.min_tokens, max_tokens),
+                )
         except Exception:
             limiter.settle(admitted, len(prompt))
             raise

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -27,9 +28,25 @@ ENVELOPE = "ftbot_envelope"
 Screen = Callable[[Any], Envelope | Ignored]
 
 
+#: events about the installation (OAuth mode): they name no user, and Bolt's own listeners take them
+INSTALL_EVENTS = frozenset(
+    {"app_uninstalled", "tokens_revoked", "app_uninstalled_team", "team_access_revoked"}
+)
+
+
 def _bolts_own(body: Any) -> bool:
     """Requests Bolt answers itself before any listener: Slack's SSL check and URL verification."""
     return isinstance(body, Mapping) and (body.get("type") == "url_verification" or "ssl_check" in body)
+
+
+def _install_event(body: Any) -> bool:
+    """An event about the installation (OAuth mode: ``bot/listeners/workspaces.py`` takes it)."""
+    event = body.get("event") if isinstance(body, Mapping) else None
+    return (
+        body.get("type") == "event_callback"
+        and isinstance(event, Mapping)
+        and event.get("type") in INSTALL_EVENTS
+    )
 
 
 def _identify(context: Any, envelope: Envelope) -> None:
@@ -49,13 +66,18 @@ class BoundaryApp(AsyncApp):
     """``AsyncApp`` whose ``async_dispatch`` (HTTP and Socket Mode alike) screens each request first."""
 
     screen: Screen | None = None
+    #: OAuth mode: the context manager that scopes a request's work to its workspace
+    #: (``bot.listeners.workspaces.scoped``); it holds while Bolt starts the listener, which keeps it
+    scope: Callable[[Any], AbstractContextManager[None]] | None = None
 
     async def async_dispatch(self, req: AsyncBoltRequest) -> BoltResponse:
-        if self.screen is not None and not _bolts_own(req.body):
+        unscreened = _bolts_own(req.body) or (self.scope is not None and _install_event(req.body))
+        if self.screen is not None and not unscreened:
             outcome = self.screen(req.body)
             if isinstance(outcome, Ignored):
                 log.info("ignored a request ftbot does not handle: %s", outcome.reason)
                 return BoltResponse(status=200, body="")
             req.context[ENVELOPE] = outcome
             _identify(req.context, outcome)
-        return await super().async_dispatch(req)
+        with self.scope(req.context) if self.scope is not None else nullcontext():
+            return await super().async_dispatch(req)

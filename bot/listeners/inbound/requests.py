@@ -13,7 +13,7 @@ from typing import Any, ClassVar, Self
 from pydantic import BaseModel, ConfigDict
 
 from bot.listeners.inbound.envelope import Envelope, Values
-from bot.ui.chat import parse_test_chat
+from bot.ui.chat import parse_test_chat, parse_with_base
 from bot.ui.deploy import parse_deploy
 from bot.ui.ids import CHANNEL_ID
 from bot.ui.wizard_input import WizardInput, parse_wizard
@@ -156,6 +156,7 @@ class ChatSubmission(Submission):
 
     endpoint: str
     request: ChatRequest
+    with_base: bool = False  # "Also ask the base model"
 
     @classmethod
     def read(cls, envelope: Envelope) -> Self:
@@ -163,7 +164,8 @@ class ChatSubmission(Submission):
         if not _IDENTIFIER.match(fields["metadata"]):
             raise InvalidInput("This chat form is damaged; open Test chat again from the card.")
         request = parse_test_chat(cls.state(envelope))  # InvalidInput(field=<block id>)
-        return cls(**fields, endpoint=fields["metadata"], request=request)
+        with_base = parse_with_base(cls.state(envelope))
+        return cls(**fields, endpoint=fields["metadata"], request=request, with_base=with_base)
 
 
 class DeploySubmission(Submission):

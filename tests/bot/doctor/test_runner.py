@@ -26,7 +26,7 @@ NINE = ("settings", "credential", "subscription", "providers", "project", "role"
 
 def test_the_nine_checks_come_first_in_order_with_stable_names() -> None:
     assert NAMES[:9] == NINE
-    assert NAMES[9:] == ("local_models",)
+    assert NAMES[9:] == ("local_models", "prices")
 
 
 def test_local_backend_skips_every_azure_check_and_the_json_shape(tmp_path: Path) -> None:

@@ -19,7 +19,18 @@ from bot.ui.ids import Block as B
 from commands.models import EndpointState, JobState, Method
 from tests.fakes.backend import FakeBackend, RichFakeBackend
 from tests.support.data import preference_lines
-from tests.support.world import APPROVER, CHANNEL, MEMBER, World, block, buttons, open_world, submit
+from tests.support.world import (
+    APPROVER,
+    CHANNEL,
+    MEMBER,
+    World,
+    block,
+    buttons,
+    open_world,
+    selected,
+    submit,
+    view_update,
+)
 
 OTHER = "UOTHER0001"
 
@@ -34,29 +45,6 @@ def world(tmp_path: Path) -> Iterator[World]:
     )
     with open_world(tmp_path, backend=RichFakeBackend()) as w:
         yield w
-
-
-def selected(action: str, value: str, kind: str = "radio_buttons") -> dict[str, Any]:
-    return {
-        action: {
-            "type": kind,
-            "selected_option": {"text": {"type": "plain_text", "text": value}, "value": value},
-        }
-    }
-
-
-def view_update(world: World, callback: str, view_id: str | None = None) -> dict[str, Any]:
-    """The latest ``views.update`` that shows ``callback`` (in ``view_id``), waiting for it."""
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        for call in reversed(world.fake.calls_to("views.update")):
-            view = call.body["view"]
-            if view.get("callback_id") == callback and (
-                view_id is None or call.body.get("view_id") == view_id
-            ):
-                return dict(view)
-        time.sleep(0.02)
-    raise AssertionError(f"no views.update with {callback}")
 
 
 def state(world: World, job_id: str) -> JobState:

@@ -205,7 +205,9 @@ def _assert_polled_by_one_replica_at_a_time(
         by_a = [at for pid, at in polls[job] if pid in a_family]
         assert by_b and by_a and max(by_b) < killed_at <= min(by_a)
         gap = min(by_a) - max(by_b)
-        assert LEASE_S - 1.5 <= gap <= LEASE_S + 5, f"{job} taken over after {gap:.1f}s"
+        # the lease runs from B's last claim, which may precede its last poll by a few seconds on a
+        # busy machine; a stolen lease would show a gap of about one poll interval
+        assert LEASE_S - 5 <= gap <= LEASE_S + 5, f"{job} taken over after {gap:.1f}s"
     for job in a_jobs:
         assert {pid for pid, _ in polls[job]} <= a_family
 

@@ -99,8 +99,8 @@ def test_card_buttons_follow_what_the_backend_can_do() -> None:
     assert labels(JobState.QUEUED, pausable=True) == ["Cancel"]
     plain = [b.to_dict() for b in card_buttons(make_job(JobState.SUCCEEDED), None)]
     both = [b.to_dict() for b in card_buttons(make_job(JobState.SUCCEEDED), None, deploy_dialog=True)]
-    assert [b["action_id"] for b in plain] == [Action.DEPLOY] and "confirm" in plain[0]
-    assert [b["action_id"] for b in both] == [Action.DEPLOY, Action.DEPLOY_OPTIONS]
+    assert [b["action_id"] for b in plain] == [Action.DEPLOY, Action.RERUN] and "confirm" in plain[0]
+    assert [b["action_id"] for b in both] == [Action.DEPLOY, Action.DEPLOY_OPTIONS, Action.RERUN]
     assert "confirm" in both[0] and "confirm" not in both[1]  # the dialog says what it bills
 
 

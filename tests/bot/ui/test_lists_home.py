@@ -90,7 +90,7 @@ def test_job_status_is_the_card_with_its_buttons() -> None:
     text, blocks = job_status(make_card(make_job(JobState.SUCCEEDED), make_endpoint()), NOW)
     assert_message_ok(blocks)
     assert "ft-support-1" in text
-    assert set(buttons(blocks, B.CARD_ACTIONS)) == {"Test chat", "Tear down"}
+    assert set(buttons(blocks, B.CARD_ACTIONS)) == {"Test chat", "Tear down", "Evaluate", "Rerun…"}
 
 
 def test_lists_escape_hostile_strings() -> None:

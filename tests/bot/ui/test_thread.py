@@ -32,6 +32,21 @@ METRIC = {
 }
 
 #: each kind's data, as PostKind's comments list it
+EVALUATION_RESULT: dict[str, Any] = {
+    "evaluation_id": "ft-support-1-ev-abc123",
+    "state": "succeeded",
+    "examples": 2,
+    "total": 2,
+    "base_model": "Phi-4-mini-instruct",
+    "tuned": {"exact": 50.0, "f1": 75.0, "chrf": 61.2, "mean_length": 24.0, "failures": 0},
+    "base": {"exact": 0.0, "f1": 20.0, "chrf": 23.4, "mean_length": 80.0, "failures": 0},
+    "tally": {"wins": 2, "ties": 0, "losses": 0},
+    "differing": [
+        {"prompt": "p", "reference": "r", "tuned": "t", "base": "b", "tuned_chrf": 61.2, "base_chrf": 2.0}
+    ],
+    "headline": "chrF 61.2 vs base 23.4 on 2 held-out examples",
+    "requested_by": "U1",
+}
 SAMPLE_DATA: dict[PostKind, dict[str, Any]] = {
     PostKind.QUEUED: {},
     PostKind.RUNNING: {},
@@ -61,6 +76,8 @@ SAMPLE_DATA: dict[PostKind, dict[str, Any]] = {
     PostKind.TTL_TEARDOWN: {"endpoint": "phi-support-ep", "ttl_hours": 72},
     PostKind.REFUSED: {"action": "tear down", "by": "U0NOBODY"},
     PostKind.INFO: {},
+    PostKind.EVALUATION: EVALUATION_RESULT,
+    PostKind.EVALUATION_CHART: EVALUATION_RESULT,
     PostKind.CHECKPOINTS: {
         "checkpoints": [
             {"number": 1, "model": "m:ckpt-1", "step": 20, "epoch": 1, "metrics": {"train_loss": 0.9}},
@@ -69,6 +86,7 @@ SAMPLE_DATA: dict[PostKind, dict[str, Any]] = {
     },
     PostKind.PAUSED: {"by": "U0PAUSER"},
     PostKind.RESUMED: {"by": "U0PAUSER"},
+    PostKind.RERUN: {"job": "ft-support-2", "by": "U0RERUNNER"},
 }
 
 
@@ -166,13 +184,26 @@ def test_idle_reminder_has_a_tear_down_button_with_confirm() -> None:
     assert "24 hours" in all_text(blocks) and "billed by the hour" in all_text(blocks)
 
 
+def test_overfitting_offers_the_best_checkpoint_and_a_rerun_points_to_its_job() -> None:
+    _, blocks = thread_post(_post(PostKind.OVERFIT_WARNING), make_job(JobState.SUCCEEDED), [])
+    found = buttons(blocks, B.THREAD_ACTIONS)
+    assert (
+        set(found) == {"Deploy best checkpoint"}
+        and found["Deploy best checkpoint"]["value"] == "ft-support-1"
+    )
+    _, rerun = thread_post(_post(PostKind.RERUN), make_job(JobState.SUCCEEDED), [])
+    text = block(rerun, B.THREAD_TEXT)["text"]["text"]
+    assert "`ft-support-2`" in text and "<@U0RERUNNER>" in text
+
+
 def test_deployed_offers_test_chat_and_tear_down() -> None:
     _, blocks = thread_post(_post(PostKind.DEPLOYED), make_job(JobState.SUCCEEDED), [])
     assert set(buttons(blocks, B.THREAD_ACTIONS)) == {"Test chat", "Tear down"}
 
 
 @pytest.mark.parametrize(
-    "kind", [k for k in PostKind if k not in (PostKind.IDLE_REMINDER, PostKind.DEPLOYED)]
+    "kind",
+    [k for k in PostKind if k not in (PostKind.IDLE_REMINDER, PostKind.DEPLOYED, PostKind.OVERFIT_WARNING)],
 )
 def test_other_posts_have_no_thread_buttons(kind: PostKind) -> None:
     _, blocks = thread_post(_post(kind), make_job(JobState.SUCCEEDED), APPROVERS)

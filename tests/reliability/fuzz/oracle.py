@@ -37,6 +37,9 @@ SENDS = {
     "chat.postMessage",
     "chat.postEphemeral",
     "chat.update",
+    "chat.startStream",  # a Test chat reply streamed into the thread
+    "chat.appendStream",
+    "chat.stopStream",
     "views.open",
     "views.update",
     "views.push",

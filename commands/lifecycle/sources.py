@@ -1,0 +1,62 @@
+"""The data a job was launched with, as it lies on this machine, so a rerun reuses it without downloading
+it again: ``<work_dir>/<job>/sources.json`` holds the training and validation files the bot brought in
+(before any split or upload) and the split fraction."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from commands.lifecycle.values import LocalData, SubmitRequest
+
+FILE = "sources.json"
+
+
+@dataclass(frozen=True)
+class Sources:
+    """What a job trained on: ``None`` data is data no longer on this machine (or never recorded)."""
+
+    training: LocalData | None
+    validation: LocalData | None = None
+    split: float | None = None
+
+
+def remember_sources(job_dir: Path, request: SubmitRequest) -> None:
+    """Record ``request``'s data files in ``job_dir`` (written whole: a temporary file, then renamed)."""
+
+    def data(d: LocalData | None) -> dict[str, str] | None:
+        return {"path": str(d.path.resolve()), "name": d.name} if d else None
+
+    body = {
+        "training": data(request.training),
+        "validation": data(request.validation),
+        "split": request.split,
+    }
+    tmp = job_dir / f".{FILE}.tmp"
+    tmp.write_text(json.dumps(body), encoding="utf-8")
+    os.replace(tmp, job_dir / FILE)
+
+
+def _data(raw: object) -> LocalData | None:
+    if not isinstance(raw, dict) or not isinstance(raw.get("path"), str):
+        return None
+    path = Path(raw["path"])
+    return LocalData(path=path, name=str(raw.get("name") or path.name)) if path.is_file() else None
+
+
+def read_sources(job_dir: Path) -> Sources:
+    """The data ``job_dir``'s job was launched with, each file only while it is still here."""
+    try:
+        raw = json.loads((job_dir / FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return Sources(training=None)
+    if not isinstance(raw, dict):
+        return Sources(training=None)
+    split = raw.get("split")
+    return Sources(
+        training=_data(raw.get("training")),
+        validation=_data(raw.get("validation")),
+        split=float(split) if isinstance(split, int | float) and 0 < split < 1 else None,
+    )
