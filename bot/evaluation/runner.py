@@ -33,9 +33,9 @@ class EvaluationRunner:
         thread = threading.Thread(
             target=self._run, args=(evaluation_id,), name=f"evaluation-{evaluation_id[-6:]}", daemon=True
         )
-        with self._lock:
+        with self._lock:  # registered only once started, so wait() never joins an unstarted thread
+            thread.start()
             self._threads[evaluation_id] = thread
-        thread.start()
 
     def _run(self, evaluation_id: str) -> None:
         try:

@@ -90,8 +90,8 @@ class ThreadReply:
             await self._show(*self.render(self.text + " …"))
 
     async def _flush_stream(self) -> None:
-        if not self.pending and self.ts is not None:
-            return
+        if not self.pending and (self.ts is not None or not self.header.strip()):
+            return  # nothing to add; and a stream never starts empty (finish posts the whole reply)
         try:
             if self.ts is None:
                 user, team = self.recipient or (None, None)

@@ -129,6 +129,18 @@ def view_update(world: World, callback: str, view_id: str | None = None, after: 
     raise AssertionError(f"no views.update with {callback}")
 
 
+def evaluation_posts(world: World) -> list[Any]:
+    """The thread's evaluation results, once the click's evaluation (started after the ack) has run."""
+    deadline = time.monotonic() + 30
+    while True:
+        world.services.evaluations.wait()
+        world.settle()
+        posts = [m for m in world.thread() if any(b.get("block_id") == B.EVAL_SUMMARY for b in m.blocks)]
+        if posts or time.monotonic() > deadline:
+            return posts
+        time.sleep(0.05)
+
+
 def block(message_blocks: list[dict[str, Any]], block_id: str) -> dict[str, Any]:
     return next(b for b in message_blocks if b.get("block_id") == block_id)
 

@@ -17,7 +17,17 @@ from commands.evaluation.records import EvaluationState
 from commands.models import JobState
 from commands.records import Actor, Surface
 from tests.fakes.backend import FakeBackend
-from tests.support.world import APPROVER, CHANNEL, MEMBER, World, block, buttons, open_world, submit
+from tests.support.world import (
+    APPROVER,
+    CHANNEL,
+    MEMBER,
+    World,
+    block,
+    buttons,
+    evaluation_posts,
+    open_world,
+    submit,
+)
 
 
 @pytest.fixture
@@ -43,9 +53,7 @@ def _deployed(world: World, job_id: str) -> str:
 
 
 def _evaluated(world: World) -> dict[str, Any]:
-    world.services.evaluations.wait()
-    world.settle()
-    posts = [m for m in world.thread() if any(b.get("block_id") == B.EVAL_SUMMARY for b in m.blocks)]
+    posts = evaluation_posts(world)
     assert len(posts) == 1
     return {"blocks": posts[0].blocks, "text": json.dumps(posts[0].blocks)}
 

@@ -15,7 +15,7 @@ from commands import grammar
 from commands.errors import UsageError
 from commands.evaluation.records import EvaluationState
 from commands.models import JobState
-from tests.support.world import APPROVER, MEMBER, World, block, buttons, open_world, submit
+from tests.support.world import APPROVER, MEMBER, World, block, buttons, evaluation_posts, open_world, submit
 
 
 @pytest.fixture
@@ -33,8 +33,7 @@ def _succeeded_and_deployed(world: World) -> tuple[str, str]:
 
 
 def _finished(world: World, job_id: str) -> None:
-    world.services.evaluations.wait()
-    world.settle()
+    assert evaluation_posts(world)
     stored = world.services.evaluations.evaluations.latest(job_id)
     assert stored is not None and stored.state is EvaluationState.SUCCEEDED
 

@@ -18,7 +18,7 @@ from bot.evaluation.judge import OpenAIJudge
 from bot.ui.ids import Action
 from bot.ui.ids import Block as B
 from commands.models import JobState
-from tests.support.world import APPROVER, World, block, buttons, open_world, submit
+from tests.support.world import APPROVER, World, block, buttons, evaluation_posts, open_world, submit
 
 KEY = "sk-judge-key-never-shown"
 PRICES = """\
@@ -92,9 +92,7 @@ def test_the_judges_preferences_and_every_models_cost_are_in_the_thread(world: W
     world.click(Action.DEPLOY, job_id, user=APPROVER)
     world.until(lambda: "Test chat" in buttons(world.card()))
     world.click(Action.EVALUATE, job_id)
-    world.services.evaluations.wait()
-    world.settle()
-    (post,) = [m for m in world.thread() if any(b.get("block_id") == B.EVAL_SUMMARY for b in m.blocks)]
+    (post,) = evaluation_posts(world)
     table = block(post.blocks, B.EVAL_TABLE)["text"]["text"]
     assert "Judge `judge-1` prefers: fine-tuned on *5*, tie on *1*, base on *0*." in table
     assert fake.calls == 6 and {"A", "B"} <= set(fake.chosen)  # the order alternates per example

@@ -104,7 +104,8 @@ def test_submit_pause_resume_checkpoints_deploy_chat_and_tear_down(
     endpoint = _endpoint(world, job_id).name
 
     world.click(Action.TEST_CHAT, endpoint, user=MEMBER, trigger="trig-chat-f")
-    opened = world.fake.wait_for("views.open")[-1]
+    opened = world.fake.wait_for("views.open", count=2)[-1]  # after the Deploy dialog's
+    assert opened.body["view"]["callback_id"] == Callback.TEST_CHAT
     chat: dict[str, Any] = {
         B.CHAT_PROMPT: {Action.CHAT_PROMPT: {"type": "plain_text_input", "value": "Where is order 7?"}},
         B.CHAT_TEMPERATURE: {Action.CHAT_TEMPERATURE: {"type": "number_input", "value": "0"}},

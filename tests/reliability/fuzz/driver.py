@@ -91,10 +91,12 @@ class InProcessBot:
         return status, b"".join(chunks)
 
     def quiesce(self, timeout: float = 15) -> bool:
-        """Wait until every task the last requests left on the loop (Bolt's work after ack) is done."""
-        return asyncio.run_coroutine_threadsafe(self._idle(time.monotonic() + timeout), self.loop).result(
-            timeout + 5
-        )
+        """Wait until every task the last requests left on the loop (Bolt's work after ack) is done, and
+        the evaluations they started in worker threads have run."""
+        deadline = time.monotonic() + timeout
+        idle = asyncio.run_coroutine_threadsafe(self._idle(deadline), self.loop).result(timeout + 5)
+        self.services.evaluations.wait(max(0.0, deadline - time.monotonic()))
+        return idle
 
     async def _idle(self, deadline: float) -> bool:
         me = asyncio.current_task()

@@ -263,6 +263,17 @@ def _blockkit(ack: Any, sent: list[Any], posted: list[dict[str, Any]], req: Requ
             _check(
                 problems, call.method, assert_valid_view, json.loads(view) if isinstance(view, str) else view
             )
+        elif call.method in ("chat.startStream", "chat.appendStream"):  # the streamed text is markdown_text
+            _check(problems, call.method, assert_valid_message, body.get("markdown_text"))
+        elif call.method == "chat.stopStream":  # the footer's blocks, if any, close the streamed message
+            if body.get("blocks") or body.get("markdown_text"):
+                _check(
+                    problems,
+                    call.method,
+                    assert_valid_message,
+                    body.get("markdown_text"),
+                    _blocks(body.get("blocks")),
+                )
         else:
             _check(problems, call.method, assert_valid_message, body.get("text"), _blocks(body.get("blocks")))
     for body in posted:
@@ -361,7 +372,7 @@ def _answered(
 ) -> bool:
     data = req.data or {}
     updated = any(c.method == "views.update" and _among(c.body.get("view_id"), set(views)) for c in sent)
-    told = any(c.method in ("chat.postEphemeral", "chat.postMessage") for c in sent)
+    told = any(c.method in ("chat.postEphemeral", "chat.postMessage", "chat.startStream") for c in sent)
     # a modal it tried to open: Slack refusing the trigger_id (expired, used) ends quietly by design
     tried = any(c.method == "views.open" for c in sent)
     if posted or told or opened or tried or updated or outbox_grew:
