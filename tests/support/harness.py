@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 import urllib.error
@@ -50,6 +51,22 @@ class Reply:
 class RunningBot:
     url: str
     services: Services
+    loop: asyncio.AbstractEventLoop | None = None
+
+    def quiesce(self, timeout: float = 15) -> bool:
+        """Wait until the work Bolt runs after each ack (its listener tasks) is done; False on timeout."""
+        if self.loop is None:
+            return True
+
+        async def idle() -> bool:
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                if not [t for t in asyncio.all_tasks() if not t.done() and _after_ack(t)]:
+                    return True
+                await asyncio.sleep(0.005)
+            return False
+
+        return asyncio.run_coroutine_threadsafe(idle(), self.loop).result(timeout + 5)
 
     def post(
         self,
@@ -81,6 +98,11 @@ class RunningBot:
             return Reply(e.code, e.read(), time.perf_counter() - start)
 
 
+def _after_ack(task: asyncio.Task[object]) -> bool:
+    """Bolt's listener work that goes on after the ack (slack_bolt.listener.asyncio_runner)."""
+    return "run_ack_function_asynchronously" in getattr(task.get_coro(), "__qualname__", "")
+
+
 @contextmanager
 def running_bot(services: Services, *, scheduler_running: bool = True) -> Iterator[RunningBot]:
     services.database.migrate()
@@ -101,7 +123,7 @@ def running_bot(services: Services, *, scheduler_running: bool = True) -> Iterat
         time.sleep(0.01)
     port = server.servers[0].sockets[0].getsockname()[1]
     try:
-        yield RunningBot(f"http://127.0.0.1:{port}", services)
+        yield RunningBot(f"http://127.0.0.1:{port}", services, server.servers[0].get_loop())
     finally:
         server.should_exit = True
         thread.join(timeout=10)

@@ -64,12 +64,19 @@ class World:
             time.sleep(0.02)
         raise AssertionError("condition not reached")
 
+    def quiesce(self) -> None:
+        """Wait for the work the last requests go on with after their ack (Bolt's listener tasks)."""
+        quiesce = getattr(self.bot, "quiesce", None)
+        assert quiesce is None or quiesce(), "work after the ack still running after 15 s"
+
     def delivered(self) -> bool:
         with self.services.store.transaction() as tx:
             return tx.unsent_count() == 0 and tx.undelivered_cards() == 0
 
     def settle(self) -> None:
-        """Tick until every card and thread post owed to Slack is delivered (posts are paced per channel)."""
+        """Let the last requests' work after their ack finish, then tick until every card and thread post
+        owed to Slack is delivered (posts are paced per channel)."""
+        self.quiesce()
         self.until(self.delivered, ticks=200)
 
     def slash(self, text: str, user: str = MEMBER) -> dict[str, Any]:

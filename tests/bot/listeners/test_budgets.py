@@ -126,6 +126,7 @@ def test_a_hold_nobody_decides_on_ends_after_24_hours(world: World) -> None:
 def test_the_submitter_can_withdraw_a_held_job(world: World) -> None:
     job_id, _, _ = _held(world)
     world.click(Action.CANCEL, job_id, user=MEMBER)
+    world.quiesce()
     world.tick()
     assert world.services.lifecycle.queries.card(job_id).job.state is JobState.CANCELLED
     assert world.services.lifecycle.queries.card(job_id).pending_approval is None

@@ -170,6 +170,7 @@ def test_checkpoints_post_and_the_deploy_dialog_through_approval(world: World) -
         )
     )
     assert r.status == 200
+    world.quiesce()
     world.settle()
     request = next(m for m in world.thread() if "Approve" in buttons(m, B.APPROVAL_ACTIONS))
     assert "checkpoint 1" in json.dumps(request.blocks)
