@@ -156,15 +156,23 @@ def test_kill_9_at_random_moments_loses_nothing_and_doubles_nothing(run: Run) ->
     run.serve.start()
     run.up_since = time.monotonic()
     targets = [PHASES[i % len(PHASES)] for i in range(KILLS)]
+    required = ("queued", "running", "creating")  # the phases the kills must land in (asserted below)
     deadline = time.monotonic() + 240
     while run.serve.kills < KILLS or not run.done():
         assert time.monotonic() < deadline, f"not finished: kills {run.kills_in}, phases {run.phases()}"
         run.drive()
         if run.serve.kills < KILLS:
-            target = targets[run.serve.kills]
+            # a required phase not hit yet goes first: on a loaded machine a restart can outlast a phase
+            missed = [p for p in required if p not in run.kills_in]
+            target = (
+                missed[0]
+                if missed and run.serve.kills >= KILLS - 2 * len(missed)
+                else targets[run.serve.kills]
+            )
             waited = time.monotonic() - run.up_since
             present = run.phases()
-            if target in present or waited > ANY_MOMENT_AFTER_S:  # the phase we aim at, or any moment
+            # the phase we aim at, or any moment (but a required phase still missing is waited for)
+            if target in present or (waited > ANY_MOMENT_AFTER_S and target not in missed):
                 time.sleep(run.rng.uniform(0, 0.4))  # a random moment inside it
                 for phase in run.phases() or {"idle"}:
                     run.kills_in[phase] += 1
@@ -236,6 +244,6 @@ def test_kill_9_at_random_moments_loses_nothing_and_doubles_nothing(run: Run) ->
     assert run.serve.kills == KILLS
     assert not +lost and not +doubled, summary
     assert not leftover and not stale and not secrets, summary
-    assert all(phase in run.kills_in for phase in ("queued", "running", "creating")), summary
+    assert all(phase in run.kills_in for phase in required), summary
     assert all(c.edits >= 1 for c in final)
     assert any(e.action == "deploy" and e.actor == APPROVER for e in audit)

@@ -152,7 +152,7 @@ def test_metrics_move_through_a_lifecycle_and_every_log_line_is_json(
         endpoint = _one(engine, "SELECT name FROM endpoints")
         _click(serve, fake, Action.TEAR_DOWN, endpoint)
         until(lambda: _one(engine, "SELECT state FROM endpoints") == "deleted", 30, "the tear down")
-        until(lambda: value(scrape(port), "ftbot_outbox_pending") == 0, 20, "the outbox to drain")
+        until(lambda: value(scrape(port), "ftbot_outbox_pending") == 0, 90, "the outbox to drain")
         after = scrape(port)
     finally:
         serve.stop()
@@ -241,8 +241,12 @@ def test_a_killed_training_worker_pages_the_oncall_once_and_acknowledge_records_
         assert "stopped unexpectedly" in page.text
         assert block(page.blocks, B.ONCALL_ACTIONS)["elements"][0]["action_id"] == Action.ONCALL_ACKNOWLEDGE
 
+        # the scheduler records where it paged right after Slack's answer; a click needs that record
+        until(
+            lambda: _one(engine, "SELECT posts FROM incidents") not in (None, "[]"), 30, "the page recorded"
+        )
         _click(serve, fake, Action.ONCALL_ACKNOWLEDGE, ref.group(1), user=MEMBER)
-        until(lambda: _message(fake, page.ts).edits >= 1, 20, "the page to be edited")
+        until(lambda: _message(fake, page.ts).edits >= 1, 90, "the page to be edited")
         taken = _message(fake, page.ts)
         assert f"<@{MEMBER}>" in block(taken.blocks, B.ONCALL_TAKEN)["elements"][0]["text"]
         assert _one(engine, "SELECT acknowledged_by FROM incidents") == MEMBER
