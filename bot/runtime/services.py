@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import secrets
 import socket
@@ -43,7 +44,7 @@ if TYPE_CHECKING:
     from bot.slack.streaming import StreamSlots
     from commands.costs.budgets import BudgetGuard
     from commands.lifecycle.chats import Chats
-    from commands.ports import FineTuningBackend
+    from commands.ports import BaseModelChat, FineTuningBackend
 
 
 class SystemClock:
@@ -210,26 +211,20 @@ class Services:
     @cached_property
     def chats(self) -> Chats:
         """Test chat from the modal: streamed, with the base model alongside where one answers."""
-        from bot.evaluation.base_models import base_chat_for
-        from commands.lifecycle.base import Deps
         from commands.lifecycle.chats import Chats
 
-        deps = Deps(
-            backend=self.backend,
-            store=self.store,
-            clock=self.clock,
-            approvers=self.approvers,
-            work_dir=self.settings.data_dir / "jobs-input",
-            on_change=self.wake_delivery,
-            owner=self.owner,
-            costs=self.costs,
-        )
-        base = base_chat_for(
+        return Chats(self.lifecycle.deps, base_chat=self._base_chat)
+
+    @cached_property
+    def _base_chat(self) -> BaseModelChat | None:
+        """Where test chat and evaluation ask the base model (FTBOT_FOUNDRY_BASE_DEPLOYMENTS, …)."""
+        from bot.evaluation.base_models import base_chat_for
+
+        return base_chat_for(
             self.backend,
             foundry=self.settings.foundry_base_deployments,
             azure=self.settings.azure_base_endpoints,
         )
-        return Chats(deps, base_chat=base)
 
     @cached_property
     def stream_slots(self) -> StreamSlots:
@@ -241,31 +236,15 @@ class Services:
     @cached_property
     def evaluations(self) -> EvaluationRunner:
         """Evaluate (fine-tuned against base) off the ack path, one at a time per job."""
-        from bot.evaluation.base_models import base_chat_for
+        from bot.evaluation.judge import judge_from_settings
         from bot.evaluation.runner import EvaluationRunner
         from commands.evaluation.service import Evaluations
-        from commands.lifecycle.base import Deps
 
-        deps = Deps(
-            backend=self.backend,
-            store=self.store,
-            clock=self.clock,
-            approvers=self.approvers,
-            work_dir=self.settings.data_dir / "jobs-input",
-            on_change=self.wake_delivery,
-            owner=self.owner,
-        )
-        base = base_chat_for(
-            self.backend,
-            foundry=self.settings.foundry_base_deployments,
-            azure=self.settings.azure_base_endpoints,
-        )
-        from bot.evaluation.judge import judge_from_settings
-
+        deps = dataclasses.replace(self.lifecycle.deps, costs=None, budgets=None)  # priced by ``pricer``
         s = self.settings
         judge = judge_from_settings(s.eval_judge_url, s.eval_judge_key, s.eval_judge_model)
         return EvaluationRunner(
-            Evaluations(deps, base_chat=base, judge=judge, pricer=self.costs.price_inference)
+            Evaluations(deps, base_chat=self._base_chat, judge=judge, pricer=self.costs.price_inference)
         )
 
     @cached_property

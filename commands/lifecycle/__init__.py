@@ -88,6 +88,7 @@ class Lifecycle:
             costs=costs,
             budgets=budgets,
         )
+        self.deps = deps  # the ports, for use cases built beside these (test chat, evaluation)
         self.costs = costs
         self.jobs = Jobs(deps)
         self.pauses = Pauses(deps, self.jobs)
