@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -22,6 +21,7 @@ from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 
 from bot.backends.azure.errors import azure_errors
 from bot.backends.azure.project import FoundryProject
+from bot.backends.common import TtlCache
 from commands.errors import FtbotError, NotFound
 from commands.models import BaseModelInfo, Task, normalized_model_name
 
@@ -111,30 +111,16 @@ class Catalogue:
         self._project = project
         self._models = list(dict.fromkeys(models))
         self._default_registry = default_registry
-        self._ttl_s = ttl_s
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._cached: tuple[float, list[BaseModelInfo]] | None = None
+        self._cache = TtlCache(self._load, ttl_s, clock)
 
     def list_base_models(self) -> list[BaseModelInfo]:
         """The catalogue, cached for ``ttl_s``: at most one round of registry calls per TTL, so Slack's
         option loads (3 s budget) are answered from memory. Concurrent callers wait for one load."""
-        cached = self._cached
-        if cached is not None and self._clock() - cached[0] < self._ttl_s:
-            return list(cached[1])
-        with self._lock:
-            cached = self._cached
-            if cached is not None and self._clock() - cached[0] < self._ttl_s:
-                return list(cached[1])
-            models = self._load()
-            self._cached = (self._clock(), models)
-            return list(models)
+        return list(self._cache.get())
 
     def refresh_base_models(self) -> list[BaseModelInfo]:
         """Drop the cache and load again (call from a background thread at start-up to warm it)."""
-        with self._lock:
-            self._cached = None
-        return self.list_base_models()
+        return list(self._cache.refresh())
 
     def _load(self) -> list[BaseModelInfo]:
         refs = [_split_model_ref(m, self._default_registry) for m in self._models]

@@ -4,13 +4,13 @@ out). Cached for a TTL, as the Azure backend's catalogue is, so Slack's option l
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import openai
 
+from bot.backends.common import TtlCache
 from bot.backends.foundry.constants import DEFAULT_CONTEXT_LENGTH, DPO_MODELS
 from bot.backends.foundry.errors import openai_errors
 from commands.errors import NotFound
@@ -53,29 +53,15 @@ class Catalogue:
     ) -> None:
         self._client = client
         self._configured = [m.strip() for m in models if m.strip()]
-        self._ttl_s = ttl_s
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._cached: tuple[float, list[BaseModelInfo]] | None = None
+        self._cache = TtlCache(self._load, ttl_s, clock)
 
     def list_base_models(self) -> list[BaseModelInfo]:
         """Cached for ``ttl_s``; concurrent callers wait for one load."""
-        cached = self._cached
-        if cached is not None and self._clock() - cached[0] < self._ttl_s:
-            return list(cached[1])
-        with self._lock:
-            cached = self._cached
-            if cached is not None and self._clock() - cached[0] < self._ttl_s:
-                return list(cached[1])
-            models = self._load()
-            self._cached = (self._clock(), models)
-            return list(models)
+        return list(self._cache.get())
 
     def refresh_base_models(self) -> list[BaseModelInfo]:
         """Drop the cache and load again (warm it at start-up, off Slack's ack path)."""
-        with self._lock:
-            self._cached = None
-        return self.list_base_models()
+        return list(self._cache.refresh())
 
     def _load(self) -> list[BaseModelInfo]:
         if self._configured:
