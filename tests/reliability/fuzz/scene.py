@@ -239,6 +239,20 @@ def _slash_seeds(world: World, ids: dict[str, str]) -> Iterator[Seed]:
         f"cancel {ids['running']}",
         f"chat {ids['endpoint']} hello there",
         f"teardown {ids['endpoint']}",
+        # the surfaces added with the Foundry, evaluation, costs, workspaces and doctor issues
+        f"validate --method dpo {data}",
+        f"submit --model ftbot-tiny --method dpo --beta 0.1 --data {data}",
+        f"deploy {ids['deployed']} --checkpoint 1 --sku Standard",
+        f"deploy {ids['deployed']} --target west",
+        f"pause {ids['running']}",
+        f"resume {ids['running']}",
+        f"eval {ids['deployed']} --examples 3",
+        f"rerun {ids['deployed']} --epochs 1",
+        f"compare {ids['deployed']} {ids['pending']}",
+        "costs --month 2026-12",
+        f"config approvers add <@{MEMBER}|someone>",
+        "config",
+        "doctor",
     ]
     for text in texts:
         for user in (MEMBER, APPROVER):
