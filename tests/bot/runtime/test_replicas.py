@@ -138,6 +138,15 @@ def test_two_replicas_one_killed_every_job_finishes_each_change_sent_once(
             }
         assert a.owns(singletons.get("delivery")) and a.owns(singletons.get("sweep"))
 
+        shared = SharedBackend(tmp_path / "shared-data" / "shared-backend.json")
+        b_family = b.family()
+
+        def polled_by_b() -> set[str]:
+            return {job for job, pid, _ in shared.snapshot()["polls"] if pid in b_family}
+
+        # B takes a lease before its first poll: on a loaded machine it may hold a job it has not polled yet
+        until(lambda: b_jobs <= polled_by_b(), 20, "B to poll each of its jobs")
+
         # B dies while its jobs are running
         assert all(leases()[j][0] in ("queued", "running") for j in b_jobs)
         assert all(b.owns(leases()[j][1]) for j in b_jobs)
