@@ -13,6 +13,7 @@
 /finetune chat ENDPOINT PROMPT...
 /finetune doctor
 /finetune rerun JOB [--epochs N] [--batch-size N] [--learning-rate-multiplier X] [--suffix S]
+/finetune eval JOB [--examples N] [--endpoint ENDPOINT | --checkpoint N]
 /finetune compare JOB1 JOB2
 /finetune costs [--month YYYY-MM] [--channel #channel]
 /finetune config | config approvers add|remove @user | config channels add|remove #channel
@@ -28,6 +29,7 @@ from typing import Final, TypeVar
 
 from pydantic import ValidationError
 
+from commands.dataset.service_refs import malformed_ref
 from commands.errors import UsageError
 from commands.models import Hyperparameters, Method, Task
 
@@ -49,7 +51,9 @@ SUBCOMMANDS: Final[tuple[Subcommand, ...]] = (
         "/finetune submit --model M --data URL [--validation URL | --split F] [--epochs N] "
         "[--batch-size N] [--learning-rate-multiplier X] [--suffix S] [--method supervised|dpo] "
         "[--beta X] [--training-type T]",
-        "Validate a dataset and start a fine-tuning job in one line (DPO: preference data, --method dpo).",
+        "Validate a dataset and start a fine-tuning job in one line (DPO: preference data, --method dpo). "
+        "--data and --validation also take a project data asset, azureml:NAME:VERSION (azure), or a file "
+        "uploaded with purpose fine-tune, file-… (foundry).",
     ),
     Subcommand(
         "validate",
@@ -81,8 +85,9 @@ SUBCOMMANDS: Final[tuple[Subcommand, ...]] = (
     ),
     Subcommand(
         "eval",
-        "/finetune eval JOB [--examples N] [--endpoint ENDPOINT]",
-        "Evaluate a succeeded job's model against its base model on held-out examples (default 40).",
+        "/finetune eval JOB [--examples N] [--endpoint ENDPOINT | --checkpoint N]",
+        "Evaluate a succeeded job's model against its base model on held-out examples (default 40); "
+        "--checkpoint: the live endpoint serving checkpoint N as its thread lists them.",
     ),
     Subcommand(
         "compare", "/finetune compare JOB1 JOB2", "Two jobs side by side, with their losses overlaid."
@@ -209,6 +214,7 @@ class Evaluate:
     job: str
     examples: int | None = None  # None: the default count
     endpoint: str | None = None  # None: the job's live endpoint
+    checkpoint: int | None = None  # the live endpoint serving this checkpoint, as the thread numbers them
 
 
 @dataclass(frozen=True)
@@ -464,6 +470,10 @@ def _parse_submit(args: list[str]) -> Submit:
     if method is Method.DPO and task is not Task.CHAT_COMPLETION:
         raise _flag_error("{flag} trains chat models only; leave out {task}.", "--method", task="--task")
     model = _identifier(values["--model"], "--model", _SUBMIT_USAGE)
+    for flag in ("--data", "--validation"):
+        why = malformed_ref(values.get(flag, ""))
+        if why is not None:
+            raise _flag_error(f"{{flag}}: {why}.", flag)
     return Submit(
         model=model,
         data=values["--data"],
@@ -562,18 +572,7 @@ def _deploy(args: list[str]) -> Deploy:
     usage = next(s.usage for s in SUBCOMMANDS if s.name == "deploy")
     plain, values = _positional_and_flags("deploy", args, ("--checkpoint", "--sku", "--target"))
     job = _one_arg("deploy", plain, "job")
-    checkpoint = None
-    if "--checkpoint" in values:
-        raw = values["--checkpoint"]
-        if not raw.isascii() or not raw.isdigit() or len(raw) > 9:
-            raise UsageError(
-                "{flag} is a checkpoint's number as the job's thread lists it, got {value}.",
-                field="--checkpoint",
-                hint=usage,
-                flag="--checkpoint",
-                value=_clip(raw),
-            )
-        checkpoint = int(raw)
+    checkpoint = _checkpoint(values.get("--checkpoint"), usage)
     sku = values.get("--sku")
     if sku is not None and not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]{0,39}", sku):
         raise UsageError(
@@ -595,6 +594,21 @@ def _deploy(args: list[str]) -> Deploy:
     return Deploy(job=job, checkpoint=checkpoint, sku=sku, target=target)
 
 
+def _checkpoint(raw: str | None, usage: str) -> int | None:
+    """``--checkpoint N``: a checkpoint's number as the job's thread lists it (None: not given)."""
+    if raw is None:
+        return None
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 9:
+        raise UsageError(
+            "{flag} is a checkpoint's number as the job's thread lists it, got {value}.",
+            field="--checkpoint",
+            hint=usage,
+            flag="--checkpoint",
+            value=_clip(raw),
+        )
+    return int(raw)
+
+
 _RERUN_FLAGS = ("--epochs", "--batch-size", "--learning-rate-multiplier", "--suffix")
 
 
@@ -611,7 +625,7 @@ def _rerun(args: list[str]) -> Rerun:
 
 def _evaluate(args: list[str]) -> Evaluate:
     usage = next(s.usage for s in SUBCOMMANDS if s.name == "eval")
-    plain, values = _positional_and_flags("eval", args, ("--examples", "--endpoint"))
+    plain, values = _positional_and_flags("eval", args, ("--examples", "--endpoint", "--checkpoint"))
     job = _one_arg("eval", plain, "job")
     examples = None
     if "--examples" in values:
@@ -628,7 +642,16 @@ def _evaluate(args: list[str]) -> Evaluate:
     endpoint = values.get("--endpoint")
     if endpoint is not None:
         endpoint = _identifier(endpoint, "endpoint", usage)
-    return Evaluate(job=job, examples=examples, endpoint=endpoint)
+    checkpoint = _checkpoint(values.get("--checkpoint"), usage)
+    if endpoint is not None and checkpoint is not None:
+        raise UsageError(
+            "Give {endpoint} or {checkpoint}, not both: {checkpoint} finds the endpoint serving it.",
+            field="--checkpoint",
+            hint=usage,
+            endpoint="--endpoint",
+            checkpoint="--checkpoint",
+        )
+    return Evaluate(job=job, examples=examples, endpoint=endpoint, checkpoint=checkpoint)
 
 
 def _compare(args: list[str]) -> Compare:

@@ -92,6 +92,18 @@ class DatasetRef(Frozen):
     name: str | None = None  # display name (file name), never a secret-bearing URL
 
 
+class ServiceDataset(Frozen):
+    """A dataset the backend's service already keeps, so a job can train on it without an upload: one of
+    the Azure AI Foundry project's own data assets (``kind="data_asset"``, ``ref`` ``azureml:NAME:VERSION``)
+    or a file uploaded to Azure OpenAI with purpose ``fine-tune`` (``kind="file"``, ``ref`` ``file-…``)."""
+
+    ref: str  # what a job references: ``azureml:NAME:VERSION`` or ``file-…``
+    name: str  # what users know it by (the asset's name and version, the file's name)
+    kind: Literal["data_asset", "file"]
+    size: int | None = None  # bytes; None: the service did not say
+    created_at: datetime | None = None
+
+
 class BaseModelInfo(Frozen):
     name: str  # what `/finetune models` shows and `--model` takes
     version: str | None = None
@@ -243,11 +255,12 @@ class ChatReply(Frozen):
 
 class ChatDelta(Frozen):
     """One piece of a streamed answer: text as it comes; the last piece carries the finish reason and,
-    where the service reports it, the usage."""
+    where the service reports them, the usage and the content filter's results."""
 
     text: str = ""
     finish_reason: str | None = None
     usage: Usage | None = None
+    content_filter: dict[str, object] | None = None  # as ``ChatReply``'s, on the last piece
 
 
 _NORMALISE = re.compile(r"[^a-z0-9]+")

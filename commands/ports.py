@@ -22,6 +22,7 @@ from commands.models import (
     EndpointState,
     Job,
     JobSpec,
+    ServiceDataset,
     Task,
     Tier,
 )
@@ -30,6 +31,7 @@ from commands.records import (
     AuditEntry,
     CardDelivery,
     EndpointRecord,
+    EvaluationFigures,
     JobRecord,
     LaunchRecord,
     OutgoingPost,
@@ -127,6 +129,26 @@ class TieredBackend(Protocol):
     def deployment_skus(self) -> list[Tier]: ...
 
 
+@runtime_checkable
+class ServiceDatasets(Protocol):
+    """A backend whose service keeps datasets a job can train on without an upload (``azure``: the
+    project's own ``uri_file`` data assets; ``foundry``: files uploaded with purpose ``fine-tune``). A job
+    references one by its ``ref``; ftbot downloads it only to check it locally."""
+
+    def list_datasets(self) -> list[ServiceDataset]:
+        """The JSONL datasets the service keeps (the latest version of each data asset), newest first."""
+        ...
+
+    def get_dataset(self, ref: str) -> ServiceDataset:
+        """One dataset by its ``ref``, with its size when the service tells it. ``NotFound`` when there is
+        none; ``InvalidInput`` when it is not one JSONL file."""
+        ...
+
+    def download_dataset(self, ref: str, dest: Path) -> None:
+        """Write the dataset's bytes to ``dest``."""
+        ...
+
+
 class EndpointOps(Protocol):
     """The endpoint half of ``FineTuningBackend``, as it acts in one deploy target: every backend is one
     (for its training project), and ``TargetedBackend.endpoints_at`` gives one per other target."""
@@ -152,11 +174,12 @@ class TargetedBackend(Protocol):
         """Every target, ``home`` (the training project) first."""
         ...
 
-    def check_target(self, target: str, model: str) -> None:
-        """The article's rules for deploying ``model`` (a fine-tuned model or checkpoint) to ``target``,
-        checked before any deploy call: ``PermissionDenied`` naming the subscription the credential cannot
-        reach (the training one or the target's), ``InvalidInput`` naming the allowed regions when the
-        target's region is not one the model's fine-tunes can be deployed to."""
+    def check_target(self, target: str, model: str, *, sku: str | None = None) -> None:
+        """The article's rules for deploying ``model`` (a fine-tuned model or checkpoint) to ``target``
+        with deployment SKU ``sku`` (None: the backend's default), checked before any deploy call:
+        ``PermissionDenied`` naming the subscription the credential cannot reach (the training one or the
+        target's), ``InvalidInput`` naming the allowed regions when the target's region is not one the
+        model's fine-tunes can be deployed to (with that SKU, where regions depend on it)."""
         ...
 
     def endpoints_at(self, target: str) -> EndpointOps:
@@ -191,6 +214,13 @@ class EvaluationLine(Protocol):
     """A store transaction that knows a job's latest evaluation, as the card's line says it."""
 
     def evaluation_line(self, job_id: str) -> str | None: ...
+
+
+@runtime_checkable
+class EvaluationFiguresReader(Protocol):
+    """A store transaction that knows a job's latest evaluation's figures (``/finetune compare``)."""
+
+    def evaluation_figures(self, job_id: str) -> EvaluationFigures | None: ...
 
 
 @runtime_checkable

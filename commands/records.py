@@ -45,6 +45,8 @@ class DatasetSummary(Frozen):
     validation_name: str | None = None
     validation_examples: int | None = None
     split_fraction: float | None = None
+    #: why the training data was not validated here (a service dataset over the download limit); None: it was
+    not_checked: str | None = None
 
 
 class JobRecord(Frozen):
@@ -135,6 +137,27 @@ class JobCard(Frozen):
     evaluation: str | None = None
     #: where the card of the job this one reruns is (channel, ts), for the card's "Rerun of" link
     rerun_origin: tuple[str, str] | None = None
+
+
+class ModelScores(Frozen):
+    """One model's headline figures in an evaluation, in percent (one decimal)."""
+
+    chrf: float
+    f1: float
+    exact: float
+
+
+class EvaluationFigures(Frozen):
+    """A job's latest evaluation as ``/finetune compare`` shows it: the card's line, and once it has
+    finished, each model's headline figures. ``base`` None: the fine-tuned model was asked alone."""
+
+    line: str  # the card's Evaluation line ("Evaluating: 18/40", "chrF 61.2 vs base 23.4 on …")
+    finished: bool = False  # succeeded: ``tuned`` (and ``base`` where asked) hold its figures
+    examples: int = 0
+    seen_in_training: bool = False
+    checkpoint: int | None = None  # the checkpoint its endpoint served (None: the final model)
+    tuned: ModelScores | None = None
+    base: ModelScores | None = None
 
 
 class PostKind(StrEnum):

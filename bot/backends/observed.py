@@ -3,8 +3,9 @@ and the backend's credentials watched: ``build_backend`` wraps the backend it bu
 metrics or on-call paging are on.
 
 The wrapper delegates every attribute, and ``observe`` gives it the optional ports' methods (pausing,
-checkpoints, tiers, tokenizers) as real methods exactly when the wrapped backend has them: Python 3.12's
-``isinstance`` on a runtime-checkable Protocol looks methods up statically, past ``__getattr__``.
+checkpoints, tiers, tokenizers, service datasets) as real methods exactly when the wrapped backend has
+them: Python 3.12's ``isinstance`` on a runtime-checkable Protocol looks methods up statically, past
+``__getattr__``.
 
 The operation label is the method's name (a fixed set) and
 the result ``ok`` or ``error`` (any exception, a typed refusal such as ``NotFound`` included: the alert
@@ -13,10 +14,11 @@ on backend errors is on their share of all calls, RUNBOOK.md).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from commands.errors import BackendAuthError
@@ -57,13 +59,22 @@ OPTIONAL = (
     "deploy_targets",
     "check_target",
     "endpoints_at",
+    "list_datasets",
+    "get_dataset",
+    "download_dataset",
 )
+
+
+#: the optional methods that return a stream (``StreamingChat``): a call is counted and timed once its
+#: stream ends, and an error between pieces counts as the call's
+STREAMS = ("chat_stream",)
 
 
 def observe(backend: Any, *, metrics: bool) -> Observed:
     """``backend`` seen through ``Observed``, with exactly the optional methods ``backend`` has."""
-    present = [name for name in OPTIONAL if callable(getattr(backend, name, None))]
-    cls = type("Observed", (Observed,), {name: _forward(name) for name in present}) if present else Observed
+    present = {name: _forward(name) for name in OPTIONAL if callable(getattr(backend, name, None))}
+    present |= {name: _forward_stream(name) for name in STREAMS if callable(getattr(backend, name, None))}
+    cls = type("Observed", (Observed,), present) if present else Observed
     observed: Observed = cls(backend, metrics=metrics)
     return observed
 
@@ -71,6 +82,15 @@ def observe(backend: Any, *, metrics: bool) -> Observed:
 def _forward(name: str) -> Callable[..., Any]:
     def method(self: Observed, *args: Any, **kwargs: Any) -> Any:
         return self._wrap(name, getattr(self._inner, name))(*args, **kwargs)
+
+    method.__name__ = name
+    return method
+
+
+def _forward_stream(name: str) -> Callable[..., Iterator[Any]]:
+    def method(self: Observed, *args: Any, **kwargs: Any) -> Iterator[Any]:
+        with self._observing(name):
+            yield from getattr(self._inner, name)(*args, **kwargs)
 
     method.__name__ = name
     return method
@@ -95,24 +115,28 @@ class Observed:
     def _wrap(self, operation: str, call: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(call)
         def observed(*args: Any, **kwargs: Any) -> Any:
-            started = time.perf_counter()
-            result = "ok"
-            try:
-                value = call(*args, **kwargs)
-            except BackendAuthError as e:
-                result = "error"
-                self.credential_problem = e.message
-                raise
-            except Exception:
-                result = "error"
-                raise
-            else:
-                self.credential_problem = None
-                return value
-            finally:
-                if self._metrics:
-                    calls, seconds = _metric_families()
-                    calls.labels(self.kind, operation, result).inc()
-                    seconds.labels(self.kind, operation).observe(time.perf_counter() - started)
+            with self._observing(operation):
+                return call(*args, **kwargs)
 
         return observed
+
+    @contextlib.contextmanager
+    def _observing(self, operation: str) -> Iterator[None]:
+        started = time.perf_counter()
+        result = "ok"
+        try:
+            yield
+        except BackendAuthError as e:
+            result = "error"
+            self.credential_problem = e.message
+            raise
+        except Exception:
+            result = "error"
+            raise
+        else:
+            self.credential_problem = None
+        finally:
+            if self._metrics:
+                calls, seconds = _metric_families()
+                calls.labels(self.kind, operation, result).inc()
+                seconds.labels(self.kind, operation).observe(time.perf_counter() - started)

@@ -15,8 +15,9 @@ from pathlib import Path
 
 from bot.runtime.services import Services
 from bot.ui.ids import CHANNEL_ID
+from commands.dataset.service_refs import FORMS, service_ref_backend
 from commands.errors import InvalidInput, NotFound
-from commands.lifecycle import Launched, LocalData, SubmitRequest
+from commands.lifecycle import Data, Launched, SubmitRequest
 from commands.models import DatasetRef, JobSpec
 from commands.records import Actor, JobRecord, Surface
 
@@ -54,19 +55,23 @@ def existing_job(services: Services, name: str) -> JobRecord | None:
         return None
 
 
-def _local(services: Services, ref: DatasetRef, key: str, source: str) -> LocalData:
-    """A job file's dataset brought into FTBOT_DATA_DIR, as Slack brings in an upload or a URL."""
+def _local(services: Services, ref: DatasetRef, key: str, source: str) -> Data:
+    """A job file's dataset brought into FTBOT_DATA_DIR, as Slack brings in an upload or a URL; a dataset
+    the service keeps (``azureml:NAME:VERSION``, ``file-…``) as ``/finetune submit --data`` takes it."""
     if ref.kind == "url":
         return services.intake.from_url(ref.value, field=key)
     if ref.kind == "file":
         return services.intake.from_local_file(Path(ref.value))
+    if service_ref_backend(ref.value) is not None:
+        return services.intake.from_service(services.backend, ref.value, field=key)
     raise _asset_refused(ref, key, source)
 
 
 def _asset_refused(ref: DatasetRef, key: str, source: str) -> InvalidInput:
     return InvalidInput(
-        f"{source}: `{key}` is the data asset {ref.value}; ftbot checks the data before it submits, as "
-        "in Slack, so give a local JSONL path or an https URL instead.",
+        f"{source}: `{key}` is {ref.value}; ftbot takes a local JSONL path, an https URL, a project data "
+        f"asset as {FORMS['azure']} (azure) or a file uploaded with purpose fine-tune as {FORMS['foundry']} "
+        "(foundry).",
         field=key,
     )
 
@@ -91,9 +96,10 @@ def request_for(services: Services, spec: JobSpec, source: str) -> SubmitRequest
 
 
 def check_data_refs(spec: JobSpec, source: str) -> None:
-    """Refuse what cannot be checked locally (a data asset) before anything is recorded."""
+    """Refuse a data reference ftbot cannot read (an asset id in another form than
+    ``azureml:NAME:VERSION`` or ``file-…``) before anything is recorded."""
     for key, ref in (("training_data", spec.training), ("validation_data", spec.validation)):
-        if ref is not None and ref.kind not in ("file", "url"):
+        if ref is not None and ref.kind not in ("file", "url") and service_ref_backend(ref.value) is None:
             raise _asset_refused(ref, key, source)
 
 

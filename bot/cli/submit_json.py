@@ -1,7 +1,8 @@
 """``ftbot submit job.json`` for the ``foundry`` backend: the body of a v1 ``POST /fine_tuning/jobs``
 (``model``, ``training_file``, ``validation_file``, ``method``, ``suffix``, ``seed``; the Azure extra
 ``trainingType``), with ``training_file`` and ``validation_file`` given as local paths (relative to the
-JSON file), turned into ftbot's ``JobSpec``. Keys ftbot does not pass on are named in a warning."""
+JSON file) or as the ids of files already uploaded with purpose ``fine-tune`` (``file-…``), turned into
+ftbot's ``JobSpec``. Keys ftbot does not pass on are named in a warning."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from bot.backends.foundry.constants import SEED_TAG
+from commands.dataset.service_refs import SERVICE_FILE
 from commands.errors import InvalidInput
 from commands.models import DatasetRef, Hyperparameters, JobSpec, Method, normalized_model_name
 
@@ -31,7 +33,11 @@ _METHODS = {"supervised": Method.SUPERVISED, "dpo": Method.DPO}
 
 def _local(value: object, base_dir: Path, key: str, source: str) -> DatasetRef:
     if not isinstance(value, str) or not value.strip():
-        raise InvalidInput(f"{source}: `{key}` must be a path to a local JSONL file.", field=key)
+        raise InvalidInput(
+            f"{source}: `{key}` must be a path to a local JSONL file or a file id (file-…).", field=key
+        )
+    if SERVICE_FILE.match(value):  # uploaded before with purpose fine-tune: referenced, not uploaded again
+        return DatasetRef(kind="asset", value=value, name=value)
     path = Path(value)
     path = path if path.is_absolute() else (base_dir / path).resolve()
     if not path.is_file():

@@ -1,4 +1,5 @@
-"""What a download may show of itself: the URL without its secrets, and a safe display name for the file."""
+"""What a download may show of itself: the URL without its secrets, a safe display name for the file, and
+its size as people read it."""
 
 from __future__ import annotations
 
@@ -78,3 +79,14 @@ def safe_filename(name: str | None, fallback: str = "dataset.jsonl") -> str:
         else:
             text = text[:MAX_NAME].rstrip()
     return text or fallback
+
+
+def human_bytes(n: int) -> str:
+    """A size as people read it: ``812 bytes``, ``3.4 MB``, ``1.5 GB`` (binary units, as Azure's limits
+    are written: 512 MB is 512 × 1024 × 1024 bytes)."""
+    value = float(n)
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{int(value)} bytes" if unit == "bytes" else f"{value:.3g} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")

@@ -23,9 +23,17 @@ class EvaluationRunner:
         self._lock = threading.Lock()
 
     def start(
-        self, actor: Actor, job_id: str, *, examples: int | None = None, endpoint: str | None = None
+        self,
+        actor: Actor,
+        job_id: str,
+        *,
+        examples: int | None = None,
+        endpoint: str | None = None,
+        checkpoint: int | None = None,
     ) -> EvaluationRecord:
-        record = self.evaluations.start(actor, job_id, examples=examples, endpoint=endpoint)
+        record = self.evaluations.start(
+            actor, job_id, examples=examples, endpoint=endpoint, checkpoint=checkpoint
+        )
         self._spawn(record.id)
         return record
 

@@ -8,14 +8,14 @@
 - a suggestion: no options.
 
 Only what is not a ``commands.errors`` type is a bug: logged with its traceback and shown as
-"Something went wrong (ref 7f3a)". The handler itself never raises.
+"Something went wrong (ref 7f3a2c)", the ref of the request that failed (``bot.runtime.logs``: every
+line that request logged carries it). The handler itself never raises.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -24,6 +24,7 @@ import orjson
 from slack_bolt.response import BoltResponse
 from slack_sdk.models.views import View
 
+from bot.runtime.logs import current_ref, new_ref
 from bot.ui.errors import error_blocks, error_text, message_text, unexpected_text
 from bot.ui.text import clip, escape
 from commands.errors import FtbotError, InvalidInput
@@ -50,11 +51,11 @@ def error_view(text: str) -> dict[str, Any]:
 
 
 def describe(error: BaseException) -> tuple[str, list[dict[str, Any]] | None]:
-    """Text and blocks for a user. Unexpected errors are logged here, once, with a reference id."""
+    """Text and blocks for a user. Unexpected errors are logged here, once, with the request's ref."""
     if isinstance(error, FtbotError):
         log.info("answered the user: %s", error.code)
         return error_text(error), [b.to_dict() for b in error_blocks(error)]
-    ref = secrets.token_hex(2)
+    ref = current_ref() or new_ref()
     log.error("unexpected error (ref %s)", ref, exc_info=error)
     return unexpected_text(ref), None
 

@@ -25,9 +25,12 @@ def started_text(record: EvaluationRecord) -> str:
         if record.base_model
         else f"on the fine-tuned model alone ({escape_clip(record.base_missing or 'no base model', 300)})"
     )
+    served = ""
+    if record.checkpoint is not None:
+        served = f" (checkpoint {record.checkpoint}, endpoint {code(record.endpoint)})"
     return (
-        f":hourglass_flowing_sand: Evaluating {code(record.job_id)} on {record.total} examples {base}. "
-        "Progress is on the card; the result comes to the thread."
+        f":hourglass_flowing_sand: Evaluating {code(record.job_id)}{served} on {record.total} examples "
+        f"{base}. Progress is on the card; the result comes to the thread."
     )
 
 

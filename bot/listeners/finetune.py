@@ -22,6 +22,7 @@ from bot.ui.help import help_blocks, help_text
 from bot.ui.ids import SLASH_COMMAND
 from bot.ui.lists import endpoints_list, job_status, jobs_list, models_list
 from commands import grammar
+from commands.dataset.service_refs import service_ref_backend
 from commands.errors import NotEnabledHere
 from commands.evaluation.service import NoLiveEndpoint
 from commands.lifecycle import SubmitRequest
@@ -70,7 +71,8 @@ def run(services: Services, actor: Actor, cmd: grammar.Command) -> tuple[str, li
     life, now = services.lifecycle, services.clock.now()
     match cmd:
         case grammar.Submit():
-            what = replies.submit_launch(cmd.model, safe_url(cmd.data))  # no SAS token kept
+            shown = cmd.data if service_ref_backend(cmd.data) else safe_url(cmd.data)  # no SAS token kept
+            what = replies.submit_launch(cmd.model, shown)
             launched = life.jobs.launch(actor, lambda: _submit_request(services, cmd), what=what)
             return replies.launched(launched, costs.submitted_estimate(services, launched.job)), []
         case grammar.Validate():
@@ -117,16 +119,21 @@ def run(services: Services, actor: Actor, cmd: grammar.Command) -> tuple[str, li
 def _evaluate(services: Services, actor: Actor, cmd: grammar.Evaluate) -> tuple[str, list[Any]]:
     """Start an evaluation (it runs on its own thread); without a live endpoint, offer Deploy."""
     try:
-        record = services.evaluations.start(actor, cmd.job, examples=cmd.examples, endpoint=cmd.endpoint)
+        record = services.evaluations.start(
+            actor, cmd.job, examples=cmd.examples, endpoint=cmd.endpoint, checkpoint=cmd.checkpoint
+        )
     except NoLiveEndpoint as e:
-        return e.message, no_endpoint_blocks(e.job_id, e.message)
+        return e.message, no_endpoint_blocks(e.job_id, e.message, e.checkpoint)
     return started_text(record), []
 
 
 def _submit_request(services: Services, cmd: grammar.Submit) -> SubmitRequest:
-    """Download the data the command names (a URL each) into a submission."""
-    training = services.intake.from_url(cmd.data, field="--data")
-    validation = services.intake.from_url(cmd.validation, field="--validation") if cmd.validation else None
+    """The data the command names (a URL, or a dataset the service keeps, each) as a submission."""
+    intake, backend = services.intake, services.backend
+    training = intake.from_reference(backend, cmd.data, field="--data")
+    validation = None
+    if cmd.validation:
+        validation = intake.from_reference(backend, cmd.validation, field="--validation")
     return SubmitRequest(
         model=cmd.model,
         training=training,

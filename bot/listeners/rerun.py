@@ -1,12 +1,13 @@
 """Rerun… on a finished job's card (the wizard pre-filled with its choices, then the same Review step),
-``Deploy best checkpoint`` on an overfitting warning (the one Deploy dialog with that checkpoint chosen),
-and ``/finetune compare`` (the comparison and its overlaid loss chart, posted in the channel)."""
+``Deploy best checkpoint`` on an overfitting warning and ``Deploy checkpoint N`` where an evaluation found
+nothing serving that checkpoint (the one Deploy dialog with that checkpoint chosen), and
+``/finetune compare`` (the comparison and its overlaid loss chart, posted in the channel)."""
 
 from __future__ import annotations
 
 import logging
 import re
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 from slack_bolt.async_app import AsyncAck, AsyncRespond
 from slack_sdk.errors import SlackApiError
@@ -14,7 +15,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.listeners.common import ensure_enabled, off_loop
 from bot.listeners.errors import describe, error_view
-from bot.listeners.inbound import JobClick
+from bot.listeners.inbound import CheckpointClick, JobClick
 from bot.listeners.inbound.envelope import Envelope, Values
 from bot.listeners.inbound.requests import Submission
 from bot.listeners.registrar import Registrar
@@ -28,9 +29,11 @@ from bot.ui.rerun import rerun_input, rerun_view
 from bot.ui.wizard import loading_view
 from bot.ui.wizard_input import DataSource, WizardInput, parse_wizard
 from commands import grammar
+from commands.dataset.service_refs import service_ref_backend
 from commands.errors import FtbotError, InvalidInput
-from commands.lifecycle import LocalData
+from commands.lifecycle import Data, ServiceData
 from commands.lifecycle.reruns import best_checkpoint
+from commands.models import ServiceDataset
 from commands.records import Actor
 
 log = logging.getLogger("ftbot.rerun")
@@ -58,10 +61,13 @@ class RerunSubmission(Submission):
         return parse_wizard(self.values)  # WizardErrors → per-field errors
 
 
-def _dataset(services: Services, data: LocalData | None) -> DataSource | None:
-    """``data`` as a dataset uploaded before (the wizard's select), when it is still in the intake."""
+def _dataset(services: Services, data: Data | None) -> DataSource | None:
+    """``data`` as a dataset uploaded before (the wizard's select), when it is still in the intake, or
+    as the service's own dataset (always there to pick)."""
     if data is None:
         return None
+    if isinstance(data, ServiceData):
+        return DataSource(kind="service", value=data.ref, name=data.name)
     root, path = services.intake.root.resolve(), data.path.resolve()
     if path.parent.parent != root:
         return None
@@ -70,6 +76,10 @@ def _dataset(services: Services, data: LocalData | None) -> DataSource | None:
     except InvalidInput:
         return None
     return DataSource(kind="existing", value=path.parent.name, name=data.name)
+
+
+#: a service dataset's kind by the backend that keeps it
+_KINDS: dict[str | None, Literal["data_asset", "file"]] = {"azure": "data_asset", "foundry": "file"}
 
 
 def _rerun_screen(services: Services, job_id: str) -> Any:
@@ -81,10 +91,16 @@ def _rerun_screen(services: Services, job_id: str) -> Any:
     training = _dataset(services, draft.sources.training)
     validation = _dataset(services, draft.sources.validation)
     datasets = services.intake.recent()
+    kept = services.lifecycle.queries.service_datasets()
     for ds in (validation, training):  # the first job's data is offered even when it is not recent
-        if ds is not None and all(ds.value != known for known, _ in datasets):
+        if ds is not None and ds.kind == "service" and all(ds.value != k.ref for k in kept):
+            kept.insert(
+                0, ServiceDataset(ref=ds.value, name=ds.name, kind=_KINDS[service_ref_backend(ds.value)])
+            )
+        elif ds is not None and all(ds.value != known for known, _ in datasets):
             datasets.insert(0, (ds.value, ds.name[:60]))
     return rerun_view(
+        service_datasets=kept,
         job=draft.job,
         initial=rerun_input(draft.job, training, validation, draft.sources.split),
         backend_kind=services.settings.backend,
@@ -100,6 +116,19 @@ def _best_screen(services: Services, actor: Actor, job_id: str) -> Any:
         return error_view(describe(e)[0])
     best = best_checkpoint(choices.checkpoints)
     return deploy_dialog(choices, best.number) if best is not None else error_view(NO_BEST)
+
+
+def _checkpoint_screen(services: Services, actor: Actor, job_id: str, number: int) -> Any:
+    """The Deploy dialog with checkpoint ``number`` chosen (``Deploy checkpoint N`` where an evaluation
+    found nothing serving it), or why it cannot be deployed."""
+    try:
+        choices = services.lifecycle.deploys.choices(actor, job_id)
+    except FtbotError as e:
+        return error_view(describe(e)[0])
+    if all(c.number != number for c in choices.checkpoints):
+        numbers = ", ".join(str(c.number) for c in choices.checkpoints) or "none"
+        return error_view(f"Checkpoint {number} is no longer deployable (deployable: {numbers}).")
+    return deploy_dialog(choices, number)
 
 
 async def _open(client: AsyncWebClient, trigger_id: str, loading: Any) -> str | None:
@@ -143,7 +172,19 @@ def register(app: Registrar, services: Services) -> None:
 
     app.action(Action.RERUN, JobClick)(rerun)
     app.view(Callback.RERUN, RerunSubmission)(rerun_submitted)
+
+    async def deploy_chosen(
+        click: CheckpointClick, ack: AsyncAck, _: AsyncRespond, client: AsyncWebClient
+    ) -> None:
+        ensure_enabled(services, click.actor)
+        await ack()
+        view_id = await _open(client, click.trigger_id, deploy_loading_view())
+        if view_id is not None:
+            screen = await off_loop(_checkpoint_screen, services, click.actor, click.job_id, click.checkpoint)
+            await _update(client, view_id, screen)
+
     app.action(Action.DEPLOY_BEST, JobClick)(deploy_best)
+    app.action(Action.DEPLOY_CHOSEN, CheckpointClick)(deploy_chosen)
 
 
 async def compare(services: Services, actor: Actor, cmd: grammar.Compare, client: AsyncWebClient) -> str:

@@ -7,6 +7,7 @@ import logging
 import secrets
 from dataclasses import replace
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncRespond
@@ -27,7 +28,8 @@ from bot.ui.review import review_view
 from bot.ui.wizard import loading_view, options_for_models, wizard_view
 from bot.ui.wizard_input import DataSource, WizardInput
 from commands.errors import FtbotError, InvalidInput
-from commands.lifecycle import DatasetRejected, LocalData, SubmitRequest
+from commands.lifecycle import Data, DatasetRejected, LocalData, ServiceData, SubmitRequest
+from commands.lifecycle.service_data import not_checked
 from commands.models import Hyperparameters, Method, Task
 from commands.records import Actor, ViewStateRecord
 
@@ -43,11 +45,13 @@ async def open_wizard(services: Services, client: AsyncWebClient, trigger_id: st
         return
     datasets = await off_loop(services.intake.recent)
     tiers = await off_loop(services.lifecycle.queries.training_tiers)
+    kept = await off_loop(services.lifecycle.queries.service_datasets)
     view = wizard_view(
         backend_kind=services.settings.backend,
         channel_id=actor.channel_id or "",
         datasets=datasets,
         tiers=tiers,
+        service_datasets=kept,
     )
     try:
         await client.views_update(view_id=opened["view"]["id"], hash=opened["view"].get("hash"), view=view)
@@ -55,13 +59,15 @@ async def open_wizard(services: Services, client: AsyncWebClient, trigger_id: st
         log.info("wizard not updated (%s)", e.response.get("error"))
 
 
-def _fetch(services: Services, source: DataSource, field: str) -> LocalData:
+def _fetch(services: Services, source: DataSource, field: str) -> Data:
     match source.kind:
         case "slack_file":
             file = {"url_private_download": source.value, "name": source.name, "size": source.size}
             return services.intake.from_slack_file(file, field=field)
         case "url":
             return services.intake.from_url(source.value, field=field)
+        case "service":
+            return services.intake.from_service(services.backend, source.value, field=field)
         case _:
             return services.intake.existing(source.value, field=field)
 
@@ -70,9 +76,11 @@ _BLOCKS = {
     ("training", "slack_file"): B.TRAINING_FILE,
     ("training", "url"): B.TRAINING_URL,
     ("training", "existing"): B.TRAINING_EXISTING,
+    ("training", "service"): B.TRAINING_EXISTING,
     ("validation", "slack_file"): B.VALIDATION_FILE,
     ("validation", "url"): B.VALIDATION_URL,
     ("validation", "existing"): B.VALIDATION_EXISTING,
+    ("validation", "service"): B.VALIDATION_EXISTING,
 }
 
 
@@ -102,8 +110,13 @@ def _metadata(services: Services, actor: Actor, channel: str, request: SubmitReq
     ``REVIEW_TTL`` (long URLs and file names would outgrow Slack's 3,000 characters)."""
     root = services.intake.root.resolve()
 
-    def data(d: LocalData | None) -> dict[str, str] | None:
-        return {"path": str(d.path.resolve().relative_to(root)), "name": d.name} if d else None
+    def data(d: Data | None) -> dict[str, str | None] | None:
+        if d is None:
+            return None
+        path = str(d.path.resolve().relative_to(root)) if d.path else None
+        if isinstance(d, ServiceData):
+            return {"ref": d.ref, "path": path, "name": d.name, "not_checked": d.not_checked}
+        return {"path": path, "name": d.name}
 
     state = {
         "channel": channel,
@@ -153,13 +166,19 @@ def _from_metadata(services: Services, actor: Actor, metadata: str) -> tuple[str
         meta = json.loads(_state(services, actor, metadata))
         root = services.intake.root.resolve()
 
-        def data(d: dict[str, str] | None) -> LocalData | None:
-            if d is None:
-                return None
-            path = (root / d["path"]).resolve()
+        def here(relative: str) -> Path:
+            path = (root / relative).resolve()
             if not path.is_relative_to(root) or not path.is_file():
                 raise InvalidInput(_EXPIRED)
-            return LocalData(path=path, name=str(d["name"]))
+            return path
+
+        def data(d: dict[str, str] | None) -> Data | None:
+            if d is None:
+                return None
+            if d.get("ref"):  # a dataset the service keeps: its copy here, if it was small enough
+                copy = here(d["path"]) if d.get("path") else None
+                return ServiceData(str(d["ref"]), str(d["name"]), copy, d.get("not_checked"))
+            return LocalData(path=here(d["path"]), name=str(d["name"]))
 
         training = data(meta["training"])
         assert training is not None
@@ -180,6 +199,13 @@ def _from_metadata(services: Services, actor: Actor, metadata: str) -> tuple[str
         raise InvalidInput("This review has expired or is damaged; run /finetune again.") from e
 
 
+def _shown(data: Data) -> str:
+    """A dataset as the review names it; the service's own id too for a dataset the service keeps."""
+    if isinstance(data, ServiceData) and data.ref != data.name:
+        return f"{data.name} ({data.ref})"
+    return data.name
+
+
 def _summary(request: SubmitRequest) -> list[tuple[str, str]]:
     hp = request.hyperparameters
     params = (
@@ -188,14 +214,14 @@ def _summary(request: SubmitRequest) -> list[tuple[str, str]]:
         else ", ".join(f"{k}={v}" for k, v in hp.model_dump().items() if v is not None)
     )
     if request.validation:
-        validation = request.validation.name
+        validation = _shown(request.validation)
     elif request.split:
         validation = f"automatic split, {request.split:.0%} held out"
     else:
         validation = "none"
     return [
         ("Base model", request.model),
-        ("Training data", request.training.name),
+        ("Training data", _shown(request.training)),
         ("Validation data", validation),
         ("Task parameters", params),
         ("Suffix", request.suffix or "none"),
@@ -216,6 +242,8 @@ def _review(
     except DatasetRejected as rejected:
         report = rejected.report
     return review_view(
+        not_checked=not_checked(request),
+        training_checked=request.training.path is not None,
         report=report,
         summary=_summary(request),
         private_metadata=_metadata(services, actor, channel, request),

@@ -3,10 +3,12 @@
 Two formats (``FTBOT_LOG_FORMAT``): ``text`` (one line per record, as always) and ``json`` (one JSON object
 per line, python-json-logger): ``time`` (RFC 3339, UTC), ``level``, ``logger``, ``message``, then the
 fields the line concerns (``job_id``, ``endpoint``, ``team_id``, ``user``, ``ref``) and ``exc`` (the
-traceback as one string). The fields come from ``extra=``, from ``log_context`` (set around each Slack
-request, so every line logged while it is handled carries its team and user), or from the message: the
-text "(ref 7f3a)" that the error handler and the on-call page show users, and ftbot's own job and
-endpoint names.
+traceback as one string). The fields come, first to last, from ``extra=``, from the message (the text
+"(ref 7f3a2c)" that the error handler and the on-call page show users, and ftbot's own job and endpoint
+names), or from ``log_context``: each Slack request is handled inside one that carries a ``ref`` minted
+for it (``new_ref``), its team and its user, so every line logged while it is handled (by the tasks and
+worker threads it starts too, after the ack as before) carries them, and a request that fails shows
+the user that same ref.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import contextlib
 import contextvars
 import logging
 import re
+import secrets
 import sys
 import threading
 from collections.abc import Iterator
@@ -74,6 +77,17 @@ _JOB_ID = re.compile(r"(?<![\w-])(ft-[a-z0-9][a-z0-9-]{0,60}-[0-9a-f]{6})(?![\w-
 _ENDPOINT = re.compile(r"(?<![\w-])(ftbot-[0-9a-f]{6}-\d{1,4})(?![\w-])")
 
 
+def new_ref() -> str:
+    """A fresh reference for one Slack request: short enough to read out, long enough that a day's
+    requests do not share one."""
+    return secrets.token_hex(3)
+
+
+def current_ref() -> str | None:
+    """The ``ref`` of the request being handled (the innermost ``log_context`` that set one)."""
+    return dict(_CONTEXT.get()).get("ref")
+
+
 @contextlib.contextmanager
 def log_context(**fields: str | None) -> Iterator[None]:
     """Every line logged inside (this task or thread, and what it starts) carries ``fields``."""
@@ -86,18 +100,19 @@ def log_context(**fields: str | None) -> Iterator[None]:
 
 
 class ContextFilter(logging.Filter):
-    """Puts the current ``log_context`` fields, and a ``ref`` the message names, on each record."""
+    """Puts on each record the ``ref``, job and endpoint its message names, then the current
+    ``log_context`` fields; ``extra=`` fields are never replaced."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        for key, value in _CONTEXT.get():
-            if not hasattr(record, key):
-                setattr(record, key, value)
         message = record.getMessage()
         for key, pattern in (("ref", _REF), ("job_id", _JOB_ID), ("endpoint", _ENDPOINT)):
             if not hasattr(record, key):
                 found = pattern.search(message)
                 if found:
                     setattr(record, key, found.group(1))
+        for key, value in _CONTEXT.get():
+            if not hasattr(record, key):
+                setattr(record, key, value)
         return True
 
 

@@ -40,9 +40,11 @@ class SlackApprovers:
         self._lock = threading.Lock()
 
     def approvers(self) -> list[str]:
+        """The request's workspace's; without a scope (single-workspace mode), the one workspace's,
+        kept under team ``""`` (``bot.store.workspace_settings.SINGLE``)."""
         workspace = scope.current()
-        if workspace is not None and self._workspace_ids is not None:
-            own = self._workspace_ids(workspace.team_id)
+        if self._workspace_ids is not None:
+            own = self._workspace_ids(workspace.team_id if workspace is not None else "")
             if own is not None:
                 return list(own)
         return list(self._ids)

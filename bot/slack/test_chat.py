@@ -5,6 +5,7 @@ and the exchange recorded; a reply Slack would not take goes through the outbox 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import time
 
@@ -38,7 +39,7 @@ async def _deltas(chats: Chats, turn: ChatTurn) -> asyncio.Queue[object]:
             return
         loop.call_soon_threadsafe(queue.put_nowait, _DONE)
 
-    loop.run_in_executor(None, produce)
+    loop.run_in_executor(None, contextvars.copy_context().run, produce)  # its lines keep the request's ref
     return queue
 
 
@@ -59,7 +60,7 @@ async def run_test_chat(client: AsyncWebClient, slots: StreamSlots, chats: Chats
         recipient=(turn.actor.user_id, turn.actor.team_id) if turn.actor.team_id else None,
         stream=turn.thread is not None,
     )
-    finish, usage = None, Usage()
+    finish, usage, content_filter = None, Usage(), None
     async with slots.of(turn.actor.team_id or "-"):  # Tier 2 starts and stops: a few streams at a time
         while (item := await queue.get()) is not _DONE:
             if isinstance(item, Exception):
@@ -72,8 +73,11 @@ async def run_test_chat(client: AsyncWebClient, slots: StreamSlots, chats: Chats
             await reply.add(item.text)
             finish = item.finish_reason or finish
             usage = item.usage or usage
+            content_filter = item.content_filter or content_filter
         latency_ms = round((time.monotonic() - started) * 1000)
-        answer = ChatReply(content=reply.text, finish_reason=finish, usage=usage)
+        answer = ChatReply(
+            content=reply.text, finish_reason=finish, usage=usage, content_filter=content_filter
+        )
         base = await base_task
         shown = turn.thread is not None
         post = await asyncio.to_thread(chats.finish, turn, answer, latency_ms, base, delivered=shown)

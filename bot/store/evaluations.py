@@ -14,7 +14,8 @@ from bot.store import scope
 from bot.store.tables import EvaluationRow, JobRow
 from commands.errors import Conflict, NotFound
 from commands.evaluation.records import EvaluationRecord, EvaluationState
-from commands.evaluation.report import headline
+from commands.evaluation.report import figures, headline
+from commands.records import EvaluationFigures
 
 _FIELDS = {"answers", "state", "error", "updated_at", "finished_at", "owner"}
 
@@ -26,6 +27,7 @@ def _record(row: EvaluationRow) -> EvaluationRecord:
             "job_id": row.job_id,
             "team_id": row.team_id,
             "endpoint": row.endpoint,
+            "checkpoint": row.checkpoint,
             "base_model": row.base_model,
             "base_missing": row.base_missing,
             "source": row.source,
@@ -57,7 +59,10 @@ class EvaluationRepository:
     def add_evaluation(self, record: EvaluationRecord) -> None:
         data = record.model_dump(mode="json")
         row = EvaluationRow(
-            **{k: data[k] for k in ("id", "job_id", "endpoint", "base_model", "base_missing", "source")},
+            **{
+                k: data[k]
+                for k in ("id", "job_id", "endpoint", "checkpoint", "base_model", "base_missing", "source")
+            },
             examples=data["examples"],
             answers=data["answers"],
             state=record.state.value,
@@ -107,6 +112,10 @@ class EvaluationRepository:
     def evaluation_line(self, job_id: str) -> str | None:
         latest = self.latest_evaluation(job_id)
         return headline(latest) if latest is not None else None
+
+    def evaluation_figures(self, job_id: str) -> EvaluationFigures | None:
+        latest = self.latest_evaluation(job_id)
+        return figures(latest) if latest is not None else None
 
     def save_evaluation(self, evaluation_id: str, **changes: object) -> EvaluationRecord:
         unknown = set(changes) - _FIELDS

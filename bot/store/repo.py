@@ -43,6 +43,7 @@ class SqlTx:
         self.running_evaluation = evaluations.running_evaluation
         self.latest_evaluation = evaluations.latest_evaluation
         self.evaluation_line = evaluations.evaluation_line
+        self.evaluation_figures = evaluations.evaluation_figures
         self.save_evaluation = evaluations.save_evaluation
         self.claim_stale_evaluations = evaluations.claim_stale_evaluations
 

@@ -304,6 +304,8 @@ class EvaluationRow(Base):
     running_key: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)
     state: Mapped[str] = mapped_column(String(16), index=True)
     endpoint: Mapped[str] = mapped_column(String(64))
+    # the checkpoint the endpoint served, as the job's thread numbers them; NULL: the final model
+    checkpoint: Mapped[int | None] = mapped_column(Integer, nullable=True)
     base_model: Mapped[str | None] = mapped_column(String(200), nullable=True)
     base_missing: Mapped[str | None] = mapped_column(Text, nullable=True)
     source: Mapped[str] = mapped_column(String(16))

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from bot.store import scope
 from bot.store.db import Database
@@ -30,6 +30,25 @@ CACHE_SECONDS = 30.0
 MAX_IDS = 50
 
 Field = Literal["approvers", "channels"]
+#: the team under which single-workspace mode keeps its settings: its requests carry no scope, and its
+#: other rows (jobs, audit) are kept under ``""`` too
+SINGLE = ""
+
+
+class Change(NamedTuple):
+    """One value added to (or removed from) one of a workspace's lists."""
+
+    field: Field
+    add: bool
+    value: str
+
+
+class Refused(NamedTuple):
+    """How a refused change is audited (``action``, ``target``) and named to the user (``what``)."""
+
+    action: str
+    target: str
+    what: str
 
 
 @dataclass(frozen=True)
@@ -78,9 +97,10 @@ class WorkspaceSettings:
         return config
 
     def current(self) -> WorkspaceConfig:
-        """The settings of the request's workspace; outside a request, the environment's."""
+        """The settings of the request's workspace. Without a scope (single-workspace mode, where
+        requests are not scoped, and the scheduler) the one workspace's, kept under team ``""``."""
         workspace = scope.current()
-        return self.get(workspace.team_id) if workspace is not None else self._config("", None)
+        return self.get(workspace.team_id if workspace is not None else SINGLE)
 
     def _config(self, team_id: str, row: WorkspaceSettingsRow | None) -> WorkspaceConfig:
         approvers = row.approvers if row is not None else None
@@ -111,32 +131,53 @@ class WorkspaceSettings:
     ) -> WorkspaceConfig:
         """Add ``value`` to (or remove it from) the current workspace's list, audited. Raises
         ``PermissionDenied`` (audited too) for anyone who may not."""
-        workspace = scope.current() or scope.Workspace(actor.team_id)
+        verb = "add" if add else "remove"
+        refused = Refused(f"config_{field}_{verb}", value, f"{field} setting")
+        one = [Change(field, add, value)]
+        return self.apply(actor, lambda _: one, refused, is_approver=is_approver, at=at)
+
+    def apply(
+        self,
+        actor: Actor,
+        plan: Callable[[WorkspaceConfig], Sequence[Change]],
+        refused: Refused,
+        *,
+        is_approver: bool,
+        at: datetime,
+    ) -> WorkspaceConfig:
+        """Make the changes ``plan`` asks for, given the current settings, in one transaction with one
+        audit row each (none asked: nothing is written). Only who ``may_change``: anyone else gets
+        ``PermissionDenied``, audited as ``refused`` says, before ``plan`` runs. ``plan`` and each change
+        may raise ``InvalidInput``; then nothing is written."""
+        workspace = scope.current() or scope.Workspace(SINGLE)
         with scope.within(workspace):
             config = self.get(workspace.team_id)
-            allowed = self.may_change(config, actor.user_id, is_approver)
-            verb = "add" if add else "remove"
-            entry = AuditEntry(
-                at=at, actor=actor.user_id, action=f"config_{field}_{verb}", target=value,
-                surface=actor.surface, result="ok" if allowed else "denied", channel_id=actor.channel_id,
-            )  # fmt: skip
-            if not allowed:
-                self._audit(entry)
+            if not self.may_change(config, actor.user_id, is_approver):
+                self._audit(_entry(actor, at, refused.action, refused.target, "denied"))
                 raise PermissionDenied(
-                    "Only this workspace's approvers can change its {what}.", what=f"{field} setting"
+                    "Only this workspace's approvers can change its {what}.", what=refused.what
                 )
-            current = list(config.approvers if field == "approvers" else config.allowed_channels)
-            updated = _changed(current, value, add)
-            self._save(workspace, actor, field, updated, entry, config)
+            lists: dict[Field, list[str]] = {
+                "approvers": list(config.approvers), "channels": list(config.allowed_channels)
+            }  # fmt: skip
+            changes = list(plan(config))
+            for c in changes:
+                lists[c.field] = _changed(lists[c.field], c.value, c.add)
+            if changes:
+                entries = [
+                    _entry(actor, at, f"config_{c.field}_{'add' if c.add else 'remove'}", c.value, "ok")
+                    for c in changes
+                ]
+                touched = {c.field: lists[c.field] for c in changes}
+                self._save(workspace, actor, touched, entries, config)
         return self.get(workspace.team_id)
 
     def _save(
         self,
         workspace: scope.Workspace,
         actor: Actor,
-        field: Field,
-        values: list[str],
-        entry: AuditEntry,
+        lists: dict[Field, list[str]],
+        entries: list[AuditEntry],
         config: WorkspaceConfig,
     ) -> None:
         installer = config.installer_id
@@ -147,20 +188,27 @@ class WorkspaceSettings:
             if row is None:
                 row = WorkspaceSettingsRow(team_id=workspace.team_id, enterprise_id=workspace.enterprise_id)
                 s.add(row)
-            if field == "approvers":
-                row.approvers = values
-            else:
-                row.allowed_channels = values
+            if "approvers" in lists:
+                row.approvers = lists["approvers"]
+            if "channels" in lists:
+                row.allowed_channels = lists["channels"]
             row.installer_id = row.installer_id or installer
-            row.updated_at, row.updated_by = entry.at, actor.user_id
-            s.add(_stamped(entry, workspace))
+            row.updated_at, row.updated_by = entries[0].at, actor.user_id
+            s.add_all([_stamped(entry, workspace) for entry in entries])
         with self._lock:
             self._cache.pop(workspace.team_id, None)
 
-    def _audit(self, entry: AuditEntry) -> None:
+    def _audit(self, entry: AuditEntry) -> None:  # a refusal, in a transaction of its own
         workspace = scope.current()
         with self.database.session_scope() as s:
             s.add(_stamped(entry, workspace))
+
+
+def _entry(actor: Actor, at: datetime, action: str, target: str, result: str) -> AuditEntry:
+    return AuditEntry(
+        at=at, actor=actor.user_id, action=action, target=target, surface=actor.surface, result=result,
+        channel_id=actor.channel_id,
+    )  # fmt: skip
 
 
 def _stamped(entry: AuditEntry, workspace: scope.Workspace | None) -> AuditRow:

@@ -81,6 +81,20 @@ def deploy_best_button(job_id: str) -> ButtonElement:
     return ButtonElement(text="Deploy best checkpoint", action_id=Action.DEPLOY_BEST, value=_value(job_id))
 
 
+#: a button naming a job and one of its checkpoints: ``JOB:N`` (a job id has no colon)
+CHECKPOINT_SEPARATOR = ":"
+
+
+def deploy_checkpoint_button(job_id: str, checkpoint: int) -> ButtonElement:
+    """Opens the Deploy dialog with checkpoint ``checkpoint`` chosen (it says what it bills, so no confirm
+    of its own); nothing deploys before the dialog is submitted."""
+    return ButtonElement(
+        text=f"Deploy checkpoint {checkpoint}",
+        action_id=Action.DEPLOY_CHOSEN,
+        value=_value(f"{job_id}{CHECKPOINT_SEPARATOR}{checkpoint}"),
+    )
+
+
 def deploy_button(job_id: str) -> ButtonElement:
     """Deploy the final model with the defaults, after a confirm."""
     return ButtonElement(

@@ -69,7 +69,10 @@ def hyperparameters_text(hp: Hyperparameters) -> str:
 def data_summary_text(summary: DatasetSummary | None, fallback_name: str | None) -> str:
     if summary is None:
         return code(clip(fallback_name or "dataset", 80)) + "\n_not summarised_"
-    lines = [f"{code(clip(summary.training_name, 80))}: {number(summary.examples)} examples"]
+    if summary.not_checked:  # a dataset the service keeps, too large to validate here
+        lines = [f"{code(clip(summary.training_name, 80))}: _{escape_clip(summary.not_checked, 300)}_"]
+    else:
+        lines = [f"{code(clip(summary.training_name, 80))}: {number(summary.examples)} examples"]
     if summary.total_tokens:
         lines.append(f"{number(summary.total_tokens)} tokens")
     if summary.billed_tokens_estimate:

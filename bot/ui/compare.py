@@ -1,6 +1,7 @@
 """`/finetune compare JOB1 JOB2`: one message with the two jobs side by side (two columns of fields, a row
-per question: which job, base model, data, task parameters, final losses), posted with a chart of both
-runs' losses overlaid (``bot.slack.charts.overlaid_loss_chart_png``)."""
+per question: which job, base model, data, task parameters, final losses, the latest evaluation's figures,
+cost where known), posted with a chart of both runs' losses overlaid
+(``bot.slack.charts.overlaid_loss_chart_png``)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from slack_sdk.models.blocks import Block
 
 from bot.ui.blocks import FALLBACK_MAX, context, fields_section, section
 from bot.ui.card import data_summary_text, hyperparameters_text
+from bot.ui.costs import card_costs_parts
 from bot.ui.ids import Block as B
 from bot.ui.status import job_state_text
 from bot.ui.text import clip, code, escape, escape_clip, mention
@@ -34,6 +36,47 @@ def losses_text(side: ComparedJob) -> str:
     if not lines:
         return f"_No losses reported{': ' + escape_clip(side.note, 300) if side.note else ''}_"
     return "\n".join(lines)
+
+
+#: a cost with no price behind it
+NO_PRICE = "—"
+
+
+def _vs(label: str, tuned: float, base: float | None, unit: str = "") -> str:
+    versus = f" vs base {base:.1f}{unit}" if base is not None else ""
+    return f"{label} {tuned:.1f}{unit}{versus}"
+
+
+def evaluation_text(side: ComparedJob) -> str:
+    """The latest evaluation's headline figures (mrkdwn): chrF, token F1 and exact match against the
+    base model, on how many examples, whether they were seen in training, which checkpoint; while it
+    runs or after it failed, the card's line; "Not evaluated" before any."""
+    figures = side.evaluation
+    if figures is None:
+        return "_Not evaluated_"
+    tuned, base = figures.tuned, figures.base
+    if not figures.finished or tuned is None:
+        return escape_clip(figures.line, 500)
+    lines = [
+        _vs("chrF", tuned.chrf, base.chrf if base else None),
+        _vs("Token F1", tuned.f1, base.f1 if base else None),
+        _vs("Exact match", tuned.exact, base.exact if base else None, "%"),
+    ]
+    if figures.seen_in_training:
+        lines.append(f"on {figures.examples} training examples, :warning: *seen in training*")
+    else:
+        lines.append(f"on {figures.examples} held-out examples")
+    if base is None:
+        lines.append("_no base model to compare_")
+    if figures.checkpoint is not None:
+        lines.append(f"Checkpoint {figures.checkpoint}")
+    return "\n".join(lines)
+
+
+def cost_text(side: ComparedJob) -> str:
+    """What the job's card says about money, one part a line; "—" where no price is known."""
+    parts = card_costs_parts(side.costs) if side.costs is not None else []
+    return "\n".join(parts) if parts else NO_PRICE
 
 
 def _job_text(side: ComparedJob) -> str:
@@ -75,6 +118,13 @@ def compare_blocks(a: ComparedJob, b: ComparedJob) -> tuple[str, list[Block]]:
         section(B.COMPARE_TITLE, title),
         fields_section(f"{B.COMPARE_FIELDS}.setup", jobs_and_data),
         fields_section(f"{B.COMPARE_FIELDS}.results", settings_and_results),
+        fields_section(
+            f"{B.COMPARE_FIELDS}.evaluation",
+            [
+                *_rows("Evaluation", evaluation_text(a), evaluation_text(b)),
+                *_rows("Cost", cost_text(a), cost_text(b)),
+            ],
+        ),
         context(
             B.COMPARE_NOTE,
             "The chart in this message's thread overlays both runs' losses by step. Lower validation loss "

@@ -31,6 +31,11 @@ def estimate_text(estimate: Money | None, per_hour: Money | None = None) -> str 
 def card_costs_text(costs: JobCosts) -> str | None:
     """The card's money line: training (actual once ended, "estimated" where the backend reported no
     trained tokens), and the current endpoint's hosting (so far and per hour while live, total after)."""
+    return " · ".join(parts) if (parts := card_costs_parts(costs)) else None
+
+
+def card_costs_parts(costs: JobCosts) -> list[str]:
+    """The card's money line, part by part (empty: no price known)."""
     parts = []
     if costs.training is not None:
         if costs.training_final:
@@ -46,7 +51,7 @@ def card_costs_text(costs: JobCosts) -> str | None:
             parts.append(f"*Hosting so far:* {costs.hosting}{hourly}")
         else:
             parts.append(f"*Hosting in total:* {costs.hosting}")
-    return " · ".join(parts) if parts else None
+    return parts
 
 
 def _spend_line(label: str, spend: Spend, report: CostReport) -> str:

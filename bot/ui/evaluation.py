@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from slack_sdk.models.blocks import ActionsBlock, Block
 
 from bot.ui.blocks import context, fields_section, section
-from bot.ui.buttons import deploy_button
+from bot.ui.buttons import deploy_button, deploy_checkpoint_button
 from bot.ui.ids import Block as B
 from bot.ui.text import clip, code, escape_clip, mention
 
@@ -81,6 +81,10 @@ def _summary_text(data: Mapping[str, object]) -> str:
         reason = escape_clip(data.get("error") or "no reason given", 600)
         head = f":x: *Evaluation failed* at {data.get('examples')}/{data.get('total')} examples: {reason}"
     notes = []
+    if isinstance(checkpoint := data.get("checkpoint"), int):
+        notes.append(
+            f"Evaluated checkpoint {checkpoint} (endpoint {code(clip(str(data.get('endpoint', '')), 100))})."
+        )
     if data.get("seen_in_training"):
         notes.append(
             ":warning: The job has no validation data, so these are *training examples, seen in training*: "
@@ -140,9 +144,11 @@ def evaluation_chart_comment(data: Mapping[str, object], text: str = "") -> str:
     return comment + (f"\n{escape_clip(text, 500)}" if text else "")
 
 
-def no_endpoint_blocks(job_id: str, message: str) -> list[Block]:
-    """The answer to Evaluate on a job with nothing live: why, and the Deploy button (never a deploy)."""
+def no_endpoint_blocks(job_id: str, message: str, checkpoint: int | None = None) -> list[Block]:
+    """The answer to Evaluate on a job with nothing live: why, and the Deploy button (never a deploy);
+    ``checkpoint``: nothing live serves that checkpoint, so the button opens Deploy with it chosen."""
+    button = deploy_button(job_id) if checkpoint is None else deploy_checkpoint_button(job_id, checkpoint)
     return [
         section(B.EVAL_SUMMARY, f":information_source: {escape_clip(message, 1000)}"),
-        ActionsBlock(block_id=B.EVAL_ACTIONS, elements=[deploy_button(job_id)]),
+        ActionsBlock(block_id=B.EVAL_ACTIONS, elements=[button]),
     ]

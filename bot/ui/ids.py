@@ -32,6 +32,7 @@ class Action(StrEnum):
     EVALUATE = "job_evaluate"  # the fine-tuned model against its base model, on held-out examples
     RERUN = "job_rerun"  # opens the wizard pre-filled with a finished job's choices
     DEPLOY_BEST = "job_deploy_best_checkpoint"  # the Deploy dialog with the best checkpoint chosen
+    DEPLOY_CHOSEN = "job_deploy_chosen_checkpoint"  # the Deploy dialog with a given checkpoint chosen
     # deploy dialog inputs
     DEPLOY_CHECKPOINT = "deploy_checkpoint"
     DEPLOY_SKU = "deploy_sku"
@@ -61,6 +62,10 @@ class Action(StrEnum):
     CHAT_TEMPERATURE = "chat_temperature"
     CHAT_MAX_TOKENS = "chat_max_tokens"
     CHAT_WITH_BASE = "chat_with_base"
+    # App Home's settings (approvers, allowed channels): the button and the modal's inputs
+    SETTINGS_EDIT = "home_settings_edit"
+    SETTINGS_APPROVERS = "settings_approvers"
+    SETTINGS_CHANNELS = "settings_channels"
 
 
 class Block(StrEnum):
@@ -147,6 +152,7 @@ class Block(StrEnum):
     LOADING = "loading"
     REVIEW_ESTIMATE = "review_estimate"
     REVIEW_BLOCKED = "review_blocked"
+    REVIEW_NOT_CHECKED = "review_not_checked"  # data kept by the service and not validated here, and why
     SUBMITTED = "submitted"
     # chat modal
     CHAT_PROMPT = "chat_prompt"
@@ -179,6 +185,13 @@ class Block(StrEnum):
     HOME_COSTS = "home_costs"
     HOME_SETTINGS = "home_settings"  # a workspace's approvers and allowed channels (approvers see it)
     CONFIG_SETTINGS = "config_settings"
+    HOME_SETTINGS_ACTIONS = "home_settings_actions"  # its Edit settings button
+    # the settings modal (opened from App Home) and what it shows once saved
+    SETTINGS_INTRO = "settings_intro"
+    SETTINGS_APPROVERS = "settings_approvers"
+    SETTINGS_GROUPS = "settings_groups"
+    SETTINGS_CHANNELS = "settings_channels"
+    SETTINGS_SAVED = "settings_saved"
 
 
 class Callback(StrEnum):
@@ -189,3 +202,4 @@ class Callback(StrEnum):
     SUBMITTED = "finetune_submitted"
     DEPLOY = "job_deploy_modal"
     RERUN = "job_rerun_wizard"  # the wizard, pre-filled; its metadata is the job it reruns
+    SETTINGS = "workspace_settings_modal"  # App Home's Edit settings; its metadata is the version shown

@@ -36,7 +36,8 @@ def working(cmd: grammar.Command) -> str:
 def launched(done: Launched, cost: str | None = None) -> str:
     """``cost``: the estimated training cost line (None: the model has no price)."""
     job = done.job
-    examples = done.checked.report.examples
+    unread = done.checked.request.training.path is None  # kept by the service, too large to check here
+    examples = "not validated locally" if unread else f"{done.checked.report.examples} examples"
     summary = job.summary
     billed = (
         f", billed tokens ≈ {number(summary.billed_tokens_estimate)}"
@@ -47,12 +48,12 @@ def launched(done: Launched, cost: str | None = None) -> str:
     if job.state is JobState.HELD:  # over the channel's budget (FTBOT_BUDGETS): an approver decides
         return (
             f":raised_hand: Held {code(job.id)} on {code(job.base_model)} "
-            f"({examples} examples{billed}{money}): "
+            f"({examples}{billed}{money}): "
             "it would take this channel past its monthly budget, so an approver decides in its thread. "
             "Nothing has been submitted yet."
         )
     return (
-        f":rocket: Started {code(job.id)} on {code(job.base_model)} ({examples} examples{billed}{money}). "
+        f":rocket: Started {code(job.id)} on {code(job.base_model)} ({examples}{billed}{money}). "
         "Its card in the channel tracks it."
     )
 

@@ -16,7 +16,7 @@ from bot.ui.ids import Callback
 from bot.ui.text import clip, code
 from bot.ui.wizard import wizard_view
 from bot.ui.wizard_input import DataSource, ValidationMode, WizardInput
-from commands.models import Tier
+from commands.models import ServiceDataset, Tier
 from commands.records import JobRecord
 
 #: the training source shown when the first job's data is no longer here: nothing is pre-filled
@@ -60,10 +60,17 @@ def rerun_view(
     backend_kind: str,
     datasets: Sequence[tuple[str, str]],
     tiers: Sequence[Tier] = (),
+    service_datasets: Sequence[ServiceDataset] = (),
 ) -> View:
-    """The wizard for a rerun of ``job``, pre-filled with ``initial``; ``datasets`` hold the first job's."""
+    """The wizard for a rerun of ``job``, pre-filled with ``initial``; ``datasets`` (or
+    ``service_datasets``, for data the service keeps) hold the first job's."""
     view = wizard_view(
-        backend_kind=backend_kind, channel_id="", datasets=datasets, initial=initial, tiers=tiers
+        backend_kind=backend_kind,
+        channel_id="",
+        datasets=datasets,
+        initial=initial,
+        tiers=tiers,
+        service_datasets=service_datasets,
     )
     view.callback_id = Callback.RERUN
     view.private_metadata = job.id

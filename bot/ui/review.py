@@ -29,12 +29,16 @@ def review_view(
     n_epochs: int | None = None,
     tiers: Sequence[Tier] = (),
     cost: str | None = None,
+    not_checked: Sequence[str] = (),
+    training_checked: bool = True,
 ) -> View:
     """The review step: ``summary`` is ``(label, value)`` pairs in plain text (base model, data,
     validation, parameters, suffix); ``n_epochs`` the user's own choice, when not Default (rescales the
     estimate); ``tiers`` the backend's training tiers, each with its one-line note on data residency and
     price; ``cost`` the estimated training cost (None: the model has no price). With errors in the data
-    there is no submit button: it is never submitted."""
+    there is no submit button: it is never submitted. ``not_checked``: why data the service keeps was not
+    validated here, one sentence each; ``training_checked`` False: the training data is one of them (no
+    report for it, no estimate)."""
     ok = _report_ok(report)
     blocks: list[Block] = []
     if summary:
@@ -43,15 +47,30 @@ def review_view(
     if tiers:
         lines = [f"*{escape_clip(t.label or t.name, 40)}*: {escape_clip(t.note, 200)}" for t in tiers[:10]]
         blocks.append(context(B.REVIEW_TIERS, "Training tiers: " + " · ".join(lines)))
-    blocks += validation_report_blocks(report, title="Training data check", n_epochs=n_epochs)
-    if ok and cost:
+    if not_checked:
+        notes = "\n".join(f"• {escape_clip(note, 500)}" for note in not_checked[:2])
+        blocks.append(
+            section(
+                B.REVIEW_NOT_CHECKED,
+                f":information_source: *Not validated locally*\n{notes}\nThe job references it as it is "
+                "in the service, which checks it when the job starts.",
+            )
+        )
+    if training_checked:
+        blocks += validation_report_blocks(report, title="Training data check", n_epochs=n_epochs)
+    elif report.validation is not None:
+        blocks += validation_report_blocks(report.validation, title="Validation data check")
+    if ok and cost and training_checked:
         blocks.append(section(B.REVIEW_COST, f":moneybag: {cost}"))
     if ok:
+        billed = (
+            "Training is billed by the tokens trained (the estimate above)."
+            if training_checked
+            else "Training is billed by the tokens trained; with the data unread here there is no estimate."
+        )
         blocks.append(
             context(
-                B.REVIEW_ESTIMATE,
-                "Training is billed by the tokens trained (the estimate above). A deployed model is billed "
-                "by the hour until it is torn down.",
+                B.REVIEW_ESTIMATE, f"{billed} A deployed model is billed by the hour until it is torn down."
             )
         )
     else:

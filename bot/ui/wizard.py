@@ -16,6 +16,7 @@ from slack_sdk.models.blocks import (
     InputBlock,
     NumberInputElement,
     Option,
+    OptionGroup,
     PlainTextInputElement,
     RadioButtonsElement,
     StaticSelectElement,
@@ -24,13 +25,14 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.blocks.block_elements import FileInputElement
 from slack_sdk.models.views import View
 
+from bot.datasets.names import human_bytes
 from bot.ui.blocks import context, section
 from bot.ui.ids import Action, Callback
 from bot.ui.ids import Block as B
 from bot.ui.limits import INPUT_VALUE_MAX, OPTION_TEXT_MAX, OPTION_VALUE_MAX, OPTIONS_MAX
 from bot.ui.text import escape_clip, plain
 from bot.ui.wizard_input import SUFFIX_MAX, VALIDATION_LABELS, DataSource, WizardInput
-from commands.models import BaseModelInfo, Hyperparameters, Method, Task, Tier
+from commands.models import BaseModelInfo, Hyperparameters, Method, ServiceDataset, Task, Tier
 
 TITLE = "Fine-tune a model"
 MAX_OPTIONS = OPTIONS_MAX  # Slack's cap for a select's options
@@ -67,6 +69,42 @@ def _dataset_options(datasets: Sequence[tuple[str, str]]) -> list[Option]:
     return [_option(ds_id, label or ds_id) for ds_id, label in usable[:MAX_OPTIONS]]
 
 
+#: the wizard's groups of datasets uploaded before: ftbot's own, and those the backend's service keeps
+LOCAL_GROUP = "Uploaded to ftbot"
+SERVICE_GROUPS = {"data_asset": "Project data assets", "file": "Service files (purpose fine-tune)"}
+#: service datasets offered at most, so ftbot's own uploads keep room in the select
+MAX_SERVICE_OPTIONS = 50
+
+
+def _service_option(ds: ServiceDataset) -> Option:
+    size = f" · {human_bytes(ds.size)}" if ds.size is not None else ""
+    return Option(value=ds.ref, text=plain(ds.name, OPTION_TEXT_MAX - len(size)) + size)
+
+
+def _dataset_menu(
+    datasets: Sequence[tuple[str, str]], service: Sequence[ServiceDataset]
+) -> list[Option] | list[OptionGroup]:
+    """The "uploaded before" select's options: a plain list of ftbot's own uploads, or, when the service
+    keeps datasets too, one group for each kind (at most ``MAX_OPTIONS`` options in all)."""
+    usable = [ds for ds in service if 0 < len(ds.ref) <= OPTION_VALUE_MAX][:MAX_SERVICE_OPTIONS]
+    local = _dataset_options(datasets)[: MAX_OPTIONS - len(usable)]
+    if not usable:
+        return local
+    groups = [OptionGroup(label=LOCAL_GROUP, options=local)] if local else []
+    for kind, label in SERVICE_GROUPS.items():
+        options = [_service_option(ds) for ds in usable if ds.kind == kind]
+        if options:
+            groups.append(OptionGroup(label=label, options=options))
+    return groups
+
+
+def _flat(menu: Sequence[Option] | Sequence[OptionGroup]) -> list[Option]:
+    out: list[Option] = []
+    for item in menu:
+        out.extend((item.options or []) if isinstance(item, OptionGroup) else [item])
+    return out
+
+
 def _find(options: Sequence[Option], value: str | None) -> Option | None:
     return next((o for o in options if o.value == value), None)
 
@@ -97,8 +135,10 @@ def _url_input(block_id: str, action_id: str, label: str, initial: str | None) -
 
 
 def _dataset_select(
-    block_id: str, action_id: str, label: str, options: list[Option], initial: str | None
+    block_id: str, action_id: str, label: str, menu: list[Option] | list[OptionGroup], initial: str | None
 ) -> InputBlock:
+    groups = [g for g in menu if isinstance(g, OptionGroup)]
+    options = [o for o in menu if isinstance(o, Option)]
     return InputBlock(
         block_id=block_id,
         label=label,
@@ -106,8 +146,9 @@ def _dataset_select(
         element=StaticSelectElement(
             action_id=action_id,
             placeholder="Pick a dataset",
-            options=options,
-            initial_option=_find(options, initial),
+            options=None if groups else options,
+            option_groups=groups or None,
+            initial_option=_find(_flat(menu), initial),
         ),
     )
 
@@ -148,8 +189,8 @@ def _radio(block_id: str, action_id: str, label: str, options: list[Option], ini
     )
 
 
-def _source_value(source: DataSource | None, kind: str) -> str | None:
-    return source.value if source is not None and source.kind == kind else None
+def _source_value(source: DataSource | None, *kinds: str) -> str | None:
+    return source.value if source is not None and source.kind in kinds else None
 
 
 # --- one builder per step -------------------------------------------------------------------------
@@ -198,7 +239,9 @@ def _method_step(init: WizardInput | None, tiers: Sequence[Tier]) -> list[Block]
     return blocks
 
 
-def _training_step(init: WizardInput | None, dataset_options: list[Option]) -> list[Block]:
+def _training_step(
+    init: WizardInput | None, dataset_options: list[Option] | list[OptionGroup]
+) -> list[Block]:
     training = init.training if init else None
     blocks: list[Block] = [
         section(
@@ -218,13 +261,15 @@ def _training_step(init: WizardInput | None, dataset_options: list[Option]) -> l
                 Action.TRAINING_EXISTING,
                 "…or a dataset uploaded before",
                 dataset_options,
-                _source_value(training, "existing"),
+                _source_value(training, "existing", "service"),
             )
         )
     return blocks
 
 
-def _validation_step(init: WizardInput | None, dataset_options: list[Option]) -> list[Block]:
+def _validation_step(
+    init: WizardInput | None, dataset_options: list[Option] | list[OptionGroup]
+) -> list[Block]:
     mode_values = ["none", "split", "file", "url"] + (["existing"] if dataset_options else [])
     mode_options = [_option(m, VALIDATION_LABELS[m]) for m in mode_values]
     initial_mode = init.validation_mode if init and init.validation_mode in mode_values else "none"
@@ -264,7 +309,7 @@ def _validation_step(init: WizardInput | None, dataset_options: list[Option]) ->
                 Action.VALIDATION_EXISTING,
                 "Validation dataset uploaded before",
                 dataset_options,
-                _source_value(validation, "existing"),
+                _source_value(validation, "existing", "service"),
             )
         )
     return blocks
@@ -352,11 +397,14 @@ def wizard_view(
     datasets: Sequence[tuple[str, str]] = (),
     initial: WizardInput | None = None,
     tiers: Sequence[Tier] = (),
+    service_datasets: Sequence[ServiceDataset] = (),
 ) -> View:
     """The wizard. ``datasets``: ``(id, label)`` of datasets uploaded before, newest first;
     ``initial``: values to show again (file uploads cannot be pre-filled); ``private_metadata`` is the
-    channel the card goes to; ``tiers``: the backend's training tiers (the default first), if any."""
-    dataset_options = _dataset_options(datasets)
+    channel the card goes to; ``tiers``: the backend's training tiers (the default first), if any;
+    ``service_datasets``: the datasets the backend's service keeps (project data assets, service files),
+    offered in their own group of the same select."""
+    dataset_options = _dataset_menu(datasets, service_datasets)
     return View(
         type="modal",
         callback_id=Callback.WIZARD,

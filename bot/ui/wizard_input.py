@@ -16,6 +16,7 @@ from bot.ui.ids import Action
 from bot.ui.ids import Block as B
 from bot.ui.state import Values, parse_number, selected_option, selected_value, state_files, state_value
 from bot.ui.text import clip
+from commands.dataset.service_refs import service_ref_backend
 from commands.errors import InvalidInput
 from commands.models import Frozen, Hyperparameters, Method
 
@@ -37,10 +38,11 @@ class DataSource(Frozen):
 
     ``slack_file``: ``value`` is the file's ``url_private_download`` (fetch it with the bot token, only
     from Slack's file host); ``url``: ``value`` is the URL as typed (it may carry a SAS token: never log
-    or show it, show ``name``); ``existing``: ``value`` is the dataset id.
+    or show it, show ``name``); ``existing``: ``value`` is the dataset id; ``service``: ``value`` is the id
+    of a dataset the backend's service keeps (``azureml:NAME:VERSION``, ``file-…``).
     """
 
-    kind: Literal["slack_file", "url", "existing"]
+    kind: Literal["slack_file", "url", "existing", "service"]
     value: str
     name: str
     file_id: str | None = None
@@ -126,7 +128,14 @@ def _training(values: Values, errors: dict[str, str]) -> DataSource | None:
         errors[str(e.field)] = e.message
         return None
     assert existing is not None
-    return DataSource(kind="existing", value=existing[0], name=existing[1])
+    return _picked(existing)
+
+
+def _picked(option: tuple[str, str]) -> DataSource:
+    """A dataset picked from the "uploaded before" select: ftbot's own upload, or the service's."""
+    value, label = option
+    kind: Literal["existing", "service"] = "service" if service_ref_backend(value) else "existing"
+    return DataSource(kind=kind, value=value, name=label.split(" · ", 1)[0] if kind == "service" else label)
 
 
 def _split_fraction(values: Values) -> float:
@@ -168,7 +177,7 @@ def _validation_source(
                 raise InvalidInput(
                     "Pick the validation dataset, or choose another option.", field=B.VALIDATION_EXISTING
                 )
-            return DataSource(kind="existing", value=existing[0], name=existing[1])
+            return _picked(existing)
 
 
 def _validation(

@@ -61,6 +61,7 @@ class EvaluationRecord(Frozen):
     job_id: str
     team_id: str = ""
     endpoint: str
+    checkpoint: int | None = None  # what ``endpoint`` serves, as the thread numbers them; None: final
     base_model: str | None = None  # the base model asked alongside; None: fine-tuned only
     base_missing: str | None = None  # why the base model was not asked
     source: ExamplesSource

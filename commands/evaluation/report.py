@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from commands.evaluation.metrics import Score, Summary, Tally, most_different, score, summarize, tally
 from commands.evaluation.records import EvaluationRecord, EvaluationState, ExamplesSource
+from commands.records import EvaluationFigures, ModelScores
 
 
 @dataclass(frozen=True)
@@ -42,21 +43,47 @@ def examples_phrase(record: EvaluationRecord, count: int) -> str:
 
 
 def headline(record: EvaluationRecord) -> str:
-    """The card's Evaluation line: progress while it runs, the chrF figures once it is done."""
+    """The card's Evaluation line: progress while it runs, the chrF figures once it is done; an
+    evaluation of a checkpoint's endpoint says which checkpoint."""
     if record.state is EvaluationState.RUNNING:
-        return f"Evaluating: {record.done}/{record.total}"
+        of = f" checkpoint {record.checkpoint}" if record.checkpoint is not None else ""
+        return f"Evaluating{of}: {record.done}/{record.total}"
+    line = _outcome(record)
+    return f"Checkpoint {record.checkpoint}: {line}" if record.checkpoint is not None else line
+
+
+def _outcome(record: EvaluationRecord) -> str:
     if record.state is EvaluationState.INTERRUPTED:
         return f"Interrupted at {record.done}/{record.total}; click Evaluate to run it again"
     if record.state is EvaluationState.FAILED:
         return f"Failed at {record.done}/{record.total}: {record.error or 'no reason given'}"
-    figures = report(record)
-    text = f"chrF {figures.tuned.chrf:.1f}"
-    if figures.base is not None:
-        text += f" vs base {figures.base.chrf:.1f}"
+    scored = report(record)
+    text = f"chrF {scored.tuned.chrf:.1f}"
+    if scored.base is not None:
+        text += f" vs base {scored.base.chrf:.1f}"
     text += f" on {examples_phrase(record, record.done)}"
-    if figures.base is None:
+    if scored.base is None:
         text += " (no base model to compare)"
     return text
+
+
+def _scores(summary: Summary) -> ModelScores:
+    return ModelScores(chrf=round(summary.chrf, 1), f1=round(summary.f1, 1), exact=round(summary.exact, 1))
+
+
+def figures(record: EvaluationRecord) -> EvaluationFigures:
+    """What ``/finetune compare`` shows of an evaluation: its line, and its figures once it succeeded."""
+    done = record.state is EvaluationState.SUCCEEDED
+    scored = report(record) if done else None
+    return EvaluationFigures(
+        line=headline(record),
+        finished=done,
+        examples=record.done,
+        seen_in_training=record.source is ExamplesSource.TRAINING,
+        checkpoint=record.checkpoint,
+        tuned=_scores(scored.tuned) if scored else None,
+        base=_scores(scored.base) if scored and scored.base else None,
+    )
 
 
 #: how much of a prompt, reference or reply a thread post keeps (the builder clips again for Slack)
@@ -101,6 +128,7 @@ def result_data(record: EvaluationRecord) -> dict[str, object]:
         "state": record.state.value,
         "error": record.error,
         "endpoint": record.endpoint,
+        "checkpoint": record.checkpoint,
         "examples": record.done,
         "total": record.total,
         "seen_in_training": record.source is ExamplesSource.TRAINING,

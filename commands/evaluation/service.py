@@ -27,10 +27,12 @@ from commands.evaluation.records import (
 )
 from commands.evaluation.report import headline, result_data
 from commands.lifecycle.base import Deps, UseCase
+from commands.lifecycle.options import checkpointed, find_checkpoint
 from commands.lifecycle.sources import read_sources
+from commands.lifecycle.targets import endpoint_ops
 from commands.models import ChatReply, ChatRequest, EndpointState, JobState
-from commands.ports import BaseModelChat
-from commands.records import Actor, JobRecord, PostKind, ThreadPost
+from commands.ports import BaseModelChat, EndpointOps
+from commands.records import Actor, EndpointRecord, JobRecord, PostKind, ThreadPost
 
 #: examples asked together (a batch the endpoint may generate at once); the card moves once per batch
 BATCH = 8
@@ -42,17 +44,26 @@ MAX_TOKENS = 256
 
 
 class NoLiveEndpoint(Conflict):
-    """The job has no ready endpoint to evaluate: deploy it first (the reply offers Deploy)."""
+    """The job has no ready endpoint to evaluate (``checkpoint``: none serving that checkpoint): deploy it
+    first (the reply offers Deploy, with that checkpoint chosen)."""
 
     code = "no_live_endpoint"
 
-    def __init__(self, job_id: str) -> None:
-        super().__init__(
-            "Job {job} has no live endpoint to evaluate. Deploy it first, then click Evaluate again: "
-            "ftbot never deploys for an evaluation.",
-            job=job_id,
-        )
+    def __init__(self, job_id: str, checkpoint: int | None = None) -> None:
+        if checkpoint is None:
+            super().__init__(
+                "Job {job} has no live endpoint to evaluate. Deploy it first, then click Evaluate again: "
+                "ftbot never deploys for an evaluation.",
+                job=job_id,
+            )
+        else:
+            super().__init__(
+                f"Job {{job}} has no live endpoint serving checkpoint {checkpoint}. Deploy checkpoint "
+                f"{checkpoint} first, then evaluate it again: ftbot never deploys for an evaluation.",
+                job=job_id,
+            )
         self.job_id = job_id
+        self.checkpoint = checkpoint
 
 
 class Evaluations(UseCase):
@@ -73,13 +84,23 @@ class Evaluations(UseCase):
     # --- start ---------------------------------------------------------------------------------------
 
     def start(
-        self, actor: Actor, job_id: str, *, examples: int | None = None, endpoint: str | None = None
+        self,
+        actor: Actor,
+        job_id: str,
+        *,
+        examples: int | None = None,
+        endpoint: str | None = None,
+        checkpoint: int | None = None,
     ) -> EvaluationRecord:
+        """Record an evaluation of the job's live endpoint (``endpoint``: that one; ``checkpoint``: the one
+        serving that checkpoint, as the thread numbers them)."""
         count = check_count(examples)
         with self._store.transaction() as tx:
             job = tx.get_job(job_id)
             running = tx.running_evaluation(job_id)
-            target = self._endpoint(tx, job, endpoint)
+            named = self._named(tx, job, endpoint, checkpoint)
+            endpoints = tx.endpoints_for_job(job_id)
+        target = named if named is not None else self._serving(job, endpoints, checkpoint)
         if running is not None:
             raise Conflict(
                 "An evaluation of {job} is already running ({progress}); its result comes to the thread.",
@@ -87,13 +108,14 @@ class Evaluations(UseCase):
                 progress=f"{running.done}/{running.total}",
             )
         loaded, source = self._examples(job, count)
-        base, missing = self._base(target, job.base_model)
+        base, missing = self._base(target.name, job.base_model)
         now = self.clock.now()
         record = EvaluationRecord(
             id=f"{job_id[:50]}-ev-{secrets.token_hex(3)}",
             job_id=job_id,
             team_id=job.team_id,
-            endpoint=target,
+            endpoint=target.name,
+            checkpoint=target.options.checkpoint,
             base_model=base,
             base_missing=missing,
             source=source,
@@ -105,39 +127,85 @@ class Evaluations(UseCase):
         )
         with self._store.transaction() as tx:
             tx.add_evaluation(record)
-            self._audit(tx, actor, "evaluate", job_id, "ok", f"{record.id} examples={record.total}")
+            detail = f"{record.id} examples={record.total} checkpoint={_number(record.checkpoint)}"
+            self._audit(tx, actor, "evaluate", job_id, "ok", detail)
             tx.update_job(job_id)  # the card shows "Evaluating: 0/N"
         self._changed()
         return record
 
-    def _endpoint(self, tx: EvaluationTx, job: JobRecord, name: str | None) -> str:
+    @staticmethod
+    def _named(
+        tx: EvaluationTx, job: JobRecord, name: str | None, checkpoint: int | None
+    ) -> EndpointRecord | None:
+        """The endpoint ``--endpoint`` names, checked (against ``checkpoint`` too); None when none is."""
         if job.state is not JobState.SUCCEEDED:
             raise Conflict("Job {job} has not succeeded; only a finished model can be evaluated.", job=job.id)
-        if name is not None:
-            endpoint = tx.get_endpoint(name)
-            if endpoint.job_id != job.id:
-                raise InvalidInput("Endpoint {endpoint} does not serve job {job}.", endpoint=name, job=job.id)
-            if endpoint.state is not EndpointState.READY:
-                raise Conflict("Endpoint {endpoint} is not ready.", endpoint=name)
-            return name
-        ready = [e for e in tx.endpoints_for_job(job.id) if e.state is EndpointState.READY]
-        if not ready:
-            raise NoLiveEndpoint(job.id)
-        return ready[-1].name
+        if name is None:
+            return None
+        endpoint = tx.get_endpoint(name)
+        if endpoint.job_id != job.id:
+            raise InvalidInput("Endpoint {endpoint} does not serve job {job}.", endpoint=name, job=job.id)
+        if endpoint.state is not EndpointState.READY:
+            raise Conflict("Endpoint {endpoint} is not ready.", endpoint=name)
+        if checkpoint is not None and endpoint.options.checkpoint != checkpoint:
+            raise InvalidInput(
+                f"Endpoint {{endpoint}} serves {_served(endpoint)}, not checkpoint {checkpoint}.",
+                field="checkpoint",
+                endpoint=name,
+            )
+        return endpoint
+
+    def _serving(
+        self, job: JobRecord, endpoints: Sequence[EndpointRecord], checkpoint: int | None
+    ) -> EndpointRecord:
+        """The job's ready endpoint (``checkpoint``: the one serving it); ``NoLiveEndpoint`` when there is
+        none to evaluate, never a deploy."""
+        ready = [e for e in endpoints if e.state is EndpointState.READY]
+        if checkpoint is None:
+            if not ready:
+                raise NoLiveEndpoint(job.id)
+            return ready[-1]
+        serving = [e for e in ready if e.options.checkpoint == checkpoint]
+        if serving:
+            return serving[-1]
+        if not checkpointed(self.backend):
+            raise InvalidInput(
+                "The {backend} backend keeps no checkpoints; evaluate the final model (leave out {flag}).",
+                field="checkpoint",
+                backend=self.backend.kind,
+                flag="--checkpoint",
+            )
+        find_checkpoint(self.backend, job.id, checkpoint)  # InvalidInput naming the ones the job has
+        live = next((e for e in endpoints if e.live), None)
+        if live is not None and live.options.checkpoint == checkpoint:
+            raise Conflict(
+                f"Endpoint {{endpoint}} serving checkpoint {checkpoint} is not ready yet; evaluate it once "
+                "it is.",
+                endpoint=live.name,
+            )
+        if live is not None:  # a job has one endpoint at a time: Deploy would be refused
+            raise Conflict(
+                f"Endpoint {{endpoint}} of {{job}} serves {_served(live)}, not checkpoint {checkpoint}. "
+                f"A job has one endpoint at a time: tear it down, deploy checkpoint {checkpoint}, then "
+                "evaluate it.",
+                endpoint=live.name,
+                job=job.id,
+            )
+        raise NoLiveEndpoint(job.id, checkpoint)
 
     def _data_files(self, job: JobRecord) -> list[tuple[Path, ExamplesSource]]:
         """Where the job's data lies on this machine, validation first: the uploaded validation file or
         the automatic split's held-out part (kept in the job's folder), then the training data."""
         job_dir = self.work_dir / job.id
         sources = read_sources(job_dir)
-        files = [(d.path, ExamplesSource.VALIDATION) for d in [sources.validation] if d is not None]
+        files = [(d.path, ExamplesSource.VALIDATION) for d in [sources.validation] if d and d.path]
         files += [(p, ExamplesSource.VALIDATION) for p in sorted(job_dir.glob("*.validation.jsonl"))]
         refs = (
             (job.spec.validation, ExamplesSource.VALIDATION),
             (job.spec.training, ExamplesSource.TRAINING),
         )
         files += [(Path(ref.value), source) for ref, source in refs if ref is not None and ref.kind == "file"]
-        files += [(d.path, ExamplesSource.TRAINING) for d in [sources.training] if d is not None]
+        files += [(d.path, ExamplesSource.TRAINING) for d in [sources.training] if d and d.path]
         return [(p, source) for p, source in files if p.is_file()]
 
     def _examples(self, job: JobRecord, count: int) -> tuple[list[Example], ExamplesSource]:
@@ -186,8 +254,9 @@ class Evaluations(UseCase):
         requests = [
             ChatRequest(messages=ex.messages, temperature=TEMPERATURE, max_tokens=MAX_TOKENS) for ex in batch
         ]
+        ops = self._where(record.endpoint)  # the deploy target the endpoint lives in, not always home
         with ThreadPoolExecutor(max_workers=len(requests)) as pool:
-            tuned = list(pool.map(lambda r: _answer(lambda: self.backend.chat(record.endpoint, r)), requests))
+            tuned = list(pool.map(lambda r: _answer(lambda: ops.chat(record.endpoint, r)), requests))
             base: list[Answer | None] = [None] * len(requests)
             if record.base_model is not None and self.base_chat is not None:
                 chat, model = self.base_chat, record.base_model
@@ -206,6 +275,13 @@ class Evaluations(UseCase):
         return [
             ExampleAnswers(tuned=t, base=b, judge=v) for t, b, v in zip(tuned, base, verdicts, strict=True)
         ]
+
+    def _where(self, endpoint: str) -> EndpointOps:
+        """Where ``endpoint`` answers: the training project, or the deploy target it was deployed to
+        (its stored ``DeployOptions.target``), as test chat does."""
+        with self._store.transaction() as tx:
+            target = tx.get_endpoint(endpoint).options.target
+        return endpoint_ops(self.backend, target)
 
     def _verdict(self, index: int, example: Example, tuned: Answer, base: Answer | None) -> Verdict | None:
         """The judge's preference, the two replies shown in an order that alternates per example (so a
@@ -283,6 +359,16 @@ class Evaluations(UseCase):
         except NotFound:
             return None
         return headline(record) if record is not None else None
+
+
+def _served(endpoint: EndpointRecord) -> str:
+    """What an endpoint serves, in words: "the final model" or "checkpoint 2"."""
+    number = endpoint.options.checkpoint
+    return "the final model" if number is None else f"checkpoint {number}"
+
+
+def _number(checkpoint: int | None) -> str:
+    return "final" if checkpoint is None else str(checkpoint)
 
 
 def _answer(call: Callable[[], ChatReply]) -> Answer:

@@ -27,10 +27,12 @@ from commands.lifecycle.queries import Queries
 from commands.lifecycle.reruns import Reruns
 from commands.lifecycle.values import (
     Checked,
+    Data,
     DeployChoices,
     DeployOutcome,
     Launched,
     LocalData,
+    ServiceData,
     SubmitRequest,
 )
 from commands.ports import ApproverDirectory, Clock, FineTuningBackend, Store
@@ -39,6 +41,7 @@ __all__ = [
     "DEPLOY_GRACE",
     "MAX_PROMPT",
     "Checked",
+    "Data",
     "DatasetRejected",
     "DeployChoices",
     "DeployOutcome",
@@ -52,6 +55,7 @@ __all__ = [
     "Pauses",
     "Queries",
     "Reruns",
+    "ServiceData",
     "SubmitRequest",
     "completed_epochs",
     "final_metrics",

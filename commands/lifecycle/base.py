@@ -1,17 +1,19 @@
-"""What every lifecycle use case shares: its ports, the audit log, the outbox, the approver check."""
+"""What every lifecycle use case shares: its ports, the audit log, the outbox, the approver check, the
+recording of an approver's decision."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from commands.costs.budgets import BudgetGuard
 from commands.costs.recorder import Costs
-from commands.errors import PermissionDenied
+from commands.errors import Conflict, PermissionDenied, User
 from commands.ports import ApproverDirectory, Clock, FineTuningBackend, Store, StoreTx
-from commands.records import Actor, AuditEntry, PostKind, ThreadPost
+from commands.records import Actor, ApprovalRecord, AuditEntry, PostKind, ThreadPost
 
 log = logging.getLogger("ftbot.lifecycle")
 
@@ -84,6 +86,50 @@ class UseCase:
         doing = action.replace("_", " ")
         hint = " Ask one of them, or click Deploy to request approval." if action == "deploy" else ""
         raise PermissionDenied(f"Only approvers can {doing} ({{target}}).{hint}", target=target)
+
+    def _record_decision(
+        self,
+        actor: Actor,
+        approval_id: int,
+        approve: bool,
+        then: Callable[[StoreTx, ApprovalRecord, datetime], object],
+        *,
+        detail: str = "",
+        **post: object,
+    ) -> ApprovalRecord:
+        """Record an approver's Approve or Reject on an approval request in one transaction: the decision,
+        its audit line (with ``detail``), its thread post (with ``post``) and ``then(tx, decided, now)``,
+        what the decision changes. ``Conflict`` when someone decided first (audited as a duplicate). The
+        caller has checked that ``actor`` is an approver."""
+        action = "approve" if approve else "reject"
+        now = self.clock.now()
+        with self.store.transaction() as tx:
+            decided = tx.decide_approval(approval_id, approve, actor.user_id, now)
+            if decided is None:
+                current = tx.get_approval(approval_id)
+                self._audit(tx, actor, action, current.job_id, "duplicate", detail)
+            else:
+                self._audit(tx, actor, action, decided.job_id, "ok", detail)
+                self._post(
+                    tx,
+                    decided.job_id,
+                    PostKind.APPROVAL_DECIDED,
+                    f"approval:{approval_id}:decided",
+                    "",
+                    approval_id=approval_id,
+                    decided_by=actor.user_id,
+                    approved=approve,
+                    requested_by=decided.requested_by,
+                    **post,
+                )
+                then(tx, decided, now)
+        self._changed()
+        if decided is None:
+            already = f"This request was already {current.state.value} by"
+            if current.decided_by:
+                raise Conflict(already + " {by}.", by=User(current.decided_by))
+            raise Conflict(already + " someone.")
+        return decided
 
     def _changed(self) -> None:
         try:

@@ -86,7 +86,12 @@ class Chats(UseCase):
             yield from ops.chat_stream(turn.endpoint.name, turn.request)
             return
         reply = ops.chat(turn.endpoint.name, turn.request)
-        yield ChatDelta(text=reply.content, finish_reason=reply.finish_reason or "", usage=reply.usage)
+        yield ChatDelta(
+            text=reply.content,
+            finish_reason=reply.finish_reason or "",
+            usage=reply.usage,
+            content_filter=reply.content_filter,
+        )
 
     def ask_base(self, turn: ChatTurn) -> BaseAnswer | None:
         """The base model's answer (None when not asked); its failure is said, never raised."""

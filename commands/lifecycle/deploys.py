@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from commands.costs.budgets import Overspend
 from commands.costs.prices import Money
-from commands.errors import Conflict, PermissionDenied, User
+from commands.errors import Conflict, PermissionDenied
 from commands.lifecycle.base import Deps, UseCase
 from commands.lifecycle.endpoints import Endpoints
 from commands.lifecycle.options import (
@@ -149,30 +149,9 @@ class Deploys(UseCase):
         self._require_approver(actor, action, approval.job_id)
         if approve and approval.options.target is not None:  # a target's rules, before the approval counts
             self._check_target_of(approval.job_id, approval.options)
-        with self.store.transaction() as tx:
-            decided = tx.decide_approval(approval_id, approve, actor.user_id, self.clock.now())
-            if decided is None:
-                current = tx.get_approval(approval_id)
-                self._audit(tx, actor, action, current.job_id, "duplicate")
-            else:
-                self._audit(tx, actor, action, decided.job_id, "ok")
-                self._post(
-                    tx,
-                    decided.job_id,
-                    PostKind.APPROVAL_DECIDED,
-                    f"approval:{approval_id}:decided",
-                    approval_id=approval_id,
-                    decided_by=actor.user_id,
-                    approved=approve,
-                    requested_by=decided.requested_by,
-                )
-                tx.update_job(decided.job_id)
-        self._changed()
-        if decided is None:
-            already = f"This request was already {current.state.value} by"
-            if current.decided_by:
-                raise Conflict(already + " {by}.", by=User(current.decided_by))
-            raise Conflict(already + " someone.")
+        decided = self._record_decision(
+            actor, approval_id, approve, lambda tx, decided, _: tx.update_job(decided.job_id)
+        )
         if approve:
             self.deploy(actor, decided.job_id, decided.options)
         return decided

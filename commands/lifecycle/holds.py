@@ -11,7 +11,6 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from commands.costs.budgets import Overspend
-from commands.errors import Conflict, User
 from commands.lifecycle.base import Deps, UseCase
 from commands.models import JobState
 from commands.ports import StoreTx
@@ -75,44 +74,18 @@ class Holds(UseCase):
             approval = tx.get_approval(approval_id)
         if approval.action != SUBMIT:
             return self.deploys.decide(actor, approval_id, approve)
-        action = "approve" if approve else "reject"
-        self._require_approver(actor, action, approval.job_id)
-        now = self.clock.now()
-        with self.store.transaction() as tx:
-            decided = tx.decide_approval(approval_id, approve, actor.user_id, now)
-            if decided is None:
-                current = tx.get_approval(approval_id)
-                self._audit(tx, actor, action, current.job_id, "duplicate", "over-budget submit")
+        self._require_approver(actor, "approve" if approve else "reject", approval.job_id)
+
+        def move_on(tx: StoreTx, decided: ApprovalRecord, now: datetime) -> None:
+            if approve:  # on to submission: ``start`` hands it to the backend
+                tx.update_job(decided.job_id, state=JobState.PENDING, service_status="submitting")
             else:
-                self._audit(tx, actor, action, decided.job_id, "ok", "over-budget submit")
-                self._post(
-                    tx,
-                    decided.job_id,
-                    PostKind.APPROVAL_DECIDED,
-                    f"approval:{approval_id}:decided",
-                    approval_id=approval_id,
-                    decided_by=actor.user_id,
-                    approved=approve,
-                    requested_by=decided.requested_by,
-                    action=SUBMIT,
-                )
-                if approve:  # on to submission: ``start`` hands it to the backend
-                    tx.update_job(decided.job_id, state=JobState.PENDING, service_status="submitting")
-                else:
-                    end_hold(
-                        self,
-                        tx,
-                        decided.job_id,
-                        "Rejected over the channel's budget; nothing was submitted.",
-                        now,
-                        actor,
-                    )
-        self._changed()
-        if decided is None:
-            already = f"This request was already {current.state.value} by"
-            if current.decided_by:
-                raise Conflict(already + " {by}.", by=User(current.decided_by))
-            raise Conflict(already + " someone.")
+                reason = "Rejected over the channel's budget; nothing was submitted."
+                end_hold(self, tx, decided.job_id, reason, now, actor)
+
+        decided = self._record_decision(
+            actor, approval_id, approve, move_on, detail="over-budget submit", action=SUBMIT
+        )
         if approve:
             self.jobs.start(decided.job_id)
         return decided

@@ -11,15 +11,16 @@ from pathlib import Path
 from commands.costs.budgets import Overspend
 from commands.dataset import ValidationReport, split_dataset, validate_dataset
 from commands.errors import Conflict, InvalidInput, NotFound, PermissionDenied, Unavailable, User
-from commands.lifecycle.base import UseCase
+from commands.lifecycle.base import Deps, UseCase
 from commands.lifecycle.holds import HELD_STATUS, open_hold, withdraw_hold
-from commands.lifecycle.options import check_method, thread_checkpoints, training_tier
-from commands.lifecycle.progress import completed_epochs, final_metrics, nothing_new
+from commands.lifecycle.options import check_method, training_tier
+from commands.lifecycle.progress import nothing_new
+from commands.lifecycle.service_data import check_sources, dataset_ref, not_checked, unchecked_report
 from commands.lifecycle.sources import remember_sources
+from commands.lifecycle.updates import STATE_POSTS, Updates
 from commands.lifecycle.values import Checked, Launched, SubmitRequest
 from commands.models import (
     BaseModelInfo,
-    Checkpoint,
     DatasetRef,
     Job,
     JobSpec,
@@ -28,19 +29,10 @@ from commands.models import (
     Task,
     normalized_model_name,
 )
-from commands.ports import StoreTx, TokenizerSource
-from commands.records import Actor, DatasetSummary, JobRecord, LaunchRecord, PostKind, ThreadPost
+from commands.ports import TokenizerSource
+from commands.records import Actor, DatasetSummary, JobRecord, LaunchRecord, PostKind
 
 log = logging.getLogger("ftbot.lifecycle")
-
-_STATE_POSTS = {
-    JobState.QUEUED: PostKind.QUEUED,
-    JobState.RUNNING: PostKind.RUNNING,
-    JobState.SUCCEEDED: PostKind.SUCCEEDED,
-    JobState.FAILED: PostKind.FAILED,
-    JobState.CANCELLED: PostKind.CANCELLED,
-}
-_SHOWN_EVENTS = {"queued", "started", "running", "epoch", "completed", "succeeded", "failed", "cancelled"}
 
 
 class DatasetRejected(InvalidInput):
@@ -58,7 +50,12 @@ class DatasetRejected(InvalidInput):
 
 
 class Jobs(UseCase):
-    """A job from its check to its end: what ``/finetune submit``, the wizard and the poller drive."""
+    """A job from its check to its end: what ``/finetune submit``, the wizard and the poller drive. What the
+    backend says of a live job is recorded by ``updates``."""
+
+    def __init__(self, deps: Deps) -> None:
+        super().__init__(deps)
+        self.updates = Updates(deps)
 
     def models(self) -> list[BaseModelInfo]:
         return self.backend.list_base_models()
@@ -111,21 +108,14 @@ class Jobs(UseCase):
         tier = training_tier(self.backend, request.training_type)
         if tier != request.training_type:
             request = replace(request, training_type=tier)
-        validation = request.validation.path if request.validation else None
-        report = self.check_dataset(
-            request.training.path,
-            model=model,
-            task=request.task,
-            validation=validation,
-            method=request.method,
-        )
+        report = self._report(request, model)
         if not report.ok:
             raise DatasetRejected(report, request.training.name, field="training")
         if report.validation is not None and not report.validation.ok:
             raise DatasetRejected(
                 report.validation, request.validation.name if request.validation else "", field="validation"
             )
-        stats = report.stats
+        stats, notes = report.stats, not_checked(request)
         epochs = request.hyperparameters.n_epochs or stats.default_epochs
         per_epoch = (stats.billed_tokens_estimate or 0) // max(1, stats.default_epochs)
         summary = DatasetSummary(
@@ -139,8 +129,28 @@ class Jobs(UseCase):
             validation_name=request.validation.name if request.validation else None,
             validation_examples=report.validation.examples if report.validation else None,
             split_fraction=request.split,
+            not_checked=notes[0] if notes and request.training.path is None else None,
         )
-        return Checked(request=request, model=model, report=report, summary=summary)
+        return Checked(request=request, model=model, report=report, summary=summary, not_checked=notes)
+
+    def _report(self, request: SubmitRequest, model: BaseModelInfo) -> ValidationReport:
+        """The check of the data that is here: a service dataset too large to download is not read (its
+        report is empty), and its validation data is checked on its own."""
+        check_sources(request, self.backend.kind)
+        validation = request.validation.path if request.validation else None
+        if request.training.path is not None:
+            return self.check_dataset(
+                request.training.path,
+                model=model,
+                task=request.task,
+                validation=validation,
+                method=request.method,
+            )
+        report = unchecked_report(model.context_length)
+        if validation is not None:
+            alone = self.check_dataset(validation, model=model, task=request.task, method=request.method)
+            report = report.model_copy(update={"validation": alone})
+        return report
 
     # --- launch ----------------------------------------------------------------------------------
 
@@ -192,11 +202,11 @@ class Jobs(UseCase):
         job_dir = self.work_dir / job_id
         job_dir.mkdir(parents=True, exist_ok=True)
         remember_sources(job_dir, req)  # what a rerun reuses without downloading again
-        training = DatasetRef(kind="file", value=str(req.training.path), name=req.training.name)
+        training = dataset_ref(req.training)
         validation = None
         if req.validation is not None:
-            validation = DatasetRef(kind="file", value=str(req.validation.path), name=req.validation.name)
-        elif req.split:
+            validation = dataset_ref(req.validation)
+        elif req.split and req.training.path is not None:
             train_path, valid_path = split_dataset(req.training.path, req.split, seed=0, out_dir=job_dir)
             training = DatasetRef(kind="file", value=str(train_path), name=req.training.name)
             validation = DatasetRef(
@@ -288,7 +298,7 @@ class Jobs(UseCase):
             return record
         with self.store.transaction() as tx:
             tx.update_job(job_id, bump=False, spec=spec)
-        record = self._apply(job_id, job)
+        record = self.updates.apply(job_id, job)
         with self.store.transaction() as tx:
             cancel_now = tx.cancel_requested(job_id)
         if cancel_now and not record.state.terminal:
@@ -317,7 +327,7 @@ class Jobs(UseCase):
                 finished_at=now,
                 updated_at=now,
             )
-            self._post(tx, record.id, _STATE_POSTS[state], f"state:{state.value}", reason=reason)
+            self._post(tx, record.id, STATE_POSTS[state], f"state:{state.value}", reason=reason)
         self._changed()
         return updated
 
@@ -335,75 +345,11 @@ class Jobs(UseCase):
         job = self.backend.get_job(job_id)
         if nothing_new(record, job, seen):  # the common case: one read, no write
             return record
-        return self._apply(job_id, job)
-
-    def _apply(self, job_id: str, job: Job) -> JobRecord:
-        now = self.clock.now()
-        checkpoints = thread_checkpoints(self.backend, job_id) if job.state is JobState.SUCCEEDED else None
-        with self.store.transaction() as tx:
-            record = tx.get_job(job_id)
-            events_seen, epochs_seen = tx.progress(job_id)
-            changed_state = job.state is not record.state and not record.state.terminal
-            epochs = completed_epochs(job)
-            for point in epochs:  # one post per finished epoch; the key makes it once
-                self._post(
-                    tx,
-                    job_id,
-                    PostKind.EPOCH,
-                    f"epoch:{point.epoch}",
-                    metric=point.model_dump(),
-                    epoch=point.epoch,
-                )
-            for i, event in enumerate(job.events[events_seen:], start=events_seen):
-                if event.kind not in _SHOWN_EVENTS:
-                    self._post(tx, job_id, PostKind.EVENT, f"event:{i}", event.message)
-            if len(job.events) > events_seen or len(epochs) > epochs_seen:
-                tx.set_progress(job_id, max(events_seen, len(job.events)), max(epochs_seen, len(epochs)))
-            if not changed_state and job.service_status == record.service_status:
-                return record
-            changes: dict[str, object] = {"service_status": job.service_status, "updated_at": now}
-            if job.studio_url:
-                changes["studio_url"] = job.studio_url
-            if changed_state:
-                changes["state"] = job.state
-                if job.state.terminal:
-                    changes["finished_at"] = job.finished_at or now
-                    changes["error"] = job.error
-                    changes["output_model"] = job.output_model
-                self._state_posts(tx, job_id, job, checkpoints)
-            updated = tx.update_job(job_id, bump=changed_state, **changes)
-        if changed_state and job.state.terminal and self.costs is not None:
-            self.costs.training_ended(updated, job.trained_tokens)
-        self._changed()
-        return updated
+        return self.updates.apply(job_id, job)
 
     def record(self, job_id: str, job: Job) -> JobRecord:
         """Record what the backend says of a job (a pause or resume answer) as a poll would."""
-        return self._apply(job_id, job)
-
-    def _state_posts(self, tx: StoreTx, job_id: str, job: Job, checkpoints: list[Checkpoint] | None) -> None:
-        """What the thread hears when the job moves to ``job.state``: the state, and on success the loss
-        chart (or why there is none) and the deployable checkpoints."""
-        post_kind = _STATE_POSTS.get(job.state)
-        if post_kind is not None:
-            data: dict[str, object] = {"reason": job.error or ""}
-            if job.state is JobState.SUCCEEDED:
-                data.update(final_metrics(job), output_model=job.output_model or "")
-            if job.state is JobState.FAILED and job.metrics_note:
-                data["note"] = job.metrics_note
-            post = ThreadPost(job_id=job_id, kind=post_kind, data=data)
-            tx.post(post, key=f"{job_id}:state:{job.state.value}", at=self.clock.now())
-        if job.state is not JobState.SUCCEEDED:
-            return
-        if job.metrics:
-            self._post(
-                tx, job_id, PostKind.LOSS_CHART, "loss_chart", metrics=[m.model_dump() for m in job.metrics]
-            )
-        elif job.metrics_note:
-            self._post(tx, job_id, PostKind.INFO, "metrics_note", job.metrics_note)
-        if checkpoints:
-            listed = [c.model_dump(mode="json") for c in checkpoints]
-            self._post(tx, job_id, PostKind.CHECKPOINTS, "checkpoints", checkpoints=listed)
+        return self.updates.apply(job_id, job)
 
     # --- cancel ----------------------------------------------------------------------------------
 
@@ -432,4 +378,4 @@ class Jobs(UseCase):
         if record.state is JobState.PENDING:
             return self.start(job_id)  # sees the request and cancels without submitting
         job = self.backend.cancel_job(job_id)
-        return self._apply(job_id, job)
+        return self.updates.apply(job_id, job)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from commands.lifecycle.base import UseCase
+from commands.errors import FtbotError
+from commands.lifecycle.base import UseCase, log
 from commands.lifecycle.options import has_deploy_options, pausable, training_tiers
-from commands.models import Tier
-from commands.ports import EvaluationLine
+from commands.models import ServiceDataset, Tier
+from commands.ports import EvaluationLine, ServiceDatasets
 from commands.records import EndpointRecord, JobCard, JobRecord
 
 
@@ -33,6 +34,18 @@ class Queries(UseCase):
     def training_tiers(self) -> list[Tier]:
         """The backend's training tiers, the default first (the wizard's choice); empty if it has none."""
         return training_tiers(self.backend)
+
+    def service_datasets(self) -> list[ServiceDataset]:
+        """The datasets the backend's service keeps (the wizard's "A dataset uploaded before" offers them
+        beside ftbot's own uploads); empty when it keeps none, or cannot list them now (the wizard opens
+        all the same, with the reason in the log)."""
+        if not isinstance(self.backend, ServiceDatasets):
+            return []
+        try:
+            return self.backend.list_datasets()
+        except FtbotError as e:
+            log.warning("the backend's datasets could not be listed (%s): %s", e.code, e.message)
+            return []
 
     def jobs(
         self, *, channel_id: str | None = None, user_id: str | None = None, limit: int = 20

@@ -10,8 +10,9 @@ job it reruns: its card links to the first card, and the first thread hears of i
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from commands.costs.recorder import JobCosts
 from commands.errors import Conflict, InvalidInput
 from commands.lifecycle.base import Deps, UseCase
 from commands.lifecycle.jobs import Jobs
@@ -19,7 +20,8 @@ from commands.lifecycle.progress import final_metrics
 from commands.lifecycle.sources import Sources, read_sources
 from commands.lifecycle.values import Launched, SubmitRequest
 from commands.models import Checkpoint, Hyperparameters, JobState, MetricPoint
-from commands.records import Actor, JobRecord
+from commands.ports import EvaluationFiguresReader
+from commands.records import Actor, EvaluationFigures, JobRecord
 
 FINISHED = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED})
 
@@ -44,12 +46,15 @@ class RerunDraft:
 
 @dataclass(frozen=True)
 class ComparedJob:
-    """One side of a comparison: the job, its metrics by step and its final figures."""
+    """One side of a comparison: the job, its metrics by step and its final figures, its latest
+    evaluation and what it cost (None: not evaluated; no cost known)."""
 
     job: JobRecord
     metrics: tuple[MetricPoint, ...] = ()
     final: dict[str, object] | None = None
     note: str | None = None  # why there are no metrics, when there are none
+    evaluation: EvaluationFigures | None = None
+    costs: JobCosts | None = None
 
 
 class Reruns(UseCase):
@@ -124,13 +129,17 @@ class Reruns(UseCase):
     def _compared(self, job_id: str) -> ComparedJob:
         with self.store.transaction() as tx:
             job = tx.get_job(job_id)
+            endpoints = tx.endpoints_for_job(job_id)
+            evaluation = tx.evaluation_figures(job_id) if isinstance(tx, EvaluationFiguresReader) else None
+        # the endpoint the card shows: the live one, else the last one there was
+        endpoint = next((e for e in endpoints if e.live), endpoints[-1] if endpoints else None)
+        costs = self.costs.job_costs(job, endpoint, self.clock.now()) if self.costs is not None else None
+        side = ComparedJob(job=job, evaluation=evaluation, costs=costs)
         if job.state is JobState.PENDING:
-            return ComparedJob(job=job, note="not started yet")
+            return replace(side, note="not started yet")
         reported = self.backend.get_job(job_id)
         note = reported.metrics_note if not reported.metrics else None
-        return ComparedJob(
-            job=job, metrics=reported.metrics, final=final_metrics(reported), note=note or None
-        )
+        return replace(side, metrics=reported.metrics, final=final_metrics(reported), note=note or None)
 
 
 def best_checkpoint(checkpoints: Sequence[Checkpoint]) -> Checkpoint | None:

@@ -27,7 +27,7 @@ def deploy_target(backend: FineTuningBackend, name: str | None) -> str | None:
     if not isinstance(backend, TargetedBackend):
         raise InvalidInput(
             "The {backend} backend deploys only to its training project ({home}): it has no deploy targets "
-            "(FTBOT_DEPLOY_TARGETS is for azure); leave out {flag}.",
+            "(FTBOT_DEPLOY_TARGETS is for azure and foundry); leave out {flag}.",
             field="target",
             backend=backend.kind,
             home=HOME_TARGET,
@@ -61,7 +61,7 @@ def check_target(backend: FineTuningBackend, options: DeployOptions, model: str)
         raise InvalidInput(
             "The {backend} backend has no deploy targets.", field="target", backend=backend.kind
         )
-    backend.check_target(str(options.target), model)
+    backend.check_target(str(options.target), model, sku=options.sku)
 
 
 def endpoint_ops(backend: FineTuningBackend, target: str | None) -> EndpointOps:

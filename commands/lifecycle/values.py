@@ -20,10 +20,26 @@ class LocalData:
 
 
 @dataclass(frozen=True)
+class ServiceData:
+    """A dataset the backend's service already keeps (``ServiceDatasets``): the job references ``ref``
+    (``azureml:NAME:VERSION``, ``file-…``) and nothing is uploaded. ``path``: a local copy to check it
+    with, when it was small enough to download; otherwise ``not_checked`` says why there is none."""
+
+    ref: str
+    name: str
+    path: Path | None = None
+    not_checked: str | None = None
+
+
+#: a submission's data: on this machine, or kept by the service
+Data = LocalData | ServiceData
+
+
+@dataclass(frozen=True)
 class SubmitRequest:
     model: str
-    training: LocalData
-    validation: LocalData | None = None
+    training: Data
+    validation: Data | None = None
     split: float | None = None
     hyperparameters: Hyperparameters = field(default_factory=Hyperparameters)
     suffix: str | None = None
@@ -46,6 +62,8 @@ class Checked:
     model: BaseModelInfo
     report: ValidationReport
     summary: DatasetSummary
+    #: why data was not checked here (a service dataset over the download limit): shown on the review
+    not_checked: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

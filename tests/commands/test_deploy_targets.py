@@ -24,14 +24,14 @@ class Targeted(FakeBackend):
 
     def __init__(self) -> None:
         super().__init__()
-        self.checked: list[tuple[str, str]] = []
+        self.checked: list[tuple[str, str, str | None]] = []
         self.west = FakeBackend()
 
     def deploy_targets(self) -> list[DeployTarget]:
         return [HOME, WEST]
 
-    def check_target(self, target: str, model: str) -> None:
-        self.checked.append((target, model))
+    def check_target(self, target: str, model: str, *, sku: str | None = None) -> None:
+        self.checked.append((target, model, sku))
 
     def endpoints_at(self, target: str) -> Any:
         assert target == "west"
@@ -80,7 +80,8 @@ def test_a_targeted_backend_resolves_names_and_routes_endpoints() -> None:
     assert has_deploy_options(backend) and not has_deploy_options(FakeBackend())
     assert endpoint_ops(backend, "west") is backend.west and endpoint_ops(backend, None) is backend
     check_target(backend, DeployOptions(target="west"), "model-1")
-    assert backend.checked == [("west", "model-1")]
+    check_target(backend, DeployOptions(target="west", sku="GlobalStandard"), "model-1")
+    assert backend.checked == [("west", "model-1", None), ("west", "model-1", "GlobalStandard")]
     assert describe_target(backend, "west") == "west (S2/RG2/P2)"
 
 

@@ -146,21 +146,7 @@ def test_any_text_parses_or_raises_usage_error(text: str) -> None:
     except UsageError as e:
         assert e.message
     else:
-        assert isinstance(
-            result,
-            g.OpenWizard
-            | g.Help
-            | g.Submit
-            | g.Validate
-            | g.Status
-            | g.ListJobs
-            | g.ListModels
-            | g.ListEndpoints
-            | g.Deploy
-            | g.Chat
-            | g.Teardown
-            | g.Cancel,
-        )
+        assert isinstance(result, g.Command)  # one of the commands, whichever
 
 
 @settings(max_examples=300, deadline=None)
@@ -259,3 +245,44 @@ def test_help_lists_pause_resume_and_the_new_flags() -> None:
         "--training-type",
     ):
         assert word in usages
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("eval ftbot-x --checkpoint 2", g.Evaluate(job="ftbot-x", checkpoint=2)),
+        (
+            "evaluate --checkpoint=10 ftbot-x --examples 5",
+            g.Evaluate(job="ftbot-x", examples=5, checkpoint=10),
+        ),
+        ("eval ftbot-x --checkpoint 0", g.Evaluate(job="ftbot-x", checkpoint=0)),
+    ],
+)
+def test_eval_takes_a_checkpoint_as_the_thread_numbers_them(text: str, expected: g.Command) -> None:
+    assert g.parse(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (
+            "eval ftbot-x --checkpoint two",
+            "--checkpoint is a checkpoint's number as the job's thread lists it, got two.",
+        ),
+        (
+            "eval ftbot-x --checkpoint=-1",
+            "--checkpoint is a checkpoint's number as the job's thread lists it, got -1.",
+        ),
+        ("eval ftbot-x --checkpoint", "--checkpoint needs a value."),
+        (
+            "eval ftbot-x --endpoint ep-1 --checkpoint 2",
+            "Give --endpoint or --checkpoint, not both: --checkpoint finds the endpoint serving it.",
+        ),
+    ],
+)
+def test_eval_checkpoint_errors_say_what_is_wrong_with_the_usage(text: str, message: str) -> None:
+    with pytest.raises(UsageError) as e:
+        g.parse(text)
+    assert e.value.message == message
+    assert e.value.field == "--checkpoint"
+    assert e.value.hint == "/finetune eval JOB [--examples N] [--endpoint ENDPOINT | --checkpoint N]"

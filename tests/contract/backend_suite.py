@@ -24,7 +24,7 @@ from commands.models import (
     JobSpec,
     JobState,
 )
-from commands.ports import FineTuningBackend
+from commands.ports import FineTuningBackend, StreamingChat
 
 
 class BackendHarness(Protocol):
@@ -121,6 +121,12 @@ class BackendContract:
         )
         assert isinstance(reply.content, str)
         assert reply.usage.total_tokens > 0
+        if isinstance(b, StreamingChat):  # streamed: text pieces, then the facts a whole reply carries
+            *pieces, last = b.chat_stream(
+                ep.name, ChatRequest(messages=(ChatMessage(role="user", content="Hello"),), max_tokens=8)
+            )
+            assert all(p.finish_reason is None and p.usage is None for p in pieces)
+            assert last.text == "" and last.finish_reason and last.usage and last.usage.total_tokens > 0
 
         with pytest.raises(Conflict) as in_use:
             b.delete_model(model)

@@ -1,10 +1,12 @@
 """deploy/: every Kubernetes manifest validates against the schema of a pinned Kubernetes version
-(kubernetes-validate, offline: it ships the schemas), the Prometheus Operator resources against the CRD
-schemas in deploy/kubernetes/crds/, and every metric an alert, the dashboard or README names is one that
+(kubernetes-validate, offline: it ships the schemas), the Prometheus Operator resources against the
+operator's own CRD schemas shipped in deploy/kubernetes/crds/ (as the API server applies them: tests/deploy/
+crds.py), and every metric an alert, the dashboard or README names is one that
 ftbot exports."""
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from pathlib import Path
@@ -20,13 +22,16 @@ from bot.backends.observed import Observed
 from bot.runtime.metrics import Metrics, StoreCollector
 from bot.runtime.settings import Settings
 from bot.store.db import Database
+from tests.deploy.crds import crd_validator, validate_custom_resource
 
 REPO = Path(__file__).resolve().parents[2]
 K8S = REPO / "deploy" / "kubernetes"
 KUBERNETES_VERSION = "1.33.0"  # the cluster version the manifests are held to
-CRD_SCHEMAS = {
-    "PrometheusRule": K8S / "crds" / "prometheusrule.schema.json",
-    "ServiceMonitor": K8S / "crds" / "servicemonitor.schema.json",
+CRDS = K8S / "crds"
+CRD_API = "monitoring.coreos.com/v1"
+CRD_VALIDATORS = {
+    "PrometheusRule": crd_validator(CRDS / "prometheusrule.schema.json", CRD_API, "PrometheusRule"),
+    "ServiceMonitor": crd_validator(CRDS / "servicemonitor.schema.json", CRD_API, "ServiceMonitor"),
 }
 
 
@@ -49,22 +54,70 @@ def by_kind(kind: str, name: str | None = None) -> dict[str, Any]:
 
 @pytest.mark.parametrize(("file", "doc"), documents(), ids=lambda v: v if isinstance(v, str) else v["kind"])
 def test_every_manifest_validates(file: str, doc: dict[str, Any]) -> None:
-    if doc["kind"] in CRD_SCHEMAS:
-        jsonschema.validate(doc, json.loads(CRD_SCHEMAS[doc["kind"]].read_text()))
+    if doc["kind"] in CRD_VALIDATORS:
+        validate_custom_resource(CRD_VALIDATORS[doc["kind"]], doc, KUBERNETES_VERSION)
     else:
         kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
 
 
-def test_the_validators_refuse_a_broken_manifest() -> None:
-    deployment = by_kind("Deployment", "ftbot-web")
-    broken = json.loads(json.dumps(deployment))
+def test_the_kubernetes_validator_refuses_a_broken_manifest() -> None:
+    broken = copy.deepcopy(by_kind("Deployment", "ftbot-web"))
     broken["spec"]["replicas"] = "two"
     with pytest.raises(kubernetes_validate.ValidationError):
         kubernetes_validate.validate(broken, KUBERNETES_VERSION, strict=True)
-    rule = json.loads(json.dumps(by_kind("PrometheusRule")))
-    rule["spec"]["groups"][0]["rules"][0]["for"] = "ten minutes"
-    with pytest.raises(jsonschema.ValidationError):
-        jsonschema.validate(rule, json.loads(CRD_SCHEMAS["PrometheusRule"].read_text()))
+
+
+_RULES, _MONITOR = "PrometheusRule", "ServiceMonitor"
+_GROUP = ("spec", "groups", 0)
+_RULE = (*_GROUP, "rules", 0)
+_ENDPOINT = ("spec", "endpoints", 0)
+_Path = tuple[str | int, ...]
+#: id: (kind, object changed, field dropped from it, fields set on it, field refused (None: the object))
+BROKEN: dict[str, tuple[str, _Path, str | None, dict[str, Any], str | None]] = {
+    "misspelt field in a rule": (_RULES, _RULE, "annotations", {"anotations": {"summary": "s"}}, None),
+    "rule without expr": (_RULES, _RULE, "expr", {}, None),
+    "expr not a string": (_RULES, _RULE, None, {"expr": ["up"]}, "expr"),
+    "for not a duration": (_RULES, _RULE, None, {"for": "ten minutes"}, "for"),
+    "label value not a string": (_RULES, (*_RULE, "labels"), None, {"page": True}, "page"),
+    "unknown field in a group": (_RULES, _GROUP, None, {"evaluation_interval": "1m"}, None),
+    "group without name": (_RULES, _GROUP, "name", {}, None),
+    "two groups of one name": (_RULES, ("spec",), None, {"groups": [{"name": "a"}, {"name": "a"}]}, "groups"),
+    "partial response strategy": (
+        _RULES, _GROUP, None, {"partial_response_strategy": "drop"}, "partial_response_strategy"
+    ),
+    "wrong apiVersion": (_RULES, (), None, {"apiVersion": "monitoring.coreos.com/v1beta1"}, "apiVersion"),
+    "name not a DNS subdomain": (_RULES, ("metadata",), None, {"name": "Ftbot_Rules"}, "name"),
+    "misspelt endpoints": (_MONITOR, ("spec",), "endpoints", {"endpoint": [{"port": "metrics"}]}, None),
+    "no selector": (_MONITOR, ("spec",), "selector", {}, None),
+    "interval not a duration": (_MONITOR, _ENDPOINT, None, {"interval": "30 seconds"}, "interval"),
+    "unknown field in an endpoint": (_MONITOR, _ENDPOINT, None, {"metricsPath": "/metrics"}, None),
+    "scheme not http(s)": (_MONITOR, _ENDPOINT, None, {"scheme": "ftp"}, "scheme"),
+    "port not a name": (_MONITOR, _ENDPOINT, None, {"port": 9100}, "port"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", BROKEN)
+def test_the_crd_schemas_refuse_a_broken_resource(case: str) -> None:
+    kind, where, dropped, added, refused_field = BROKEN[case]
+    doc = copy.deepcopy(by_kind(kind))
+    validate_custom_resource(CRD_VALIDATORS[kind], doc, KUBERNETES_VERSION)  # unbroken, it passes
+    target: Any = doc
+    for step in where:
+        target = target[step]
+    if dropped:
+        del target[dropped]
+    target.update(added)
+    with pytest.raises(jsonschema.ValidationError) as refused:
+        validate_custom_resource(CRD_VALIDATORS[kind], doc, KUBERNETES_VERSION)
+    error_at = (*where, refused_field) if refused_field else where
+    assert tuple(refused.value.absolute_path) == error_at, refused.value.message
+
+
+def test_a_custom_resource_metadata_is_checked_as_object_meta() -> None:
+    doc = copy.deepcopy(by_kind("PrometheusRule"))
+    doc["metadata"]["lables"] = {"team": "ml"}  # misspelt: ObjectMeta has no such field
+    with pytest.raises(kubernetes_validate.ValidationError):
+        validate_custom_resource(CRD_VALIDATORS["PrometheusRule"], doc, KUBERNETES_VERSION)
 
 
 def test_kustomization_lists_every_manifest_but_the_migration_job() -> None:

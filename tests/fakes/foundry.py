@@ -91,6 +91,26 @@ class FakeFoundry:
     auto_advance: bool = False  # each read of a job or deployment moves it one step (no test to advance)
     latency_s: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # where the account is: a second fake stands for a deploy target in another subscription and region
+    subscription: str = SUBSCRIPTION
+    resource_group: str = RESOURCE_GROUP
+    account: str = ACCOUNT
+    endpoint: str = ENDPOINT
+    location: str = "eastus2"
+    kind: str = "OpenAI"
+    unreachable: bool = False  # the credential has no role in the subscription: ARM answers 403
+    sources: dict[str, FakeFoundry] = field(default_factory=dict)  # accounts a model.source may name, by id
+
+    @property
+    def account_path(self) -> str:
+        return (
+            f"/subscriptions/{self.subscription}/resourceGroups/{self.resource_group}"
+            f"/providers/Microsoft.CognitiveServices/accounts/{self.account}"
+        )
+
+    @property
+    def deployments_path(self) -> str:
+        return f"{self.account_path}/deployments"
 
     def __post_init__(self) -> None:
         if not self.models:
@@ -126,6 +146,21 @@ class FakeFoundry:
 
     def inject_timeout(self, method: str, path: str, *, times: int = 1, after: bool = False) -> None:
         self.injected.append(Injected(method, re.compile(path), None, times, after))
+
+    def add_file(self, filename: str, content: bytes, *, purpose: str = "fine-tune") -> str:
+        """A file uploaded (and processed) before ftbot looks; returns its id."""
+        file_id = f"file-{uuid.uuid4().hex}"
+        self.files[file_id] = {
+            "id": file_id,
+            "object": "file",
+            "purpose": purpose,
+            "filename": filename,
+            "bytes": len(content),
+            "created_at": self.clock,
+            "status": "processed",
+            "_content": content,
+        }
+        return file_id
 
     def reject_file(self, filename_part: str, reason: str) -> None:
         self.rejected_files[filename_part] = reason

@@ -1,5 +1,6 @@
 """The v1 data plane of the fake Azure OpenAI resource (``/openai/v1/…``): models, files, fine-tuning
-jobs with events and checkpoints, chat completions on deployments, model deletion."""
+jobs with events and checkpoints, chat completions on deployments (whole, or streamed as server-sent events
+with ``stream: true``), model deletion."""
 
 from __future__ import annotations
 
@@ -11,11 +12,14 @@ from typing import TYPE_CHECKING, Any
 
 from tests.bot.backends.fake_azure.wire import Reply
 from tests.fakes.foundry import _err, multipart
+from tests.support.sse import SSE_HEADERS, chat_chunks, sse
 
 if TYPE_CHECKING:
     from tests.fakes.foundry import FakeFoundry
 
 TERMINAL = ("succeeded", "failed", "cancelled")
+#: the content filter's results on every answer
+SAFE = {"hate": {"filtered": False, "severity": "safe"}}
 
 
 def _page(items: list[dict[str, Any]], query: Mapping[str, str], default: int = 20) -> dict[str, Any]:
@@ -58,6 +62,12 @@ class DataPlane:
                 f for f in self.fake.files.values() if f["purpose"] == query.get("purpose", f["purpose"])
             ]
             return Reply(200, {**_page([_public(f) for f in files], query, 10000), "first_id": None})
+        match = re.fullmatch(r"/files/([^/]+)/content", path)
+        if match and method == "GET":
+            item = self.fake.files.get(match.group(1))
+            if item is None:
+                return _err("NotFound", f"File {match.group(1)} not found.", 404)
+            return Reply(200, bytes(item.get("_content", b"")), {"content-type": "application/octet-stream"})
         match = re.fullmatch(r"/files/([^/]+)", path)
         if match and method == "GET":
             return self._file(match.group(1))
@@ -219,6 +229,12 @@ class DataPlane:
         prompt = " ".join(str(m.get("content", "")) for m in body.get("messages", []))
         words = len(prompt.split())
         answer = f"echo: {prompt}"[: 4 * int(body.get("max_tokens") or 16)]
+        usage = {"prompt_tokens": words, "completion_tokens": 3, "total_tokens": words + 3}
+        if body.get("stream"):  # OpenAI's chunks; the usage last when stream_options asks for it
+            with_usage = (body.get("stream_options") or {}).get("include_usage")
+            model = dep["properties"]["model"]["name"]
+            chunks = chat_chunks(answer, model=model, usage=usage if with_usage else None, filters=SAFE)
+            return Reply(200, sse(chunks), SSE_HEADERS)
         return Reply(
             200,
             {
@@ -231,10 +247,10 @@ class DataPlane:
                         "index": 0,
                         "finish_reason": "stop",
                         "message": {"role": "assistant", "content": answer},
-                        "content_filter_results": {"hate": {"filtered": False, "severity": "safe"}},
+                        "content_filter_results": SAFE,
                     }
                 ],
-                "usage": {"prompt_tokens": words, "completion_tokens": 3, "total_tokens": words + 3},
+                "usage": usage,
             },
         )
 

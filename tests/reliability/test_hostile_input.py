@@ -315,6 +315,8 @@ FUZZ_GROUPS: dict[str, tuple[tuple[str, ...], int]] = {
     "view_closed": (("view_closed",), 80),
     "block_suggestion": (("block_suggestion",), 100),
     "events": (("event:",), 80),
+    # last: an approver's fuzzed submission may change who approves and where ftbot answers
+    "settings": (("block_actions:home_settings_", "view_submission:settings"), 120),
 }
 
 

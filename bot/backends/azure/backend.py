@@ -17,7 +17,7 @@ type through ``bot.backends.azure.errors``.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +25,7 @@ import httpx
 from azure.ai.ml import MLClient
 
 from bot.backends.azure.catalogue import DEFAULT_MODELS, MICROSOFT_REGISTRY, Catalogue
+from bot.backends.azure.data import DataAssets
 from bot.backends.azure.endpoints import Endpoints
 from bot.backends.azure.jobs import Jobs
 from bot.backends.azure.metrics import MetricsReader
@@ -34,6 +35,7 @@ from bot.backends.common import no_skus
 from commands.errors import InvalidInput
 from commands.models import (
     BaseModelInfo,
+    ChatDelta,
     ChatReply,
     ChatRequest,
     DatasetRef,
@@ -41,6 +43,7 @@ from commands.models import (
     Endpoint,
     Job,
     JobSpec,
+    ServiceDataset,
     Task,
 )
 
@@ -83,6 +86,7 @@ class AzureBackend:
             self.project, models=models, default_registry=default_registry, ttl_s=catalog_ttl_s, clock=clock
         )
         self.jobs = Jobs(self.project, self.catalogue, metrics_reader=metrics_reader)
+        self.data = DataAssets(self.project)
         http = http_client or httpx.Client(timeout=httpx.Timeout(120.0, connect=10.0))
         self.endpoints = Endpoints(
             self.project, self.catalogue, http_client=http, deploy_wait_s=deploy_wait_s
@@ -171,6 +175,16 @@ class AzureBackend:
     def cancel_job(self, job_id: str) -> Job:
         return self.jobs.cancel_job(job_id)
 
+    # ---- the project's own data assets: data.py --------------------------------------------------------
+    def list_datasets(self) -> list[ServiceDataset]:
+        return self.data.list_datasets()
+
+    def get_dataset(self, ref: str) -> ServiceDataset:
+        return self.data.get_dataset(ref)
+
+    def download_dataset(self, ref: str, dest: Path) -> None:
+        self.data.download_dataset(ref, dest)
+
     # ---- endpoints and models: endpoints.py ------------------------------------------------------------
     def deploy_model(self, model: str, endpoint_name: str, *, sku: str | None = None) -> Endpoint:
         no_skus(self.kind, sku)
@@ -185,6 +199,9 @@ class AzureBackend:
     def chat(self, endpoint_name: str, request: ChatRequest) -> ChatReply:
         return self.endpoints.chat(endpoint_name, request)
 
+    def chat_stream(self, endpoint_name: str, request: ChatRequest) -> Iterator[ChatDelta]:
+        return self.endpoints.chat_stream(endpoint_name, request)
+
     def delete_endpoint(self, name: str) -> None:
         self.endpoints.delete_endpoint(name)
 
@@ -195,7 +212,8 @@ class AzureBackend:
     def deploy_targets(self) -> list[DeployTarget]:
         return self.targets.list()
 
-    def check_target(self, target: str, model: str) -> None:
+    def check_target(self, target: str, model: str, *, sku: str | None = None) -> None:
+        no_skus(self.kind, sku)
         self.targets.check(target, model)
 
     def endpoints_at(self, target: str) -> TargetEndpoints:

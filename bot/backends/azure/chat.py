@@ -1,4 +1,5 @@
-"""A serverless endpoint's answer to ``POST {scoring_uri}/v1/chat/completions`` → ftbot's ``ChatReply``.
+"""A serverless endpoint's answer to ``POST {scoring_uri}/v1/chat/completions`` → ftbot's ``ChatReply``, or
+with ``stream: true`` its server-sent events → ``ChatDelta`` pieces.
 
 The rate limit quoted (200,000 tokens and 1,000 requests per minute per deployment) and the content
 filter are those of serverless deployments, per Microsoft's "Fine-tune models using serverless API
@@ -7,13 +8,15 @@ deployments in Azure AI Foundry".
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 
 from bot.backends.azure.errors import scrub
+from bot.backends.streaming import reply_deltas, sse_deltas
 from commands.errors import BackendAuthError, InvalidInput, NotFound, Unavailable
-from commands.models import ChatReply, Usage
+from commands.models import ChatDelta, ChatReply, Usage
 
 
 def chat_reply(endpoint_name: str, response: httpx.Response) -> ChatReply:
@@ -51,6 +54,22 @@ def chat_reply(endpoint_name: str, response: httpx.Response) -> ChatReply:
         ),
         content_filter=content_filter or None,
     )
+
+
+def chat_deltas(endpoint_name: str, response: httpx.Response) -> Iterator[ChatDelta]:
+    """A streamed answer (``response`` opened with ``httpx.Client.stream``) as deltas. A refusal is the
+    error ``chat_reply`` raises, before any piece; an endpoint that answered in one JSON body instead of
+    events still reads as a stream. A connection lost mid-stream is ``Unavailable``."""
+    what = f"The endpoint {endpoint_name}"
+    try:
+        if response.status_code != 200 or "text/event-stream" not in response.headers.get("content-type", ""):
+            response.read()
+            yield from reply_deltas(chat_reply(endpoint_name, response))
+            return
+        lines = (line.encode() for line in response.iter_lines())
+        yield from sse_deltas(lines, what=what, clean=scrub)
+    except httpx.HTTPError as e:
+        raise Unavailable(f"{what} stopped answering ({type(e).__name__}).") from e
 
 
 def _json_body(response: httpx.Response) -> dict[str, Any]:

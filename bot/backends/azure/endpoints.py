@@ -1,6 +1,7 @@
 """Serving fine-tuned models: ``ServerlessEndpoint`` and ``serverless_endpoints.begin_create_or_update``
 / ``get`` / ``list`` / ``begin_delete``, chat through ``get_keys`` and
-``POST {scoring_uri}/v1/chat/completions``, and archiving a model with ``models.archive``.
+``POST {scoring_uri}/v1/chat/completions`` (whole, or streamed), and archiving a model with
+``models.archive``.
 
 Microsoft's "Fine-tune models using serverless API deployments in Azure AI Foundry" sets the rules kept
 here: a fine-tuned model has one deployment, in a region its base model's
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import httpx
@@ -20,11 +21,11 @@ from azure.ai.ml.entities import ServerlessEndpoint
 from azure.core.exceptions import ResourceNotFoundError
 
 from bot.backends.azure.catalogue import REGISTRY_MODEL, Catalogue
-from bot.backends.azure.chat import chat_reply
+from bot.backends.azure.chat import chat_deltas, chat_reply
 from bot.backends.azure.errors import azure_errors
 from bot.backends.azure.project import FoundryProject, parse_time
 from commands.errors import BackendAuthError, Conflict, InvalidInput, NotFound, Unavailable
-from commands.models import BaseModelInfo, ChatReply, ChatRequest, Endpoint, EndpointState
+from commands.models import BaseModelInfo, ChatDelta, ChatReply, ChatRequest, Endpoint, EndpointState
 
 logger = logging.getLogger(__name__)
 
@@ -202,6 +203,30 @@ class Endpoints:
     def chat(self, endpoint_name: str, request: ChatRequest) -> ChatReply:
         """``POST {scoring_uri}/v1/chat/completions`` with the endpoint's primary key, as Microsoft's sample
         does. The key is fetched for this call and never logged, stored or put in an error."""
+        url, headers = self._scoring(endpoint_name)
+        try:
+            response = self._http.post(url, json=_payload(request), headers=headers)
+        except httpx.HTTPError as e:
+            raise Unavailable(f"Could not reach the endpoint {endpoint_name} ({type(e).__name__}).") from e
+        return chat_reply(endpoint_name, response)
+
+    def chat_stream(self, endpoint_name: str, request: ChatRequest) -> Iterator[ChatDelta]:
+        """``chat`` with ``stream: true``: the answer as the endpoint generates it, read from the endpoint
+        where it lives (``serving``). ``stream_options.include_usage`` asks for the usage at the end; the
+        ``extra-parameters: drop`` header lets an endpoint of the Azure AI model inference API that does not
+        know that option ignore it instead of refusing the request. Errors as ``chat``'s, before the first
+        piece when the endpoint refuses the request."""
+        url, headers = self._scoring(endpoint_name)
+        payload = {**_payload(request), "stream": True, "stream_options": {"include_usage": True}}
+        headers = {**headers, "Accept": "text/event-stream", "extra-parameters": "drop"}
+        try:
+            with self._http.stream("POST", url, json=payload, headers=headers) as response:
+                yield from chat_deltas(endpoint_name, response)
+        except httpx.HTTPError as e:
+            raise Unavailable(f"Could not reach the endpoint {endpoint_name} ({type(e).__name__}).") from e
+
+    def _scoring(self, endpoint_name: str) -> tuple[str, dict[str, str]]:
+        """The chat completions URL of a ready endpoint and the headers with its key, fetched now."""
         endpoint = self.get_endpoint(endpoint_name)
         if endpoint.state is not EndpointState.READY or not endpoint.scoring_uri:
             raise Unavailable(f"The endpoint {endpoint_name} is not ready yet ({endpoint.state.value}).")
@@ -209,16 +234,13 @@ class Endpoints:
             key = self._serving.ws.serverless_endpoints.get_keys(endpoint_name).primary_key
         if not key:
             raise BackendAuthError(f"Azure returned no key for the endpoint {endpoint_name}.")
-        payload = {
-            "messages": [m.model_dump() for m in request.messages],
-            "temperature": request.temperature,
-            "max_tokens": request.max_tokens,
-        }
         url = endpoint.scoring_uri.rstrip("/") + "/v1/chat/completions"
-        try:
-            response = self._http.post(
-                url, json=payload, headers={"Authorization": key, "Content-Type": "application/json"}
-            )
-        except httpx.HTTPError as e:
-            raise Unavailable(f"Could not reach the endpoint {endpoint_name} ({type(e).__name__}).") from e
-        return chat_reply(endpoint_name, response)
+        return url, {"Authorization": key, "Content-Type": "application/json"}
+
+
+def _payload(request: ChatRequest) -> dict[str, Any]:
+    return {
+        "messages": [m.model_dump() for m in request.messages],
+        "temperature": request.temperature,
+        "max_tokens": request.max_tokens,
+    }

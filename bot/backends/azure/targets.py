@@ -10,16 +10,16 @@ base model's ``maas-finetuning-deploy-regions``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from azure.ai.ml import MLClient
 
 from bot.backends.azure.endpoints import Endpoints
 from bot.backends.azure.errors import azure_errors
 from bot.backends.azure.project import FoundryProject
-from bot.backends.common import no_skus
-from commands.errors import BackendAuthError, InvalidInput, NotFound, PermissionDenied
-from commands.models import HOME_TARGET, ChatReply, ChatRequest, DeployTarget, Endpoint
+from bot.backends.common import TargetRegistry, missing_target, no_skus, unreachable
+from commands.errors import BackendAuthError, NotFound
+from commands.models import HOME_TARGET, ChatDelta, ChatReply, ChatRequest, DeployTarget, Endpoint
 
 
 def home_target(workspace: MLClient) -> DeployTarget:
@@ -56,6 +56,9 @@ class TargetEndpoints:
     def chat(self, endpoint_name: str, request: ChatRequest) -> ChatReply:
         return self.endpoints.chat(endpoint_name, request)
 
+    def chat_stream(self, endpoint_name: str, request: ChatRequest) -> Iterator[ChatDelta]:
+        return self.endpoints.chat_stream(endpoint_name, request)
+
     def delete_endpoint(self, name: str) -> None:
         self.endpoints.delete_endpoint(name)
 
@@ -72,21 +75,18 @@ class Targets:
         """``endpoints_in(project, where)``: the training project's ``Endpoints`` serving from ``project``."""
         self.home = home
         self.home_target = home_target(home.ws)
-        self._targets: dict[str, TargetEndpoints] = {}
+        built: list[tuple[DeployTarget, TargetEndpoints]] = []
         for target, client in targets:
             project = FoundryProject(client)
             where = f"the deploy target {target.name} ({target.path})"
-            self._targets[target.name] = TargetEndpoints(target, project, endpoints_in(project, where))
+            built.append((target, TargetEndpoints(target, project, endpoints_in(project, where))))
+        self._registry = TargetRegistry(self.home_target, built)
 
     def list(self) -> list[DeployTarget]:
-        return [self.home_target, *(t.target for t in self._targets.values())]
+        return self._registry.list()
 
     def at(self, name: str) -> TargetEndpoints:
-        found = self._targets.get(name)
-        if found is None:
-            names = ", ".join(t.name for t in self.list())
-            raise NotFound(f"There is no deploy target called {{target}} (configured: {names}).", target=name)
-        return found
+        return self._registry.at(name)
 
     def check(self, name: str, model: str) -> None:
         """The article's rules: both subscriptions reachable (``PermissionDenied`` naming the one that is
@@ -105,23 +105,6 @@ def reach(project: FoundryProject, target: DeployTarget) -> None:
             project.ws.workspaces.get(project.ws.workspace_name)
         project.workspace()
     except BackendAuthError:
-        raise PermissionDenied(
-            "The credential cannot reach subscription {subscription} (deploy target {target}: resource "
-            "group {group}, project {project}). Give it a role there (Contributor on the resource group), "
-            "or choose another target.",
-            subscription=target.subscription_id,
-            target=target.name,
-            group=target.resource_group,
-            project=target.project,
-        ) from None
+        raise unreachable(target, "project", "Contributor on the resource group") from None
     except NotFound:
-        raise InvalidInput(
-            "Deploy target {target} names project {project} in resource group {group} of subscription "
-            "{subscription}, which does not exist or which the credential cannot see. Check "
-            "FTBOT_DEPLOY_TARGETS.",
-            field="target",
-            target=target.name,
-            project=target.project,
-            group=target.resource_group,
-            subscription=target.subscription_id,
-        ) from None
+        raise missing_target(target, "project") from None

@@ -2,14 +2,16 @@
 through Azure Resource Manager.
 
 ``FoundryBackend`` implements ``FineTuningBackend`` plus the optional ``PausableBackend``,
-``CheckpointedBackend`` and ``TieredBackend``. It composes one part per module: ``catalogue`` (base
-models, cached), ``files`` (uploads), ``jobs`` (create, read, cancel, pause, resume, checkpoints),
-``deployments`` (ARM) and ``chat``. It is built from an injected ``openai.OpenAI`` and management client,
-so tests hand it clients whose transports are in-process fakes. Calls block: run them in worker threads.
+``CheckpointedBackend``, ``TieredBackend`` and ``TargetedBackend``. It composes one part per module:
+``catalogue`` (base models, cached), ``files`` (uploads), ``jobs`` (create, read, cancel, pause, resume,
+checkpoints), ``deployments`` (ARM), ``chat`` and ``targets`` (deployments in other accounts, from
+FTBOT_DEPLOY_TARGETS). It is built from an injected ``openai.OpenAI`` and management client, so tests hand
+it clients whose transports are in-process fakes. Calls block: run them in worker threads.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,16 +24,20 @@ from bot.backends.foundry.constants import DEPLOYMENT_SKUS, TRAINING_TIERS, as_t
 from bot.backends.foundry.deployments import Deployments
 from bot.backends.foundry.files import Files
 from bot.backends.foundry.jobs import Jobs
+from bot.backends.foundry.targets import DataPlaneFor, TargetDeployments, Targets
 from commands.errors import InvalidInput
 from commands.models import (
     BaseModelInfo,
+    ChatDelta,
     ChatReply,
     ChatRequest,
     Checkpoint,
     DatasetRef,
+    DeployTarget,
     Endpoint,
     Job,
     JobSpec,
+    ServiceDataset,
     Task,
     Tier,
 )
@@ -54,14 +60,20 @@ class FoundryBackend:
         *,
         catalog_ttl_s: float = 3600.0,
         file_poll_s: float = 5.0,
+        targets: Sequence[tuple[DeployTarget, CognitiveServicesManagementClient]] = (),
+        data_plane_for: DataPlaneFor | None = None,
         **job_options: Any,
     ) -> None:
+        """``targets``: the deploy targets besides the training account (FTBOT_DEPLOY_TARGETS), each with
+        an ARM client for its subscription; ``data_plane_for(config)`` builds a client on a target's
+        endpoint (Entra ID)."""
         self.config = config
         self.catalogue = Catalogue(data_plane, models=config.models, ttl_s=catalog_ttl_s)
         self.files = Files(data_plane, poll_s=file_poll_s)
         self.jobs = Jobs(data_plane, self.catalogue, training_type=config.training_type, **job_options)
         self.chats = Chat(data_plane)
         self.deployments = Deployments(arm, data_plane, config, self.chats)
+        self.targets = Targets(arm, config, targets, data_plane_for)
 
     @classmethod
     def from_settings(
@@ -84,7 +96,20 @@ class FoundryBackend:
             credential = DefaultAzureCredential()
         data_plane = data_plane_client(config, credential, **(data_plane_options or {}))
         arm = management_client(config, credential, **(arm_options or {}))
-        return cls(data_plane, arm, config)
+        targets = [
+            (
+                t,
+                management_client(
+                    config, credential, subscription_id=t.subscription_id, **(arm_options or {})
+                ),
+            )
+            for t in settings.deploy_targets
+        ]
+
+        def data_plane_for(target: FoundryConfig) -> openai.OpenAI:
+            return data_plane_client(target, credential, **(data_plane_options or {}))
+
+        return cls(data_plane, arm, config, targets=targets, data_plane_for=data_plane_for)
 
     # ---- base models, tiers ------------------------------------------------------------------------
     def list_base_models(self) -> list[BaseModelInfo]:
@@ -106,6 +131,15 @@ class FoundryBackend:
                 "Azure OpenAI fine-tunes chat models only (task chat_completion).", field="task"
             )
         return self.files.upload_dataset(path, name=name)
+
+    def list_datasets(self) -> list[ServiceDataset]:
+        return self.files.list_datasets()
+
+    def get_dataset(self, ref: str) -> ServiceDataset:
+        return self.files.get_dataset(ref)
+
+    def download_dataset(self, ref: str, dest: Path) -> None:
+        self.files.download_dataset(ref, dest)
 
     def _file_id(self, ref: DatasetRef, name: str) -> str:
         if ref.kind == "asset":
@@ -153,8 +187,21 @@ class FoundryBackend:
     def chat(self, endpoint_name: str, request: ChatRequest) -> ChatReply:
         return self.chats.chat(endpoint_name, request)
 
+    def chat_stream(self, endpoint_name: str, request: ChatRequest) -> Iterator[ChatDelta]:
+        return self.chats.chat_stream(endpoint_name, request)
+
     def delete_endpoint(self, name: str) -> None:
         self.deployments.delete_endpoint(name)
 
     def delete_model(self, model: str) -> None:
         self.deployments.delete_model(model)
+
+    # ---- deploy targets: targets.py ----------------------------------------------------------------
+    def deploy_targets(self) -> list[DeployTarget]:
+        return self.targets.list()
+
+    def check_target(self, target: str, model: str, *, sku: str | None = None) -> None:
+        self.targets.check(target, model, sku)
+
+    def endpoints_at(self, target: str) -> TargetDeployments:
+        return self.targets.at(target)

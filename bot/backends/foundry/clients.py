@@ -37,6 +37,14 @@ class FoundryConfig:
         return self.endpoint.rstrip("/") + V1_PATH
 
     @property
+    def resource_id(self) -> str:
+        """The account's ARM id: what a deployment in another account names as its model's ``source``."""
+        return (
+            f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
+            f"/providers/Microsoft.CognitiveServices/accounts/{self.account}"
+        )
+
+    @property
     def arm_scope(self) -> str:
         return self.arm_endpoint.rstrip("/") + "/.default"
 
@@ -84,16 +92,20 @@ def data_plane_client(
 
 
 def management_client(
-    config: FoundryConfig, credential: TokenCredential, **options: Any
+    config: FoundryConfig,
+    credential: TokenCredential,
+    *,
+    subscription_id: str | None = None,
+    **options: Any,
 ) -> CognitiveServicesManagementClient:
     """The ARM client for ``accounts/{account}/deployments``, on AZURE_RESOURCE_MANAGER_ENDPOINT with its
-    own token scope (sovereign clouds differ). ``options``: azure-core's (``transport``, ``retry_total``,
-    ``polling_interval``)."""
+    own token scope (sovereign clouds differ); in ``subscription_id`` for a deploy target's account.
+    ``options``: azure-core's (``transport``, ``retry_total``, ``polling_interval``)."""
     from azure.mgmt.cognitiveservices import CognitiveServicesManagementClient
 
     return CognitiveServicesManagementClient(
         credential,
-        config.subscription_id,
+        subscription_id or config.subscription_id,
         base_url=config.arm_endpoint,
         credential_scopes=[config.arm_scope],
         **options,

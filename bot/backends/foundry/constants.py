@@ -10,7 +10,9 @@ Not confirmed anywhere read (kept here so they can be corrected in one place):
 * the Developer deployment SKU name (``developertier`` in the REST/Python docs, ``Developer`` in the CLI)
   and whether ARM compares SKU names case-sensitively;
 * whether a checkpoint deploys by its ``ftchkpt-…`` id (the docs) or its ``…:ckpt-step-N`` name;
-* the model formats of open models (``Meta``, ``Mistral AI``, ``Microsoft``, ``Alibaba``, case-sensitive).
+* the model formats of open models (``Meta``, ``Mistral AI``, ``Microsoft``, ``Alibaba``, case-sensitive);
+* which regions serve which fine-tuned model with the regional Standard SKU ("Deploy a fine-tuned model"
+  names four regions for Standard, not which model is where), and the regions Developer serves from.
 """
 
 from __future__ import annotations
@@ -97,6 +99,24 @@ MODEL_FORMAT = "OpenAI"
 MODEL_VERSION = "1"
 #: open models' fine-tunes (Microsoft's field notes; deployed as GlobalStandard only): not used yet
 OPEN_MODEL_FORMATS = ("Microsoft", "Mistral AI", "Meta", "Alibaba")
+
+#: Where fine-tuned models deploy with the regional Standard SKU: "Deploy a fine-tuned model" says only "a few
+#: regions per model" and names these four (which model is in which is not confirmed: one tuple to correct)
+STANDARD_DEPLOY_REGIONS = ("eastus2", "northcentralus", "swedencentral", "switzerlandwest")
+#: The SKUs that deploy a fine-tune in any Azure OpenAI region, and the base-model families they do it
+#: for: Global Standard "from all Azure OpenAI regions" for o4-mini, the GPT-4.1 family and GPT-4o / -mini;
+#: Developer (GPT-4.1, -mini, -nano) has no data residency (its regions are not confirmed). Other models,
+#: and every model on Standard, are held to STANDARD_DEPLOY_REGIONS.
+ANY_REGION_MODELS: dict[str, tuple[str, ...]] = {
+    "GlobalStandard": ("o4-mini", "gpt-4.1", "gpt-4o"),
+    "Developer": ("gpt-4.1",),
+}
+#: A fine-tuned model's name is ``<base model>.ft-<32 hex>[-suffix]``
+FINE_TUNE_MARK = ".ft-"
+#: ARM ``accounts`` ``properties.endpoints`` key of the OpenAI data plane (``https://<res>.openai.azure.com/``)
+OPENAI_ENDPOINT_KEY = "OpenAI Language Model Instance API"
+#: The account kinds that serve Azure OpenAI deployments
+ACCOUNT_KINDS = ("OpenAI", "AIServices")
 
 #: How long the service keeps a deployment on its own
 DEVELOPER_LIFETIME = timedelta(hours=24)

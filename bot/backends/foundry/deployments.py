@@ -59,7 +59,12 @@ class Deployments:
         data_plane: openai.OpenAI,
         config: FoundryConfig,
         chat: Chat,
+        *,
+        source: str | None = None,
     ) -> None:
+        """``source``: the ARM id of the account that trained the models, when it is not this one (a
+        deploy target: "Deploy a fine-tuned model", cross-region and cross-subscription deployment)."""
+        self._source = source
         self._arm = arm
         self._data_plane = data_plane
         self._config = config
@@ -101,7 +106,9 @@ class Deployments:
         body = Deployment(
             sku=Sku(name=tier.wire, capacity=tier.capacity),
             properties=DeploymentProperties(
-                model=DeploymentModel(format=MODEL_FORMAT, name=model, version=MODEL_VERSION)
+                model=DeploymentModel(
+                    format=MODEL_FORMAT, name=model, version=MODEL_VERSION, source=self._source
+                )
             ),
         )
         with self._errors(f"The deployment {endpoint_name}"):

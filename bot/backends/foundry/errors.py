@@ -12,6 +12,7 @@ what the service answered                  what the user sees
                                            ``retry_after`` when the service said so
 400 / 422                                  ``InvalidInput`` carrying the service's message; "does not
                                            support fine-tuning" reads as the model/region/tier problem
+an error event in a streamed answer        ``Unavailable``: the endpoint stopped answering, and why
 =========================================  ===========================================================
 
 Messages are built from the service's ``error.message`` only, never from headers or URLs, and pass
@@ -126,6 +127,8 @@ def map_openai_error(err: BaseException, *, what: str = "The resource") -> Ftbot
         message = scrub(str(body.get("message") or err.message).split("\n", 1)[0])
         code = str(body.get("code") or "")
         return _by_status(err.status_code, message, code, what, _retry_after(err.response.headers))
+    if isinstance(err, openai.APIError):  # an error event in a stream, after the answer began
+        return Unavailable(f"{what} stopped answering: {scrub(str(err.message).split(chr(10), 1)[0])}")
     return Unavailable(f"Azure OpenAI request failed unexpectedly ({type(err).__name__}).")
 
 

@@ -5,6 +5,8 @@ An OpenAI-compatible server for one fine-tuned model, in its own process on a fr
 ``GET /v1/models``, both behind the endpoint's key in the ``Authorization`` header as Azure's serverless
 endpoints take it (the bare key or ``Bearer <key>``; anything else → 401). Per-deployment quotas,
 tokens and requests per minute → 429 with ``Retry-After``. ``GET /healthz`` (no key) says it is up.
+The routes are functions of what the app serves (``_Served``); the OpenAI request and reply shapes are
+in ``completions``.
 
 It loads the base model and the LoRA adapter, merges them, then binds the port and writes it to
 ``<endpoint_dir>/port``: once the port file exists the model is loaded. The key is read from the 0600
@@ -21,60 +23,28 @@ from bot.backends.local.files import OFFLINE_ENV
 for _k, _v in OFFLINE_ENV.items():
     os.environ.setdefault(_k, _v)
 
-import json  # noqa: E402
 import secrets  # noqa: E402
 import socket  # noqa: E402
-import threading  # noqa: E402
 import time  # noqa: E402
 import traceback  # noqa: E402
-import uuid  # noqa: E402
-from collections.abc import Callable, Iterator, Sequence  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+from functools import partial  # noqa: E402
 from pathlib import Path  # noqa: E402
-from typing import Any, Literal, Protocol  # noqa: E402
+from typing import Any  # noqa: E402
 
 from fastapi import FastAPI, Request  # noqa: E402
 from fastapi.responses import JSONResponse, StreamingResponse  # noqa: E402
-from pydantic import BaseModel, ConfigDict, Field, ValidationError  # noqa: E402
+from pydantic import ValidationError  # noqa: E402
 from starlette.concurrency import run_in_threadpool  # noqa: E402
 
 from bot.backends.local import files  # noqa: E402
+from bot.backends.local.completions import ChatBody, Generator, completion, sse  # noqa: E402
 from bot.backends.local.generation import Generation, load_generator  # noqa: E402
 from bot.backends.local.layout import EndpointDir  # noqa: E402
 from bot.backends.local.quota import RateLimiter, Refusal  # noqa: E402
 
 __all__ = ["Generation", "Generator", "build_app", "load_generator", "main", "serve"]
-
-
-class Generator(Protocol):
-    context_length: int
-
-    def prompt_tokens(self, messages: Sequence[dict[str, str]]) -> list[int]: ...
-
-    def generate(
-        self, prompt: list[int], *, temperature: float, max_tokens: int, min_tokens: int = 0
-    ) -> Generation: ...
-
-
-class _Message(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    role: Literal["system", "user", "assistant"]
-    content: str
-
-
-class _StreamOptions(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    include_usage: bool = False
-
-
-class _ChatBody(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    messages: list[_Message] = Field(min_length=1)
-    temperature: float = Field(default=0.7, ge=0, le=2)
-    max_tokens: int | None = Field(default=None, ge=1, le=4096)
-    min_tokens: int = Field(default=0, ge=0, le=4096)  # vLLM's extension: no end of reply before this many
-    model: str | None = None  # the base model's name: answered by the base model, without the adapter
-    stream: bool = False
-    stream_options: _StreamOptions | None = None
 
 
 def _error(status: int, message: str, *, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -92,10 +62,10 @@ def _authorized(header: str | None, key: str) -> bool:
     return secrets.compare_digest(value.encode(), key.encode())
 
 
-def _chat_body(raw: object) -> _ChatBody | JSONResponse:
+def _chat_body(raw: object) -> ChatBody | JSONResponse:
     """The request body, or the 400 that says what is wrong with it."""
     try:
-        return _ChatBody.model_validate(raw)
+        return ChatBody.model_validate(raw)
     except ValidationError as e:
         detail = "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in e.errors())
         return _error(400, f"Invalid request: {detail}")
@@ -115,87 +85,30 @@ def _rate_limited(limiter: RateLimiter, refusal: Refusal) -> JSONResponse:
     )
 
 
-def _completion(model_name: str, prompt: list[int], out: Generation, created: int) -> dict[str, object]:
-    """The OpenAI ``chat.completion`` object for one generation."""
-    return {
-        "id": f"chatcmpl-{uuid.uuid4().hex}",
-        "object": "chat.completion",
-        "created": created,
-        "model": model_name,
-        "choices": [
-            {
-                "index": 0,
-                "message": {"role": "assistant", "content": out.text},
-                "finish_reason": out.finish_reason,
-            }
-        ],
-        "usage": {
-            "prompt_tokens": len(prompt),
-            "completion_tokens": out.completion_tokens,
-            "total_tokens": len(prompt) + out.completion_tokens,
-        },
-    }
+@dataclass(frozen=True)
+class _Served:
+    """What the endpoint's routes answer with: its generators by model name, the fine-tuned model's name,
+    the key, the quota, the clock, and when the models were created."""
+
+    generators: dict[str, Generator]
+    model_name: str
+    key: str
+    limiter: RateLimiter
+    clock: Callable[[], float]
+    created: int
 
 
-def _chunk(base: dict[str, object], delta: dict[str, str], finish: str | None) -> bytes:
-    body = {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
-    return b"data: " + json.dumps(body).encode() + b"\n\n"
+@dataclass(frozen=True)
+class _Admitted:
+    """A chat request past its checks and within the quota: the model that answers, the prompt, the most
+    tokens the reply may have, and ``settle`` to call with the tokens it used."""
 
-
-def _sse(
-    generator: Generator,
-    prompt: list[int],
-    body: _ChatBody,
-    *,
-    max_tokens: int,
-    model_name: str,
-    created: int,
-    settle: Callable[[int], None],
-) -> Iterator[bytes]:
-    """The OpenAI ``chat.completion.chunk`` stream: the role, the text as it comes, the finish reason,
-    the usage (when asked with ``stream_options.include_usage``), then ``[DONE]``. Starlette iterates it
-    in a worker thread; if the client goes away the generation is stopped."""
-    base: dict[str, object] = {
-        "id": f"chatcmpl-{uuid.uuid4().hex}",
-        "object": "chat.completion.chunk",
-        "created": created,
-        "model": model_name,
-    }
-    cancel = threading.Event()
-    kwargs: dict[str, Any] = {
-        "temperature": body.temperature,
-        "max_tokens": max_tokens,
-        "min_tokens": min(body.min_tokens, max_tokens),
-    }
-    stream = getattr(generator, "stream", None)
-    parts: Iterator[str | Generation] = (
-        stream(prompt, cancel=cancel, **kwargs) if stream else iter([generator.generate(prompt, **kwargs)])
-    )
-    used = len(prompt)
-    try:
-        yield _chunk(base, {"role": "assistant", "content": ""}, None)
-        for part in parts:
-            if isinstance(part, Generation):
-                used += part.completion_tokens
-                if not stream and part.text:
-                    yield _chunk(base, {"content": part.text}, None)
-                yield _chunk(base, {}, part.finish_reason)
-                if body.stream_options is not None and body.stream_options.include_usage:
-                    usage = {
-                        "prompt_tokens": len(prompt),
-                        "completion_tokens": part.completion_tokens,
-                        "total_tokens": len(prompt) + part.completion_tokens,
-                    }
-                    yield b"data: " + json.dumps({**base, "choices": [], "usage": usage}).encode() + b"\n\n"
-            elif part:
-                yield _chunk(base, {"content": part}, None)
-        yield b"data: [DONE]\n\n"
-    finally:
-        cancel.set()
-        close = getattr(parts, "close", None)
-        if close is not None:
-            close()
-        settle(used)
+    generator: Generator
+    model_name: str
+    prompt: list[int]
+    body: ChatBody
+    max_tokens: int
+    settle: Callable[[int], None]
 
 
 def build_app(
@@ -214,16 +127,10 @@ def build_app(
         title=f"ftbot local endpoint: {model_name}", docs_url=None, redoc_url=None, openapi_url=None
     )
     created = int(clock())
-    served = {model_name: generator}
+    generators = {model_name: generator}
     if base_generator is not None and base_model_name and base_model_name != model_name:
-        served[base_model_name] = base_generator
-
-    def denied() -> JSONResponse:
-        return _error(
-            401,
-            "Access denied due to a missing or invalid key. Send it in the Authorization header.",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+        generators[base_model_name] = base_generator
+    served = _Served(generators, model_name, key, limiter, clock, created)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, object]:
@@ -231,72 +138,108 @@ def build_app(
 
     @app.get("/v1/models")
     async def models(request: Request) -> Any:
-        if not _authorized(request.headers.get("authorization"), key):
-            return denied()
-        return {
-            "object": "list",
-            "data": [
-                {"id": name, "object": "model", "created": created, "owned_by": "ftbot"} for name in served
-            ],
-        }
+        return _models(served, request)
 
     @app.post("/v1/chat/completions")
     async def chat_completions(request: Request) -> Any:
-        if not _authorized(request.headers.get("authorization"), key):
-            return denied()
-        try:
-            raw = await request.json()
-        except ValueError:
-            return _error(400, "Invalid request: the body is not valid JSON")
-        body = _chat_body(raw)
-        if isinstance(body, JSONResponse):
-            return body
-        answering = body.model if body.model in served else model_name
-        gen = served[answering]
-        messages = [{"role": m.role, "content": m.content} for m in body.messages]
-        prompt = gen.prompt_tokens(messages)
-        room = gen.context_length - len(prompt)
-        if room < 1:
-            return _error(
-                400, f"The prompt is {len(prompt)} tokens; this model's context is {gen.context_length}."
-            )
-        max_tokens = min(body.max_tokens or 256, room)
-        admitted = limiter.acquire(len(prompt) + max_tokens)
-        if isinstance(admitted, Refusal):
-            return _rate_limited(limiter, admitted)
-        if body.stream:
-            chunks = _sse(
-                gen,
-                prompt,
-                body,
-                max_tokens=max_tokens,
-                model_name=answering,
-                created=int(clock()),
-                settle=lambda used: limiter.settle(admitted, used),
-            )
-            return StreamingResponse(
-                chunks, media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
-            )
-        batched = getattr(gen, "generate_batched", None)
-        try:
-            if batched is not None and body.temperature == 0 and body.min_tokens == 0:
-                # greedy: generated in one batch with the requests that arrive alongside (evaluation)
-                out = await run_in_threadpool(batched, prompt, max_tokens)
-            else:
-                out = await run_in_threadpool(
-                    gen.generate,
-                    prompt,
-                    temperature=body.temperature,
-                    max_tokens=max_tokens,
-                    min_tokens=min(body.min_tokens, max_tokens),
-                )
-        except Exception:
-            limiter.settle(admitted, len(prompt))
-            raise
-        limiter.settle(admitted, len(prompt) + out.completion_tokens)
-        return _completion(answering, prompt, out, int(clock()))
+        return await _chat_completions(served, request)
 
     return app
+
+
+def _denied() -> JSONResponse:
+    return _error(
+        401,
+        "Access denied due to a missing or invalid key. Send it in the Authorization header.",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
+def _models(served: _Served, request: Request) -> Any:
+    """``GET /v1/models``: the models this endpoint answers as."""
+    if not _authorized(request.headers.get("authorization"), served.key):
+        return _denied()
+    return {
+        "object": "list",
+        "data": [
+            {"id": name, "object": "model", "created": served.created, "owned_by": "ftbot"}
+            for name in served.generators
+        ],
+    }
+
+
+async def _chat_completions(served: _Served, request: Request) -> Any:
+    """``POST /v1/chat/completions``: checked, admitted by the quota, then streamed or answered whole."""
+    if not _authorized(request.headers.get("authorization"), served.key):
+        return _denied()
+    try:
+        raw = await request.json()
+    except ValueError:
+        return _error(400, "Invalid request: the body is not valid JSON")
+    body = _chat_body(raw)
+    if isinstance(body, JSONResponse):
+        return body
+    admitted = _admit(served, body)
+    if isinstance(admitted, JSONResponse):
+        return admitted
+    if body.stream:
+        return _streamed(served, admitted)
+    return await _generated(served, admitted)
+
+
+def _admit(served: _Served, body: ChatBody) -> _Admitted | JSONResponse:
+    """The request with its prompt and reply room, once the quota lets it in; or the 400 for a prompt
+    longer than the context, or the 429 of the quota."""
+    answering = body.model if body.model in served.generators else served.model_name
+    gen = served.generators[answering]
+    messages = [{"role": m.role, "content": m.content} for m in body.messages]
+    prompt = gen.prompt_tokens(messages)
+    room = gen.context_length - len(prompt)
+    if room < 1:
+        return _error(
+            400, f"The prompt is {len(prompt)} tokens; this model's context is {gen.context_length}."
+        )
+    max_tokens = min(body.max_tokens or 256, room)
+    entry = served.limiter.acquire(len(prompt) + max_tokens)
+    if isinstance(entry, Refusal):
+        return _rate_limited(served.limiter, entry)
+    return _Admitted(gen, answering, prompt, body, max_tokens, partial(served.limiter.settle, entry))
+
+
+def _streamed(served: _Served, admitted: _Admitted) -> StreamingResponse:
+    chunks = sse(
+        admitted.generator,
+        admitted.prompt,
+        admitted.body,
+        max_tokens=admitted.max_tokens,
+        model_name=admitted.model_name,
+        created=int(served.clock()),
+        settle=admitted.settle,
+    )
+    return StreamingResponse(chunks, media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+
+async def _generated(served: _Served, admitted: _Admitted) -> dict[str, object]:
+    """The whole reply, generated in a worker thread; the quota is settled with what it used."""
+    gen, body, prompt = admitted.generator, admitted.body, admitted.prompt
+    batched = getattr(gen, "generate_batched", None)
+    try:
+        if batched is not None and body.temperature == 0 and body.min_tokens == 0:
+            # greedy: generated in one batch with the requests that arrive alongside (evaluation)
+            out = await run_in_threadpool(batched, prompt, admitted.max_tokens)
+        else:
+            out = await run_in_threadpool(
+                gen.generate,
+                prompt,
+                temperature=body.temperature,
+                max_tokens=admitted.max_tokens,
+                min_tokens=min(body.min_tokens, admitted.max_tokens),
+            )
+    except Exception:
+        admitted.settle(len(prompt))
+        raise
+    admitted.settle(len(prompt) + out.completion_tokens)
+    return completion(admitted.model_name, prompt, out, int(served.clock()))
 
 
 def serve(endpoint: EndpointDir) -> None:

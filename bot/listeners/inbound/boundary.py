@@ -6,6 +6,11 @@ inside Bolt with a 500. Screening first answers those 200 with an empty body (Sl
 "nothing to do") and an INFO line; what passes carries its ``Envelope`` in the request's context, and
 the context's user, channel and ``response_url`` (where replies go) are the envelope's checked values,
 not what Bolt read from the raw body.
+
+Each request, screened or not, HTTP or Socket Mode, is handled inside a ``log_context`` with a ``ref``
+minted for it (and, once screened, its team and user): every line it logs, before the ack and after (the
+listener's task and worker threads inherit the context), carries that ref, and so does the "Something
+went wrong (ref …)" the user sees if it fails.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 
 from bot.listeners.inbound.envelope import Envelope, Ignored
+from bot.runtime.logs import log_context, new_ref
 
 log = logging.getLogger("ftbot.inbound")
 
@@ -71,6 +77,10 @@ class BoundaryApp(AsyncApp):
     scope: Callable[[Any], AbstractContextManager[None]] | None = None
 
     async def async_dispatch(self, req: AsyncBoltRequest) -> BoltResponse:
+        with log_context(ref=new_ref()):
+            return await self._dispatch(req)
+
+    async def _dispatch(self, req: AsyncBoltRequest) -> BoltResponse:
         unscreened = _bolts_own(req.body) or (self.scope is not None and _install_event(req.body))
         if self.screen is not None and not unscreened:
             outcome = self.screen(req.body)
@@ -79,5 +89,10 @@ class BoundaryApp(AsyncApp):
                 return BoltResponse(status=200, body="")
             req.context[ENVELOPE] = outcome
             _identify(req.context, outcome)
-        with self.scope(req.context) if self.scope is not None else nullcontext():
+            with log_context(team_id=outcome.team_id, user=outcome.user_id), self._scoped(req):
+                return await super().async_dispatch(req)
+        with self._scoped(req):
             return await super().async_dispatch(req)
+
+    def _scoped(self, req: AsyncBoltRequest) -> AbstractContextManager[None]:
+        return self.scope(req.context) if self.scope is not None else nullcontext()

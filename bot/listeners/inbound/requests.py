@@ -13,16 +13,20 @@ from typing import Any, ClassVar, Self
 from pydantic import BaseModel, ConfigDict
 
 from bot.listeners.inbound.envelope import Envelope, Values
+from bot.store.workspace_settings import MAX_IDS
 from bot.ui.chat import parse_test_chat, parse_with_base
 from bot.ui.deploy import parse_deploy
 from bot.ui.ids import CHANNEL_ID
 from bot.ui.wizard_input import WizardInput, parse_wizard
+from bot.ui.workspace_settings import SettingsEdit, parse_settings
 from commands.errors import InvalidInput
 from commands.models import ChatRequest, DeployOptions
 from commands.records import Actor, Surface
 
 #: a job id or endpoint name as ftbot renders it into a button (ASCII only)
 _IDENTIFIER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+#: a job id and a checkpoint's number (``bot.ui.buttons.deploy_checkpoint_button``): ``JOB:N``
+_CHECKPOINT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}:[0-9]{1,9}$")
 #: an approval id: ASCII digits only (``"١٢".isdigit()`` is True), at most 12
 _APPROVAL_ID = re.compile(r"^[0-9]{1,12}$")
 _DAMAGED = "This button is damaged, so ftbot cannot act on it; use the buttons on the latest card."
@@ -82,6 +86,20 @@ class Click(Inbound):
 
 class JobClick(Click):
     """Cancel or Deploy: ``target`` is the job id."""
+
+
+class CheckpointClick(Click):
+    """Deploy checkpoint N: ``target`` is ``JOB:N`` (a job id and one of its checkpoints' numbers)."""
+
+    pattern: ClassVar[re.Pattern[str]] = _CHECKPOINT
+
+    @property
+    def job_id(self) -> str:
+        return self.target.rpartition(":")[0]
+
+    @property
+    def checkpoint(self) -> int:
+        return int(self.target.rpartition(":")[2])
 
 
 class EndpointClick(Click):
@@ -181,6 +199,30 @@ class DeploySubmission(Submission):
             raise InvalidInput("This deploy form is damaged; click Deploy on the card again.")
         options = parse_deploy(cls.state(envelope))  # InvalidInput(field=<block id>)
         return cls(**fields, job=fields["metadata"], options=options)
+
+
+class HomeClick(Inbound):
+    """A button on ftbot's App Home tab (no channel, no response_url): only its trigger is read, to open
+    a modal where the answer is shown."""
+
+    surface: ClassVar[Surface] = Surface.HOME
+    trigger_id: str
+
+    @classmethod
+    def read(cls, envelope: Envelope) -> Self:
+        return cls(**cls._who(envelope), trigger_id=envelope.trigger_id)
+
+
+class SettingsSubmission(Submission):
+    """App Home's Edit settings modal: the approvers and channels chosen, and the version it showed."""
+
+    edit: SettingsEdit
+
+    @classmethod
+    def read(cls, envelope: Envelope) -> Self:
+        fields = cls._view(envelope)
+        edit = parse_settings(cls.state(envelope), fields["metadata"], MAX_IDS)  # InvalidInput(field=block)
+        return cls(**fields, edit=edit)
 
 
 class Suggestion(Inbound):

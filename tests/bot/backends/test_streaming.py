@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 
 from bot.backends.local.quota import RateLimiter
 from bot.backends.local.server import build_app
-from bot.backends.streaming import sse_deltas
+from bot.backends.streaming import chunk_deltas, sse_deltas
 from commands.errors import Unavailable
 from commands.models import ChatDelta, Usage
 from tests.bot.backends.local.test_server_app import BODY, KEY, EchoGenerator, FakeClock
@@ -42,3 +42,29 @@ def test_a_stream_without_usage_ends_with_the_finish_reason_alone() -> None:
 def test_a_broken_or_failed_stream_is_unavailable(line: bytes) -> None:
     with pytest.raises(Unavailable):
         list(sse_deltas([b'data: {"choices": [{"delta": {"content": "x"}}]}', line]))
+
+
+def test_filter_results_end_on_the_last_piece_and_a_filtered_category_stays_filtered() -> None:
+    flagged = {"violence": {"filtered": True, "severity": "high"}, "hate": {"filtered": False}}
+    later = {
+        "violence": {"filtered": False, "severity": "safe"},
+        "hate": {"filtered": False, "severity": "low"},
+    }
+    chunks = [
+        {"choices": [], "prompt_filter_results": [{"prompt_index": 0}]},
+        {"choices": [{"delta": {"content": "a"}, "content_filter_results": flagged}]},
+        {"choices": [{"delta": {"content": "b"}, "content_filter_results": later}]},
+        {"choices": [{"delta": {}, "finish_reason": "content_filter"}]},
+    ]
+    *pieces, last = chunk_deltas(chunks)
+    assert [p.text for p in pieces] == ["a", "b"] and all(p.content_filter is None for p in pieces)
+    assert last.content_filter == {
+        "prompt": [{"prompt_index": 0}],
+        "completion": {"violence": flagged["violence"], "hate": later["hate"]},
+    }
+
+
+def test_an_error_event_names_the_endpoint_and_is_cleaned() -> None:
+    lines = [b'data: {"error": {"message": "overloaded key=123"}}']
+    with pytest.raises(Unavailable, match=r"^ep-1 stopped answering: overloaded key=\*\*\*$"):
+        list(sse_deltas(lines, what="ep-1", clean=lambda s: s.replace("123", "***")))

@@ -165,3 +165,33 @@ def test_urls_and_assets_in_yaml_are_passed_as_refs(tmp_path: Path) -> None:
     assert spec.training.kind == "url" and spec.training.name == "t.jsonl"
     assert spec.validation is not None and spec.validation.kind == "asset"
     assert spec.validation.value == "azureml:slack-valid:3"
+
+
+def test_a_project_data_asset_in_the_yaml_is_checked_and_referenced_not_uploaded(
+    world: AzureWorld, tmp_path: Path
+) -> None:
+    ref = world.fake.add_data_asset("support-chats", "2", (TRAIN * 12).encode())
+    text = ARTICLE_YAML.format(model=META, extra_hp="").replace(
+        "training_data: ./train.jsonl", f"training_data: {ref}"
+    )
+    result = CliRunner().invoke(_app(world), ["submit", str(_yaml(tmp_path, text))])
+    assert result.exit_code == 0, result.output
+
+    (put,) = world.fake.calls("PUT", r"/jobs/llama-ft-cli-1$")
+    details = put.body["properties"]["fineTuningDetails"]
+    assert details["trainingData"]["uri"].endswith("/data/support-chats/versions/2")
+    assert [c.path.rsplit("/data/", 1)[1] for c in world.fake.calls("PUT", r"/data/")] == [
+        details["validationData"]["uri"].rsplit("/data/", 1)[1]  # only the local validation file is uploaded
+    ]
+
+
+def test_an_unknown_data_asset_in_the_yaml_is_refused_and_nothing_submitted(
+    world: AzureWorld, tmp_path: Path
+) -> None:
+    text = ARTICLE_YAML.format(model=META, extra_hp="").replace(
+        "training_data: ./train.jsonl", "training_data: azureml:no-such-data:1"
+    )
+    result = CliRunner().invoke(_app(world), ["submit", str(_yaml(tmp_path, text))])
+    assert result.exit_code == EXIT_REFUSED
+    assert "no-such-data:1 was not found" in result.output
+    assert world.fake.calls("PUT", r"/jobs/") == []

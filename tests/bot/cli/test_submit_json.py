@@ -99,3 +99,17 @@ def test_unreadable_json_exits_2(world: tuple[FoundryBackend, FakeFoundry], tmp_
     result = CliRunner().invoke(_app(backend), ["submit", str(job)])
     assert result.exit_code == EXIT_UNREADABLE and "not a JSON file" in result.stderr
     assert not fake.calls
+
+
+def test_a_file_uploaded_before_is_checked_and_referenced_not_uploaded_again(
+    world: tuple[FoundryBackend, FakeFoundry], tmp_path: Path
+) -> None:
+    backend, fake = world
+    file_id = fake.add_file("support.jsonl", (CHAT * 12).encode())
+    job = tmp_path / "job.json"
+    job.write_text(json.dumps({"model": GPT41, "training_file": file_id}))
+    result = CliRunner().invoke(_app(backend), ["submit", str(job), "--json"])
+    assert result.exit_code == 0, result.output
+    (created,) = fake.jobs.values()
+    assert created["training_file"] == file_id
+    assert fake.requests_to("POST", r"^/files$") == []

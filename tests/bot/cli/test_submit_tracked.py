@@ -128,9 +128,12 @@ def test_bad_channel_and_data_assets_exit_2_before_anything_is_recorded(world: W
         "model:\n  path: azureml://registries/azureml/models/Phi-4-mini-instruct/versions/3\n"
         "training_data: azureml:slack-train:3\noutputs:\n  registered_model:\n    name: phi-ft\n"
     )
-    code, _, err = _cli(world, str(yaml))
-    assert code == EXIT_UNREADABLE and "the data asset azureml:slack-train:3" in err
-    assert "local JSONL path or an https URL" in err
+    code, _, err = _cli(world, str(yaml))  # a data asset on a backend that has none: refused, in words
+    assert code == EXIT_REFUSED and "only the azure backend reads" in err and "local backend" in err
+    yaml.write_text(yaml.read_text().replace("azureml:slack-train:3", "azureml:slack-train@latest"))
+    code, _, err = _cli(world, str(yaml))  # an asset id in a form ftbot does not read
+    assert code == EXIT_UNREADABLE and "azureml:slack-train@latest" in err
+    assert "local JSONL path, an https URL" in err and "azureml:NAME:VERSION" in err
     with world.services.store.transaction() as tx:
         assert tx.find_jobs(limit=5) == []
 

@@ -167,6 +167,18 @@ def test_a_damaged_job_button_is_answered_ephemerally(world: World, value: str) 
     world.wait_response("button is damaged")
 
 
+@pytest.mark.parametrize(
+    "value", ["job-1", "job-1:", "job-1:two", "job-1:١", ":2", "job 1:2", "job-1:" + "9" * 10]
+)
+def test_a_damaged_deploy_checkpoint_button_is_answered_ephemerally(world: World, value: str) -> None:
+    body = block_action(
+        Action.DEPLOY_CHOSEN, value, user=APPROVER, channel=CHANNEL, response_url=world.fake.response_url()
+    )
+    assert world.bot.post(payload_body(body)).status == 200
+    world.wait_response("button is damaged")
+    assert world.fake.calls_to("views.open") == []
+
+
 # --- replies that cannot fail -------------------------------------------------------------------------
 
 

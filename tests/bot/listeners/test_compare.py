@@ -49,6 +49,8 @@ def test_compare_posts_both_jobs_side_by_side_and_one_overlaid_chart(world: Worl
     assert "n_epochs: Default" in results and "n_epochs: 1" in results and "`short`" in results
     assert results.count("Final training loss: 0.7500") == 2  # 3.0 / step 4 on both runs of the fake
     assert results.count("Final validation loss: 0.8000") == 2
+    evaluation = [f["text"] for f in block(message.blocks, f"{B.COMPARE_FIELDS}.evaluation")["fields"]]
+    assert evaluation == ["*Evaluation*\n_Not evaluated_"] * 2 + ["*Cost*\n—"] * 2  # no FTBOT_PRICES here
 
     charts = [m for m in world.fake.thread(CHANNEL, message.ts) if m.files]
     assert len(charts) == 1

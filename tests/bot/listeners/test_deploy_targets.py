@@ -16,10 +16,21 @@ import pytest
 from bot.demo.payloads import payload_body, view_submission
 from bot.ui.ids import Action, Callback
 from bot.ui.ids import Block as B
+from commands.evaluation.records import EvaluationState
 from commands.models import EndpointState, JobState
 from tests.bot.backends.fake_azure import PHI
 from tests.bot.backends.fake_azure.cloud import TARGET_SUBSCRIPTION, TargetWorld, make_target_world
-from tests.support.world import APPROVER, MEMBER, World, block, buttons, open_world, selected, view_update
+from tests.support.world import (
+    APPROVER,
+    MEMBER,
+    World,
+    block,
+    buttons,
+    evaluation_posts,
+    open_world,
+    selected,
+    view_update,
+)
 
 
 def _world(tmp_path: Path, az: TargetWorld) -> Iterator[World]:
@@ -155,3 +166,18 @@ def test_an_approval_is_not_counted_when_the_target_became_unreachable(world: Wo
     with world.services.store.transaction() as tx:
         assert tx.pending_approval(job_id) is not None  # still waiting: the approver can try again
     assert az.target.calls("PUT") == [] and _endpoint(world, job_id) is None
+
+
+def test_an_evaluation_of_an_endpoint_in_a_target_asks_it_there(world: World, az: TargetWorld) -> None:
+    job_id = _succeeded(world, az)
+    world.slash(f"deploy {job_id} --target west", user=APPROVER)
+    name = _ready(world, job_id)
+    asked = len(az.scoring.requests)
+    world.click(Action.EVALUATE, job_id, user=MEMBER)
+    world.wait_response("Evaluating")
+    assert len(evaluation_posts(world)) == 1
+    stored = world.services.evaluations.evaluations.latest(job_id)
+    assert stored is not None and stored.endpoint == name
+    assert stored.state is EvaluationState.SUCCEEDED and stored.done == stored.total > 0
+    hosts = {str(r.url.host) for r in az.scoring.requests[asked:]}
+    assert hosts == {f"{name}.westus3.models.ai.azure.com"}  # the target's endpoint, never home's

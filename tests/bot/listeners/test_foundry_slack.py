@@ -1,11 +1,13 @@
 """Every Slack flow on ``FTBOT_BACKEND=foundry``, over signed HTTP, against the wire fake of an Azure OpenAI
 resource (tests/fakes/foundry.py) under the real ``openai`` and azure-mgmt clients: submit, Pause and
 Resume, checkpoints in the thread, a checkpoint deployed with a SKU from the Deploy dialog, Test chat,
-Tear down; and the service's refusals read as sentences in Slack."""
+Tear down; Test chat's answer streamed into the thread; and the service's refusals read as sentences in
+Slack."""
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -144,3 +146,54 @@ def test_the_services_refusals_read_as_sentences(world: World, foundry: FakeFoun
     world.settle()
     thread = " ".join(m.text for m in world.thread())
     assert "invalid format on line 3" in thread and "Traceback" not in thread and "test-key" not in thread
+
+
+def _ask(world: World, endpoint: str, prompt: str, trigger: str) -> None:
+    """Test chat on ``endpoint``: the button, then the modal it opened, submitted with ``prompt``."""
+    world.click(Action.TEST_CHAT, endpoint, user=MEMBER, trigger=trigger)
+    deadline = time.monotonic() + 10
+    while not (opened := [c for c in world.fake.calls_to("views.open") if c.body["trigger_id"] == trigger]):
+        assert time.monotonic() < deadline, f"no modal opened for {trigger}"
+        time.sleep(0.02)
+    values: dict[str, Any] = {
+        B.CHAT_PROMPT: {Action.CHAT_PROMPT: {"type": "plain_text_input", "value": prompt}},
+        B.CHAT_TEMPERATURE: {Action.CHAT_TEMPERATURE: {"type": "number_input", "value": "0"}},
+        B.CHAT_MAX_TOKENS: {Action.CHAT_MAX_TOKENS: {"type": "number_input", "value": "32"}},
+    }
+    metadata = opened[-1].body["view"]["private_metadata"]
+    body = view_submission(Callback.TEST_CHAT, values, user=MEMBER, private_metadata=metadata)
+    assert world.bot.post(payload_body(body)).status == 200
+
+
+def test_test_chat_streams_the_deployments_answer_into_the_thread(world: World, foundry: FakeFoundry) -> None:
+    job_id = _submit(world)
+    world.until(lambda: _state(world, job_id) is JobState.SUCCEEDED, ticks=100)
+    world.click(Action.DEPLOY, job_id, user=APPROVER)
+    world.wait_response("Deploying")
+    world.until(lambda: "Test chat" in buttons(world.card()), ticks=100)
+    world.settle()
+    endpoint = buttons(world.card())["Test chat"]["value"]
+
+    # refused before the first piece (throttled past the client's retries): said to the user, nothing streamed
+    refused = {"error": {"code": "429", "message": "Rate limit reached"}}
+    foundry.inject("POST", r"^/chat/completions$", 429, refused, times=3, headers={"retry-after-ms": "1"})
+    _ask(world, endpoint, "Where is order 7?", "trig-refused")
+    world.until(lambda: any("throttling" in m.text for m in world.fake.ephemeral), ticks=100)
+    assert not world.fake.calls_to("chat.startStream")
+
+    _ask(world, endpoint, "Where is order 7?", "trig-streamed")
+    world.until(lambda: bool(world.fake.calls_to("chat.stopStream")), ticks=200)
+    asked = foundry.requests_to("POST", r"^/chat/completions$")[-1]
+    assert asked.body["stream"] is True and asked.body["model"] == endpoint
+    [start] = world.fake.calls_to("chat.startStream")
+    assert start.body["thread_ts"] == world.card().ts and start.body["recipient_user_id"] == MEMBER
+    [reply] = [m for m in world.thread() if any(b.get("block_id") == B.CHAT_USAGE for b in m.blocks)]
+    assert reply.text.endswith("echo: Where is order 7?") and not reply.streaming
+    footer = json.dumps(block(reply.blocks, B.CHAT_USAGE))  # the stream's last chunk: usage, filters
+    for fact in (
+        "Tokens: 4 prompt + 3 completion = 7",
+        "Finish reason: stop",
+        "Latency:",
+        "Content filter: completion: ok",
+    ):
+        assert fact in footer, footer

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.runtime.logs import SECRETS, configure_logging, log_context
+from bot.runtime.logs import SECRETS, configure_logging, current_ref, log_context, new_ref
 
 
 @pytest.fixture
@@ -57,3 +57,19 @@ def test_secrets_are_scrubbed_from_message_traceback_and_fields(lines: io.String
     for secret in ("xoxb-123-456-abc", "sup3r-s3cret-value", "abcdefghijklmnop", "abcdef123"):
         assert secret not in text
     assert records(lines)[0]["exc"]
+
+
+def test_a_request_context_ref_is_on_every_line_unless_the_line_names_its_own(lines: io.StringIO) -> None:
+    log = logging.getLogger("ftbot.test")
+    ref = new_ref()
+    assert current_ref() is None
+    with log_context(ref=ref, team_id="T1"):
+        assert current_ref() == ref
+        log.info("parsing")
+        log.warning("incident acknowledged (ref 0badf00d)")  # a line about another ref keeps it
+        log.info("paging", extra={"ref": "c0ffee"})
+    plain, incident, explicit = records(lines)
+    assert plain["ref"] == ref and plain["team_id"] == "T1"
+    assert incident["ref"] == "0badf00d" and incident["team_id"] == "T1"
+    assert explicit["ref"] == "c0ffee"
+    assert len(ref) == 6 and ref != new_ref()

@@ -185,6 +185,7 @@ def test_metrics_move_through_a_lifecycle_and_every_log_line_is_json(
         assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", record["time"])
     # lines logged while a request is handled carry its workspace and user
     assert any(r.get("team_id") == "T1" and r.get("user") == MEMBER for r in records)
+    assert all(r.get("ref") for r in records if r.get("user")), "a request's line without its ref"
     assert fake.bot_token not in serve.log.read_text()
 
 
@@ -252,7 +253,7 @@ def test_a_killed_training_worker_pages_the_oncall_once_and_acknowledge_records_
         assert _one(engine, "SELECT acknowledged_by FROM incidents") == MEMBER
         audited = _one(engine, "SELECT actor FROM audit_log WHERE action='oncall_acknowledge'")
         assert audited == MEMBER
-        until(lambda: "ref" in serve.log.read_text(), 5)
+        until(lambda: f'"ref": "{ref.group(1)}"' in serve.log.read_text(), 5)  # every request has a ref
     finally:
         serve.stop()
         engine.dispose()

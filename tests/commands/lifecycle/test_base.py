@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from commands.errors import PermissionDenied
+from commands.errors import Conflict, PermissionDenied, User
 from commands.lifecycle.base import Deps, UseCase
-from commands.records import Actor, PostKind, Surface, ThreadPost
+from commands.records import Actor, ApprovalState, PostKind, Surface, ThreadPost
 from tests.commands.lifecycle.records import deps, job_record
 from tests.support.doubles import APPROVER
 from tests.support.memory_store import MemoryStore
@@ -114,3 +114,65 @@ def test_the_use_case_holds_its_ports(tmp_path: Path) -> None:
         tmp_path,
         "host-1:42:ab",
     )
+
+
+def test_a_decision_is_recorded_with_its_audit_line_post_and_consequence(tmp_path: Path) -> None:
+    store = MemoryStore()
+    use = UseCase(deps(tmp_path, store=store))
+    with store.transaction() as tx:
+        tx.add_job(job_record("job-1"))
+        approval, _ = tx.open_approval("job-1", "submit", "UMEMBER01", use.clock.now())
+    seen: list[tuple[str, str]] = []
+    approver = Actor(user_id=APPROVER, channel_id="CJOBS1", surface=Surface.BUTTON)
+
+    decided = use._record_decision(
+        approver,
+        approval.id,
+        False,
+        lambda tx, d, now: seen.append((d.job_id, d.state.value)),
+        detail="over-budget submit",
+        action="submit",
+    )
+
+    assert (decided.state, decided.decided_by) == (ApprovalState.REJECTED, APPROVER)
+    assert seen == [("job-1", "rejected")]  # the consequence runs once, with the decided request
+    [entry] = store.audit_log
+    assert (entry.action, entry.target, entry.result, entry.detail) == (
+        "reject",
+        "job-1",
+        "ok",
+        "over-budget submit",
+    )
+    [queued] = store.outbox
+    assert queued.key == f"job-1:approval:{approval.id}:decided"
+    assert queued.post.kind is PostKind.APPROVAL_DECIDED
+    assert queued.post.data == {
+        "approval_id": approval.id,
+        "decided_by": APPROVER,
+        "approved": False,
+        "requested_by": "UMEMBER01",
+        "action": "submit",
+    }
+
+
+def test_a_second_decision_is_a_conflict_naming_who_decided_first(tmp_path: Path) -> None:
+    store = MemoryStore()
+    use = UseCase(deps(tmp_path, store=store))
+    with store.transaction() as tx:
+        tx.add_job(job_record("job-1"))
+        approval, _ = tx.open_approval("job-1", "deploy", "UMEMBER01", use.clock.now())
+    approver = Actor(user_id=APPROVER)
+    use._record_decision(approver, approval.id, True, lambda *_: None)
+    again: list[object] = []
+
+    with pytest.raises(Conflict) as e:
+        use._record_decision(approver, approval.id, False, lambda *a: again.append(a))
+
+    assert str(e.value) == f"This request was already approved by {APPROVER}."
+    assert isinstance(e.value.names["by"], User)  # rendered as a mention on Slack
+    assert again == []  # nothing changes on a lost race
+    assert [(a.action, a.result, a.detail) for a in store.audit_log] == [
+        ("approve", "ok", ""),
+        ("reject", "duplicate", ""),
+    ]
+    assert len(store.outbox) == 1  # one decided post, from the first decision

@@ -1,7 +1,8 @@
 """The fuzzer's starting point: a world where every surface ftbot registers has something real behind it
 (a job with a READY endpoint, a job waiting for approval, a running job; the wizard, its review, the
-Test chat modal), and one or more REAL requests per surface, built from what the app itself sent to
-the Slack stand-in: its card and thread buttons, its views and their private_metadata."""
+Test chat modal, App Home's Edit settings and its modal), and one or more REAL requests per surface,
+built from what the app itself sent to the Slack stand-in: its card and thread buttons, its views and
+their private_metadata."""
 
 from __future__ import annotations
 
@@ -222,6 +223,51 @@ def _view_seeds(world: World, ids: dict[str, str]) -> Iterator[Seed]:
     yield Seed("block_suggestion", "payload", suggest)
 
 
+def _home_event(user: str, tab: str = "home") -> dict[str, Any]:
+    event = {"type": "app_home_opened", "user": user, "channel": "D0FUZZ1", "tab": tab,
+             "event_ts": f"{time.time():.6f}"}  # fmt: skip
+    return {
+        "token": "legacy", "team_id": "T1", "api_app_id": "A1", "type": "event_callback",
+        "event_id": "Ev0FUZZ", "event_time": int(time.time()), "event": event,
+        "authorizations": [{"team_id": "T1", "user_id": "UBOT", "is_bot": True}],
+    }  # fmt: skip
+
+
+def _settings_seeds(world: World) -> Iterator[Seed]:
+    """App Home's Edit settings button, clicked as Slack sends a Home tab click (no channel, no
+    response_url), and the settings modal it opens, submitted unchanged by an approver (a change would
+    restrict the channels every later fuzzed request comes from) and with a change by a member
+    (refused)."""
+    before = len(world.fake.calls_to("views.publish"))
+    world.bot.post(json.dumps(_home_event(APPROVER)), content_type="application/json")
+    world.fake.wait_for("views.publish", before + 1)
+    home = {**world.fake.views[f"home:{APPROVER}"], "id": "VHOMEFUZZ1"}
+    actions = next(b for b in home["blocks"] if b.get("block_id") == B.HOME_SETTINGS_ACTIONS)
+    button = actions["elements"][0]
+    for user in (MEMBER, APPROVER):
+        body = block_action(button["action_id"], button["value"], user=user, block_id=actions["block_id"])
+        del body["channel"], body["response_url"], body["message"]
+        body["container"] = {"type": "view", "view_id": home["id"]}
+        body["view"] = home
+        yield Seed(f"block_actions:{button['action_id']}", "payload", body)
+        if user == APPROVER:
+            world.bot.post(_encode(body))
+    vid, view = _latest_view(world, Callback.SETTINGS)
+    inputs = {b["block_id"]: b["element"] for b in view["blocks"] if b.get("type") == "input"}
+    users = inputs[B.SETTINGS_APPROVERS].get("initial_users") or []
+    channels = inputs[B.SETTINGS_CHANNELS].get("initial_conversations") or []
+    changed = ([*users, MEMBER], [*channels, CHANNEL])
+    for user, (chosen, where) in ((APPROVER, (users, channels)), (MEMBER, changed)):
+        picked_users = {"type": "multi_users_select", "selected_users": chosen}
+        picked_channels = {"type": "multi_conversations_select", "selected_conversations": where}
+        values: dict[str, Any] = {
+            B.SETTINGS_APPROVERS: {Action.SETTINGS_APPROVERS: picked_users},
+            B.SETTINGS_CHANNELS: {Action.SETTINGS_CHANNELS: picked_channels},
+        }
+        body = view_submission(Callback.SETTINGS, values, user=user)
+        yield Seed("view_submission:settings", "payload", _in_view(body, vid, view))
+
+
 def _slash_seeds(world: World, ids: dict[str, str]) -> Iterator[Seed]:
     data = world.files.url("train.jsonl")
     texts = [
@@ -247,6 +293,7 @@ def _slash_seeds(world: World, ids: dict[str, str]) -> Iterator[Seed]:
         f"pause {ids['running']}",
         f"resume {ids['running']}",
         f"eval {ids['deployed']} --examples 3",
+        f"eval {ids['deployed']} --checkpoint 1",
         f"rerun {ids['deployed']} --epochs 1",
         f"compare {ids['deployed']} {ids['pending']}",
         "costs --month 2026-12",
@@ -263,27 +310,7 @@ def _slash_seeds(world: World, ids: dict[str, str]) -> Iterator[Seed]:
 
 def _event_seeds() -> Iterator[Seed]:
     for tab in ("home", "messages"):
-        event = {
-            "type": "app_home_opened",
-            "user": MEMBER,
-            "channel": "D0FUZZ1",
-            "tab": tab,
-            "event_ts": f"{time.time():.6f}",
-        }
-        yield Seed(
-            "event:app_home_opened",
-            "event",
-            {
-                "token": "legacy",
-                "team_id": "T1",
-                "api_app_id": "A1",
-                "type": "event_callback",
-                "event_id": "Ev0FUZZ",
-                "event_time": int(time.time()),
-                "event": event,
-                "authorizations": [{"team_id": "T1", "user_id": "UBOT", "is_bot": True}],
-            },
-        )
+        yield Seed("event:app_home_opened", "event", _home_event(MEMBER, tab))
 
 
 def _encode(payload: dict[str, Any]) -> str:
@@ -304,7 +331,8 @@ def _handled(world: World) -> dict[str, set[str]]:
 def build_scene(world: World) -> Scene:
     ids = _prepare_jobs(world)
     scene = Scene(world)
-    for seed in [*_button_seeds(world), *_view_seeds(world, ids), *_slash_seeds(world, ids), *_event_seeds()]:
+    seeds = [*_button_seeds(world), *_view_seeds(world, ids), *_settings_seeds(world)]
+    for seed in [*seeds, *_slash_seeds(world, ids), *_event_seeds()]:
         scene.add(seed)
     world.bot.quiesce()  # type: ignore[attr-defined]
     world.settle()

@@ -1,4 +1,5 @@
-"""The scoring side of the fake serverless endpoints: chat completions behind the endpoint key."""
+"""The scoring side of the fake serverless endpoints: chat completions behind the endpoint key, whole or
+streamed as server-sent events (``stream: true``)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 import httpx
 
 from tests.bot.backends.fake_azure.state import ServiceState
+from tests.support.sse import SSE_HEADERS, chat_chunks, sse
 
 
 class FakeScoring:
@@ -35,6 +37,16 @@ class FakeScoring:
         body = json.loads(request.content)
         prompt = " ".join(m["content"] for m in body["messages"])
         words = ("echo: " + prompt).split()[: body.get("max_tokens", 16)]
+        usage = {
+            "prompt_tokens": len(prompt.split()),
+            "completion_tokens": len(words),
+            "total_tokens": len(prompt.split()) + len(words),
+        }
+        if body.get("stream"):  # OpenAI's chunks; the usage last when stream_options asks for it
+            with_usage = (body.get("stream_options") or {}).get("include_usage")
+            model = ep["properties"]["modelSettings"]["modelId"]
+            chunks = chat_chunks(" ".join(words), model=model, usage=usage if with_usage else None)
+            return httpx.Response(200, headers=SSE_HEADERS, content=sse(chunks))
         return httpx.Response(
             200,
             json={
@@ -48,10 +60,6 @@ class FakeScoring:
                         "message": {"role": "assistant", "content": " ".join(words)},
                     }
                 ],
-                "usage": {
-                    "prompt_tokens": len(prompt.split()),
-                    "completion_tokens": len(words),
-                    "total_tokens": len(prompt.split()) + len(words),
-                },
+                "usage": usage,
             },
         )

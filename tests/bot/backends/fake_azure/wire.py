@@ -138,6 +138,7 @@ class _FakeAdapter(HTTPAdapter):
             status=reply.status,
             preload_content=False,
             decode_content=False,
+            request_method=request.method,  # a HEAD's Content-Length describes a body it does not carry
         )
         return self.build_response(request, raw)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.backends.foundry.backend import FoundryBackend
-from commands.errors import InvalidInput
+from commands.errors import InvalidInput, NotFound
 from commands.models import Task
 from tests.fakes.foundry import FakeFoundry
 
@@ -51,3 +51,45 @@ def test_not_utf8_or_missing_or_text_task(world: World, tmp_path: Path) -> None:
     with pytest.raises(InvalidInput, match="chat models only"):
         backend.upload_dataset(bad, name="x", task=Task.TEXT_COMPLETION)
     assert not fake.requests_to("POST", r"^/files$")
+
+
+# ---- files uploaded before: offered as training data ------------------------------------------------
+
+
+def test_processed_fine_tune_jsonl_files_are_listed_newest_first(world: World) -> None:
+    backend, fake = world
+    older = fake.add_file("support.jsonl", b"{}\n" * 4)
+    fake.clock += 10
+    newer = fake.add_file("sales.jsonl", b"{}\n")
+    fake.add_file("batch.jsonl", b"{}\n", purpose="batch")
+    fake.add_file("notes.csv", b"a,b\n")
+
+    listed = backend.list_datasets()
+
+    assert [(d.ref, d.name, d.kind, d.size) for d in listed] == [
+        (newer, "sales.jsonl", "file", 3),
+        (older, "support.jsonl", "file", 12),
+    ]
+    assert all(c.query.get("purpose") == "fine-tune" for c in fake.requests_to("GET", r"^/files$"))
+
+
+def test_a_file_has_its_size_and_downloads_its_bytes(world: World, tmp_path: Path) -> None:
+    backend, fake = world
+    file_id = fake.add_file("support.jsonl", b'{"messages": []}\n')
+
+    info = backend.get_dataset(file_id)
+    backend.download_dataset(file_id, tmp_path / "copy.jsonl")
+
+    assert info.size == 17 and info.name == "support.jsonl"
+    assert (tmp_path / "copy.jsonl").read_bytes() == b'{"messages": []}\n'
+
+
+def test_an_unknown_file_is_not_found_and_another_purpose_is_refused(world: World) -> None:
+    backend, fake = world
+    with pytest.raises(NotFound) as missing:
+        backend.get_dataset("file-doesnotexist")
+    assert "file-doesnotexist" in missing.value.message
+    batch = fake.add_file("batch.jsonl", b"{}\n", purpose="batch")
+    with pytest.raises(InvalidInput) as refused:
+        backend.get_dataset(batch)
+    assert "purpose batch" in refused.value.message
