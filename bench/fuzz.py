@@ -8,7 +8,8 @@ Test chat views, slash commands, App Home events) and judged on every property o
     .venv/bin/python bench/fuzz.py --surface slash --surface view_submission --examples 2000
 
 Prints, per surface: requests tried, 5xx, generic replies, ERROR tracebacks, silent failures, invalid
-Block Kit (and refused requests that changed the store, odd statuses, hangs); then one example of each
+Block Kit, users or channels that are not Slack ids in the store (and refused requests that changed the
+store, odd statuses, hangs); then one example of each
 distinct cause. Exit status 1 when any count is not 0.
 """
 
@@ -37,6 +38,7 @@ COLUMNS = [
     ("traceback", "tracebacks"),
     ("silent", "silent"),
     ("blockkit", "bad Block Kit"),
+    ("ids", "bad ids"),
     ("state", "state"),
     ("status", "status"),
     ("hang", "hang"),
@@ -63,7 +65,8 @@ def cause(name: str, detail: str) -> str:
 
 
 def table(tally: Tally, final: list[str]) -> str:
-    head = f"{'surface':36} {'tried':>7} " + " ".join(f"{label:>13}" for _, label in COLUMNS)
+    wide = max([36, *map(len, tally.tried)])
+    head = f"{'surface':{wide}} {'tried':>7} " + " ".join(f"{label:>13}" for _, label in COLUMNS)
     rows = [head, "-" * len(head)]
     totals: Counter[str] = Counter()
     for surface in sorted(tally.tried):
@@ -71,12 +74,12 @@ def table(tally: Tally, final: list[str]) -> str:
         totals.update(broken)
         totals["tried"] += tally.tried[surface]
         rows.append(
-            f"{surface:36} {tally.tried[surface]:>7} " + " ".join(f"{broken[k]:>13}" for k, _ in COLUMNS)
+            f"{surface:{wide}} {tally.tried[surface]:>7} " + " ".join(f"{broken[k]:>13}" for k, _ in COLUMNS)
         )
     totals["blockkit"] += len(final)
     rows.append("-" * len(head))
     rows.append(
-        f"{'all surfaces':36} {totals['tried']:>7} " + " ".join(f"{totals[k]:>13}" for k, _ in COLUMNS)
+        f"{'all surfaces':{wide}} {totals['tried']:>7} " + " ".join(f"{totals[k]:>13}" for k, _ in COLUMNS)
     )
     if final:
         rows.append(f"(bad Block Kit includes {len(final)} delivered card or thread message(s))")

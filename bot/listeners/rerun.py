@@ -53,7 +53,7 @@ class RerunSubmission(Submission):
     @classmethod
     def read(cls, envelope: Envelope) -> Self:
         fields = cls._view(envelope)
-        if not _JOB.match(fields["metadata"]) or not fields["view_id"]:
+        if not _JOB.fullmatch(fields["metadata"]) or not fields["view_id"]:
             raise InvalidInput("This form is damaged; click Rerun… on the card again.")
         return cls(**fields, job=fields["metadata"], values=cls.state(envelope))
 

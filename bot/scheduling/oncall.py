@@ -28,7 +28,7 @@ from bot.store.incidents import FailedEndpoint, FailedJob, Incident
 from bot.store.repo import SqlStore
 from bot.ui.oncall import Page, page_blocks, page_text, recovered_text, taken_blocks, taken_text
 from bot.ui.text import link
-from commands.errors import Conflict, NotFound
+from commands.errors import Conflict, NotFound, User
 from commands.ports import Clock
 from commands.records import Actor, AuditEntry, Surface
 
@@ -110,7 +110,7 @@ class Incidents:
                 )
             )
         if earlier:
-            raise Conflict("Incident {ref} was already acknowledged by {by}.", ref=ref, by=f"<@{earlier}>")
+            raise Conflict("Incident {ref} was already acknowledged by {by}.", ref=ref, by=User(earlier))
         return incident, now
 
     def page(self, incident: Incident) -> Page:

@@ -319,9 +319,10 @@ class EvaluationRow(Base):
     finished_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
 
-# Slack's OAuth installations and states, in the layout of slack_sdk's SQLAlchemy stores
-# (slack_sdk.oauth.installation_store.sqlalchemy, .state_store.sqlalchemy: the same table names, columns
-# and indexes, naive UTC datetimes as they store them), so the data stays theirs to read.
+# Slack's OAuth installations and states, which slack_sdk's own SQLAlchemy stores read and write
+# (bot/store/installations.py; slack_sdk.oauth.installation_store.sqlalchemy, .state_store.sqlalchemy):
+# their table names, columns and indexes, naive UTC datetimes. Kept here so that the models and the
+# migrations stay in step; tests/bot/store/test_installations.py checks the migrated tables against theirs.
 slack_installations = Table(
     "slack_installations",
     Base.metadata,

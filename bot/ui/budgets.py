@@ -23,8 +23,15 @@ def _amount(data: Mapping[str, object], key: str) -> str | None:
 
 def budget_line(data: Mapping[str, object]) -> str:
     """``:moneybag: Over this channel's monthly budget: spent USD 90.00, this request USD 20.00, budget
-    USD 100.00.`` (empty when the post carries no budget numbers)."""
+    USD 100.00.``; for a request whose cost could not be estimated, why, and what was spent of the budget
+    (empty when the post carries no budget numbers)."""
     spent, request, budget = (_amount(data, k) for k in ("budget_spent", "budget_request", "budget_amount"))
+    why = data.get("budget_unestimated")
+    if spent and budget and isinstance(why, str) and why:  # no estimate: nothing to compare
+        return (
+            f":moneybag: {escape_clip(why, 300)} This channel has a monthly budget (spent *{spent}* of "
+            f"*{budget}*), so an approver decides."
+        )
     if not (spent and request and budget):
         return ""
     return (
@@ -44,11 +51,15 @@ def held_submit_text(asker: str, job_id: str, approval_id: int, data: Mapping[st
     )
 
 
-def held_decided_text(by: str, approval_id: str, approved: bool) -> str:
-    """The thread line when an approver decided on a held submit (``by`` is already a mention)."""
+def held_decided_text(by: str, approval_id: str, approved: bool, *, unestimated: bool = False) -> str:
+    """The thread line when an approver decided on a held submit (``by`` is already a mention);
+    ``unestimated``: it was held because its cost could not be estimated."""
+    what = f"over-budget request #{approval_id}"
+    if unestimated:
+        what = f"request #{approval_id} (its cost could not be estimated)"
     if approved:
-        return f":white_check_mark: {by} approved over-budget request #{approval_id}. Submitting the job."
-    return f":no_entry: {by} rejected over-budget request #{approval_id}. Nothing was submitted."
+        return f":white_check_mark: {by} approved {what}. Submitting the job."
+    return f":no_entry: {by} rejected {what}. Nothing was submitted."
 
 
 def held_cancelled_text(by: str | None, reason: str) -> str:
@@ -57,10 +68,16 @@ def held_cancelled_text(by: str | None, reason: str) -> str:
     return f":no_entry_sign: Job cancelled{who}. {escape_clip(reason, 500)}"
 
 
-def held_card_text(approval: ApprovalRecord, requester: str) -> str:
-    """The card's line while a submit waits for an approver (``requester`` is already a mention)."""
+def held_card_text(approval: ApprovalRecord, requester: str, *, unestimated: bool = False) -> str:
+    """The card's line while a submit waits for an approver (``requester`` is already a mention);
+    ``unestimated``: its cost could not be estimated in a channel that has a budget."""
+    why = (
+        "Held because its cost could not be estimated and this channel has a monthly budget"
+        if unestimated
+        else "Held over this channel's monthly budget"
+    )
     return (
-        f":raised_hand: Held over this channel's monthly budget: waiting for an approver "
+        f":raised_hand: {why}: waiting for an approver "
         f"(request #{approval.id} by {requester}). Nothing has been submitted."
     )
 

@@ -33,6 +33,7 @@ from bot.ui.status import (
 )
 from bot.ui.text import clip, code, escape, escape_clip, link, mention, number, plain
 from commands.costs.recorder import JobCosts
+from commands.lifecycle.holds import unestimated
 from commands.models import EndpointState, Hyperparameters, JobState, Method
 from commands.records import ApprovalRecord, DatasetSummary, EndpointRecord, JobCard, JobRecord
 
@@ -130,9 +131,9 @@ def endpoint_text(endpoint: EndpointRecord, now: datetime) -> str:
     return text
 
 
-def approval_text(approval: ApprovalRecord) -> str:
-    if approval.action == SUBMIT:  # a submit held over the channel's budget
-        return held_card_text(approval, mention(approval.requested_by))
+def approval_text(approval: ApprovalRecord, job: JobRecord) -> str:
+    if approval.action == SUBMIT:  # a submit held over the channel's budget, or with no estimate
+        return held_card_text(approval, mention(approval.requested_by), unestimated=unestimated(job))
     return (
         f":hourglass: Deploy of {options_text(approval.options)} requested by "
         f"{mention(approval.requested_by)} (request #{approval.id}): waiting for an approver."
@@ -179,7 +180,7 @@ def card_blocks(
     if money:
         blocks.append(section(B.CARD_COSTS, money))
     if card.pending_approval is not None:
-        blocks.append(section(B.CARD_APPROVAL, approval_text(card.pending_approval)))
+        blocks.append(section(B.CARD_APPROVAL, approval_text(card.pending_approval, job)))
     if job.state is JobState.FAILED:
         reason = escape_clip(job.error, 2800) if job.error else "The service gave no reason."
         blocks.append(section(B.CARD_ERROR, f":x: *Failed:* {reason}"))

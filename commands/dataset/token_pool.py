@@ -43,9 +43,9 @@ def count_batch(core: Counter, eot: int, texts: list[str], ends: list[int], base
         for i, t in enumerate(texts):
             if _SEP in t:
                 extra[i] = len(core.encode_ordinary(t))
-                texts[i] = ""
+                texts[i] = ""  # pragma: no mutate (its count is replaced by extra[i] below)
     tokens = np.frombuffer(core.encode_to_tiktoken_buffer(_SEP.join(texts), _ALLOWED), dtype=np.uint32)
-    bounds = np.empty(len(texts) + 1, dtype=np.int64)
+    bounds = np.empty(len(texts) + 1, dtype=np.int64)  # pragma: no mutate (float64 holds these exactly)
     bounds[0] = -1
     bounds[1:-1] = np.flatnonzero(tokens == eot)
     bounds[-1] = tokens.size
@@ -54,11 +54,13 @@ def count_batch(core: Counter, eot: int, texts: list[str], ends: list[int], base
         per_text[i] = n
     cum = np.zeros(len(texts) + 1, dtype=np.int64)
     np.cumsum(per_text, out=cum[1:])
-    e = np.asarray(ends, dtype=np.int64)
+    e = np.asarray(ends, dtype=np.int64)  # pragma: no mutate (a list of ints is int64 anyway)
     starts = np.empty_like(e)
     starts[0] = 0
     starts[1:] = e[:-1]
+    # pragma: no mutate start (dtype: a list of ints is int64 anyway)
     totals: list[int] = (cum[e] - cum[starts] + np.asarray(base, dtype=np.int64)).tolist()
+    # pragma: no mutate end
     return totals
 
 
@@ -107,10 +109,12 @@ class TokenPool:
 
     def _cached(self, text: str) -> int:
         """Token count of a text that tends to repeat (system prompt, tool definitions)."""
+        # pragma: no mutate start (`add` calls this for uncached texts while the cache has room)
         n = self._cache.get(text)
+        # pragma: no mutate end
         if n is None:
             n = len(self.core.encode_ordinary(text))
-            if len(self._cache) < _CACHE_MAX:
+            if len(self._cache) < _CACHE_MAX:  # pragma: no mutate (<=: see above, never full here)
                 self._cache[text] = n
         return n
 
@@ -131,7 +135,7 @@ class TokenPool:
         cache = self._cache
         for s in shared:
             text = s if type(s) is str else orjson.dumps(s).decode()
-            n = cache.get(text)
+            n = cache.get(text)  # pragma: no mutate (None: `_cached` or the batch gives the same count)
             if n is not None:
                 base += n
             elif len(cache) < _CACHE_MAX:

@@ -129,7 +129,7 @@ class _Validator:
             obj = orjson.loads(raw)
         except orjson.JSONDecodeError as e:
             try:
-                raw.decode("utf-8")
+                raw.decode("utf-8")  # pragma: no mutate ("UTF-8": codec names ignore case)
             except UnicodeDecodeError as ue:
                 self.issues.error(
                     line,
@@ -155,7 +155,8 @@ class _Validator:
         line = 0
         rest = b""
         first = True
-        long_line, long_size = 0, 0  # inside an over-long line: its number and bytes so far
+        # inside an over-long line: its number and bytes so far (long_size is set with long_line)
+        long_line, long_size = 0, 0  # pragma: no mutate (long_size=1: always set before it is read)
         report = self.report
         try:
             while True:
@@ -173,10 +174,12 @@ class _Validator:
                 if rest:
                     block = rest + block
                 if first:
+                    # pragma: no mutate start (<=, or: a BOM held back is stripped by the next read or below)
                     if len(block) < 3 and _BOM.startswith(block):
+                        # pragma: no mutate end
                         rest = block  # a BOM split across reads (unbuffered streams)
                         continue
-                    first = False
+                    first = False  # pragma: no mutate (None: only its truthiness is read)
                     if block.startswith(_BOM):
                         report.has_bom = True
                         block = block[3:]
@@ -192,10 +195,11 @@ class _Validator:
                     self.progress(report.bytes)
             if long_line:
                 self._too_long(long_line, long_size)
-                line = long_line
+                line = long_line  # pragma: no mutate (unread: an over-long last line leaves `rest` empty)
+            # a guard: the loop above already strips a whole BOM, however it is read
             if first and rest.startswith(_BOM):
-                report.has_bom = True
-                rest = rest[3:]
+                report.has_bom = True  # pragma: no mutate (unreachable, see above)
+                rest = rest[3:]  # pragma: no mutate (unreachable, see above)
             if rest:
                 line += 1
                 self.feed(rest, line)

@@ -20,7 +20,7 @@ def write_for_azure(source: Path, dest: Path) -> Path:
             first = True
             for raw in src:
                 if first:
-                    first = False
+                    first = False  # pragma: no mutate (None: only its truthiness is read)
                     if raw.startswith(_BOM):
                         raw = raw[3:]
                 line = raw.rstrip(b"\r\n")

@@ -1,7 +1,8 @@
 """Budget holds: a submit that would take its channel past its monthly budget (FTBOT_BUDGETS) is recorded
-HELD with an approval request in its thread (spent, this request, budget). An approver's Approve moves it
-on to submission; Reject, or no decision within ``HOLD_HOURS``, ends it CANCELLED with a line in the
-thread. The scheduler never starts a HELD job: only Approve does.
+HELD with an approval request in its thread (spent, this request, budget); so is one whose cost could not
+be estimated (its data was too large to read here) in a channel that has a budget, with that reason. An
+approver's Approve moves it on to submission; Reject, or no decision within ``HOLD_HOURS``, ends it
+CANCELLED with a line in the thread. The scheduler never starts a HELD job: only Approve does.
 
 ``Holds.decide`` is where an Approve or Reject click lands: a deploy request goes on to ``Deploys``."""
 
@@ -41,7 +42,7 @@ def open_hold(use_case: UseCase, tx: StoreTx, actor: Actor, job_id: str, over: O
         "submit.hold",
         job_id,
         "ok",
-        f"over budget: spent={over.spent} request={over.request} budget={over.budget}",
+        over.audit_detail(),
     )
     use_case._post(
         tx,
@@ -72,6 +73,7 @@ class Holds(UseCase):
         ``Conflict`` when someone decided first."""
         with self.store.transaction() as tx:
             approval = tx.get_approval(approval_id)
+            unknown = approval.action == SUBMIT and unestimated(tx.get_job(approval.job_id))
         if approval.action != SUBMIT:
             return self.deploys.decide(actor, approval_id, approve)
         self._require_approver(actor, "approve" if approve else "reject", approval.job_id)
@@ -80,11 +82,17 @@ class Holds(UseCase):
             if approve:  # on to submission: ``start`` hands it to the backend
                 tx.update_job(decided.job_id, state=JobState.PENDING, service_status="submitting")
             else:
-                reason = "Rejected over the channel's budget; nothing was submitted."
-                end_hold(self, tx, decided.job_id, reason, now, actor)
+                why = (
+                    "Rejected: its cost could not be estimated"
+                    if unknown
+                    else "Rejected over the channel's budget"
+                )
+                end_hold(self, tx, decided.job_id, f"{why}; nothing was submitted.", now, actor)
 
+        what = "unestimated submit" if unknown else "over-budget submit"
+        post = {"unestimated": True} if unknown else {}
         decided = self._record_decision(
-            actor, approval_id, approve, move_on, detail="over-budget submit", action=SUBMIT
+            actor, approval_id, approve, move_on, detail=what, action=SUBMIT, **post
         )
         if approve:
             self.jobs.start(decided.job_id)
@@ -113,6 +121,13 @@ class Holds(UseCase):
         if ended:
             self._changed()
         return ended
+
+
+def unestimated(job: JobRecord) -> bool:
+    """Whether ``job`` was held because its cost could not be estimated (its training data was not read
+    here, so it has no billed-token estimate) rather than because the estimate was over the budget."""
+    summary = job.summary
+    return summary is not None and summary.not_checked is not None and not summary.billed_tokens_estimate
 
 
 def end_hold(

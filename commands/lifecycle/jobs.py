@@ -15,7 +15,13 @@ from commands.lifecycle.base import Deps, UseCase
 from commands.lifecycle.holds import HELD_STATUS, open_hold, withdraw_hold
 from commands.lifecycle.options import check_method, training_tier
 from commands.lifecycle.progress import nothing_new
-from commands.lifecycle.service_data import check_sources, dataset_ref, not_checked, unchecked_report
+from commands.lifecycle.service_data import (
+    check_sources,
+    cost_unknown,
+    dataset_ref,
+    not_checked,
+    unchecked_report,
+)
 from commands.lifecycle.sources import remember_sources
 from commands.lifecycle.updates import STATE_POSTS, Updates
 from commands.lifecycle.values import Checked, Launched, SubmitRequest
@@ -270,11 +276,20 @@ class Jobs(UseCase):
         return record
 
     def _over_budget(self, actor: Actor, checked: Checked) -> Overspend | None:
-        """The budget numbers when this submit's estimate would take its channel past its budget."""
+        """The budget numbers when this submit's estimate would take its channel past its budget, or when
+        its cost could not be estimated (data too large to read here) in a channel that has a budget. A
+        model without a price by the token has no estimate either way: budgets do not hold it."""
         if self.budgets is None or self.costs is None or not actor.channel_id:
             return None
+        model, tier = checked.model.name, checked.request.training_type
         tokens = checked.summary.billed_tokens_estimate
-        estimate = self.costs.estimate_training(checked.model.name, tokens, checked.request.training_type)
+        unread = cost_unknown(checked.request)
+        if not tokens and unread is not None:
+            rate = self.costs.training_rate(model, tier)
+            if rate is None or rate.training_per_million_tokens is None:
+                return None
+            return self.budgets.unestimated(actor.team_id, actor.channel_id, unread, self.clock.now())
+        estimate = self.costs.estimate_training(model, tokens, tier)
         return self.budgets.check(actor.team_id, actor.channel_id, estimate, self.clock.now())
 
     def start(self, job_id: str) -> JobRecord:

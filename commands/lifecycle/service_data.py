@@ -27,6 +27,16 @@ def not_checked(request: SubmitRequest) -> tuple[str, ...]:
     return tuple(notes)
 
 
+def cost_unknown(request: SubmitRequest) -> str | None:
+    """Why the training cost of ``request`` cannot be estimated (its training data was not read here, so
+    there is no token count to price), as a sentence; None when the data was read."""
+    data = request.training
+    if data.path is not None:
+        return None
+    why = data.not_checked if isinstance(data, ServiceData) and data.not_checked else "not downloaded"
+    return f"The cost of this job could not be estimated: its data was not read here ({why})."
+
+
 def check_sources(request: SubmitRequest, backend: str) -> None:
     """``InvalidInput`` when a service dataset of ``request`` is one ``backend`` cannot read, or an
     automatic split is asked of training data that is not here to split."""

@@ -200,11 +200,12 @@ class Envelope(Shape):
     @classmethod
     def checked(cls, route: Route, user_id: str | None, channels: list[str | None], **rest: Any) -> Envelope:
         """The envelope of ``user_id`` in the first of ``channels`` that is a channel id. Ids that are
-        not Slack ids are dropped (a reply never goes to them), and call for a refusal."""
+        not Slack ids (the whole value: ``match`` would let a trailing newline through) are dropped (a
+        reply never goes to them), and call for a refusal."""
         given = [c for c in channels if c is not None]
-        valid = [c for c in given if CHANNEL_ID.match(c)]
+        valid = [c for c in given if CHANNEL_ID.fullmatch(c)]
         refusal = BAD_CHANNEL if len(valid) < len(given) else None
-        if user_id is None or not USER_ID.match(user_id):
+        if user_id is None or not USER_ID.fullmatch(user_id):
             user_id, refusal = None, NO_USER
         channel = valid[0] if valid else None
         return cls(route=route, user_id=user_id, channel_id=channel, refusal=refusal, **rest)
@@ -223,7 +224,8 @@ def _envelope(body: Mapping[str, Any], handles: Callable[[Route], bool]) -> Enve
     if "command" in body and kind is None:
         form = _SlashForm.model_validate(body)
         route = Route(Kind.COMMAND, form.command)
-        fields = form.model_dump(exclude={"command", "channel_id"}) | {"channels": [form.channel_id]}
+        # Slack sends every command from a channel (a DM is D…): one without says nothing of where to answer
+        fields = form.model_dump(exclude={"command", "channel_id"}) | {"channels": [form.channel_id or ""]}
     elif kind == "block_actions":
         click = _BlockActions.model_validate(body)
         action = _Action.model_validate(click.actions[0])

@@ -23,7 +23,8 @@ from commands.errors import InvalidInput
 from commands.models import ChatRequest, DeployOptions
 from commands.records import Actor, Surface
 
-#: a job id or endpoint name as ftbot renders it into a button (ASCII only)
+#: a job id or endpoint name as ftbot renders it into a button (ASCII only). Every pattern here is read
+#: with ``fullmatch``: ``$`` also matches before a trailing newline, which is not part of an id
 _IDENTIFIER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 #: a job id and a checkpoint's number (``bot.ui.buttons.deploy_checkpoint_button``): ``JOB:N``
 _CHECKPOINT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}:[0-9]{1,9}$")
@@ -79,7 +80,7 @@ class Click(Inbound):
     @classmethod
     def read(cls, envelope: Envelope) -> Self:
         value = envelope.value
-        if not isinstance(value, str) or not cls.pattern.match(value):
+        if not isinstance(value, str) or not cls.pattern.fullmatch(value):
             raise InvalidInput(cls.message)
         return cls(**cls._who(envelope), target=value, trigger_id=envelope.trigger_id)
 
@@ -155,7 +156,7 @@ class WizardSubmission(Submission):
     def read(cls, envelope: Envelope) -> Self:
         fields = cls._view(envelope)
         channel = fields["metadata"]
-        if (channel and not CHANNEL_ID.match(channel)) or not fields["view_id"]:  # its review replaces it
+        if (channel and not CHANNEL_ID.fullmatch(channel)) or not fields["view_id"]:  # its review replaces it
             raise InvalidInput("This form is damaged; run /finetune again.")
         fields["channel_id"] = channel or None
         return cls(**fields, values=cls.state(envelope))
@@ -179,7 +180,7 @@ class ChatSubmission(Submission):
     @classmethod
     def read(cls, envelope: Envelope) -> Self:
         fields = cls._view(envelope)
-        if not _IDENTIFIER.match(fields["metadata"]):
+        if not _IDENTIFIER.fullmatch(fields["metadata"]):
             raise InvalidInput("This chat form is damaged; open Test chat again from the card.")
         request = parse_test_chat(cls.state(envelope))  # InvalidInput(field=<block id>)
         with_base = parse_with_base(cls.state(envelope))
@@ -195,7 +196,7 @@ class DeploySubmission(Submission):
     @classmethod
     def read(cls, envelope: Envelope) -> Self:
         fields = cls._view(envelope)
-        if not _IDENTIFIER.match(fields["metadata"]):
+        if not _IDENTIFIER.fullmatch(fields["metadata"]):
             raise InvalidInput("This deploy form is damaged; click Deploy on the card again.")
         options = parse_deploy(cls.state(envelope))  # InvalidInput(field=<block id>)
         return cls(**fields, job=fields["metadata"], options=options)

@@ -22,6 +22,8 @@ from bot.ui.ids import Block as B
 from commands.costs.budgets import BudgetGuard, Budgets
 from commands.models import EndpointState, JobState
 from tests.bot.listeners.test_costs import PRICES
+from tests.fakes.foundry import GPT41, FakeFoundry, make_foundry
+from tests.support.data import chat_lines
 from tests.support.world import APPROVER, CHANNEL, MEMBER, World, block, buttons, open_world
 
 DATA = "submit --model ftbot-tiny --data {url} --split 0.2"
@@ -192,3 +194,37 @@ def _deploy_over_budget(world: World) -> None:
         "This channel has spent USD " in reminder.text and f"of its USD {budget:,.2f} budget" in reminder.text
     )
     assert "keeps billing at USD 36,000.00 an hour" in json.dumps(reminder.blocks)
+
+
+def test_data_too_large_to_read_here_is_held_because_its_cost_cannot_be_estimated(tmp_path: Path) -> None:
+    """A foundry ``file-…`` over the download limit has no billed-token count: in a channel with a budget
+    the submit waits for an approver, who reads why; Approve submits it to the service."""
+    foundry = FakeFoundry(auto_advance=True)
+    backend, _, _ = make_foundry(foundry)
+    file_id = foundry.add_file("support.jsonl", chat_lines(30).encode())
+    prices = tmp_path / "prices.yaml"
+    prices.write_text(f"currency: USD\nmodels:\n  {GPT41}:\n    training_per_million_tokens: 25\n")
+    with open_world(tmp_path, backend=backend, FTBOT_PRICES=str(prices), FTBOT_BUDGETS="default=1000") as w:
+        w.services.intake.downloader.max_bytes = 1024
+        w.slash(f"submit --model {GPT41} --data {file_id}")
+        said = w.wait_response("Held")
+        assert "its cost could not be estimated (its data was not read here)" in said
+        assert foundry.jobs == {}
+        w.settle()
+        request = next(m for m in w.thread() if "Approve" in buttons(m, B.APPROVAL_ACTIONS))
+        text = block(request.blocks, B.APPROVAL_TEXT)["text"]["text"]
+        size = f"{len(chat_lines(30).encode()) / 1024:.3g} KB"
+        assert (
+            "The cost of this job could not be estimated: its data was not read here "
+            f"(it is {size}, over the 1 KB download limit)." in text
+        )
+        assert "spent *USD 0.00* of *USD 1,000.00*), so an approver decides" in text
+        card = block(w.card().blocks, B.CARD_APPROVAL)["text"]["text"]
+        assert "Held because its cost could not be estimated" in card
+
+        w.click(Action.APPROVE, buttons(request, B.APPROVAL_ACTIONS)["Approve"]["value"], user=APPROVER)
+        w.wait_response("approved: submitting")
+        (job,) = foundry.jobs.values()
+        assert job["training_file"] == file_id  # referenced as it is, never uploaded
+        w.settle()
+        assert any("(its cost could not be estimated). Submitting the job." in m.text for m in w.thread())

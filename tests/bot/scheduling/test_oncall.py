@@ -15,6 +15,7 @@ from bot.demo.slack import FakeSlack
 from bot.scheduling.oncall import Incidents, Oncall, SchedulerHealth, service_failure
 from bot.store.db import Database
 from bot.store.repo import SqlStore
+from bot.ui.errors import message_text
 from commands.errors import Conflict
 from commands.models import JobState
 from commands.records import Actor
@@ -113,8 +114,9 @@ def test_acknowledge_records_who_took_it_once(world: World) -> None:
     taken, _ = incidents.acknowledge(Actor(user_id="UONCALL01", channel_id="CJOBS1"), incident.ref)
     text, blocks = incidents.taken(taken, "UONCALL01", world.clock.now())
     assert "<@UONCALL01>" in text and any(b.get("block_id") == "oncall_taken" for b in blocks)
-    with pytest.raises(Conflict):
+    with pytest.raises(Conflict) as taken_before:
         incidents.acknowledge(Actor(user_id="UOTHER001"), incident.ref)
+    assert message_text(taken_before.value).endswith("already acknowledged by <@UONCALL01>.")
     with world.store.transaction() as tx:
         assert tx.incidents.get_incident(incident.ref).acknowledged_by == "UONCALL01"  # type: ignore[union-attr]
         audit = [e for e in tx.audit_entries() if e.action == "oncall_acknowledge"]

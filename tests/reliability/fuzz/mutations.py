@@ -18,7 +18,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from commands import grammar
-from tests.reliability.fuzz.scene import Seed
+from tests.reliability.fuzz.shapes import Seed
 
 Path = tuple[str | int, ...]
 Draw = Callable[[st.SearchStrategy[Any]], Any]
@@ -268,7 +268,7 @@ def _op_text(draw: Draw, tree: dict[str, Any], known: list[str]) -> str:
     path = _pick(draw, tree, strings_only=True)
     if path is None:
         return "text(nothing)"
-    kind = draw(st.sampled_from(["hostile", "digits", "url", "known", "empty", "space"]))
+    kind = draw(st.sampled_from(["hostile", "digits", "url", "known", "empty", "space", "newline"]))
     old = get(tree, path)
     new = {
         "hostile": lambda: hostile_text(draw, old),
@@ -277,6 +277,7 @@ def _op_text(draw: Draw, tree: dict[str, Any], known: list[str]) -> str:
         "known": lambda: draw(st.sampled_from(known)) if known else "",
         "empty": lambda: "",
         "space": lambda: f"  {old}\n",
+        "newline": lambda: f"{old}\n",  # ``$`` matches before a last newline; ``fullmatch`` does not
     }[kind]()
     put(tree, path, new)
     return f"{kind} {_show(path)} = {_short(new)}"
@@ -437,6 +438,8 @@ def _new_field(draw: Draw, choice: str, old: str, known: list[str]) -> str:
         return str(draw(st.sampled_from(known))) if known else ""
     if choice == "long":
         return str(oversized(draw))
+    if choice == "newline":
+        return f"{old}\n"
     return ""
 
 
@@ -479,6 +482,7 @@ def mutated_form(draw: Draw, seed: Seed, known: list[str]) -> Request:
                     "url",
                     "known",
                     "long",
+                    "newline",
                     "twice",
                     "text",
                     "text",

@@ -9,6 +9,8 @@ Properties (the names the fuzzer reports):
 - ``state``: a refused request changed the store (jobs, endpoints, approvals, outbox; audit rows other
   than a refusal);
 - ``blockkit``: a message or view ftbot sent is not valid Block Kit (``tests/support/blockkit.py``);
+- ``ids``: a user or channel that is not a Slack id (the whole value) reached the store: an audit row or
+  a job the request wrote names it;
 - ``silent``: a request ftbot handles got no answer anywhere its user could see one, though one could
   have been given;
 - ``hang``: work after the ack had not finished 15 seconds later.
@@ -31,7 +33,7 @@ from tests.reliability.fuzz.mutations import Request
 from tests.reliability.fuzz.scene import Scene
 from tests.support.blockkit import assert_valid_message, assert_valid_view
 
-PROPERTIES = ("5xx", "status", "generic", "traceback", "state", "blockkit", "silent", "hang")
+PROPERTIES = ("5xx", "status", "generic", "traceback", "state", "blockkit", "ids", "silent", "hang")
 GENERIC = "Something went wrong"
 SENDS = {
     "chat.postMessage",
@@ -138,7 +140,9 @@ class Oracle:
                 "audit": [
                     tuple(r)
                     for r in s.execute(
-                        select(AuditRow.action, AuditRow.result).where(AuditRow.id > self._audit_seen)
+                        select(AuditRow.action, AuditRow.result, AuditRow.actor, AuditRow.channel_id).where(
+                            AuditRow.id > self._audit_seen
+                        )
                     ).all()
                 ],
             }
@@ -177,6 +181,9 @@ class Oracle:
         ]
         if logged:
             verdict.problems["traceback"] = "\n---\n".join(logged)[-3000:]
+        strangers = self._strangers(before, after)
+        if strangers:
+            verdict.problems["ids"] = strangers
         invalid = _blockkit(ack, sent, posted, req)
         if invalid:
             verdict.problems["blockkit"] = "\n".join(invalid)
@@ -194,6 +201,21 @@ class Oracle:
             if not verdict.answered:
                 verdict.problems["silent"] = f"ack {reply.body[:200]!r}; sent {[c.method for c in sent]}"
         return verdict
+
+    def _strangers(self, before: dict[str, Any], after: dict[str, Any]) -> str:
+        """Users and channels that are not Slack ids, in the audit rows and jobs a request wrote."""
+        named = [(f"audit {a[0]}", a[2], a[3]) for a in after["audit"]]
+        new_jobs = {j[0] for j in after["jobs"]} - {j[0] for j in before["jobs"]}
+        if new_jobs:
+            with self.scene.world.services.database.session_scope() as s:
+                query = select(JobRow.id, JobRow.user_id, JobRow.channel_id).where(JobRow.id.in_(new_jobs))
+                named += [(f"job {r[0]}", r[1], r[2]) for r in s.execute(query)]
+        bad = [
+            (where, user, channel)
+            for where, user, channel in named
+            if not USER_ID.fullmatch(str(user)) or (channel is not None and not CHANNEL_ID.fullmatch(channel))
+        ]
+        return f"not Slack ids: {bad!r}"[:600] if bad else ""
 
     def final_problems(self) -> list[str]:
         """Deliver what the outbox owes Slack (cards, thread posts) and check every message and view
@@ -373,6 +395,11 @@ def _answered(
     data = req.data or {}
     updated = any(c.method == "views.update" and _among(c.body.get("view_id"), set(views)) for c in sent)
     told = any(c.method in ("chat.postEphemeral", "chat.postMessage", "chat.startStream") for c in sent)
+    # the message clicked, edited in place (Acknowledge on an on-call page says who took it there)
+    clicked = _clicked(data)
+    told = told or any(
+        c.method == "chat.update" and (c.body.get("channel"), c.body.get("ts")) == clicked for c in sent
+    )
     # a modal it tried to open: Slack refusing the trigger_id (expired, used) ends quietly by design
     tried = any(c.method == "views.open" for c in sent)
     if posted or told or opened or tried or updated or outbox_grew:
@@ -394,6 +421,14 @@ def _answered(
     # "One moment…": the answer must follow, unless nothing after the ack can reach the user (then one
     # warning line in the log is all the app can do)
     return bool(ack.get("text")) and not later
+
+
+def _clicked(data: dict[str, Any]) -> tuple[Any, Any] | None:
+    """The channel and ts of the message a click came from, as its container names them."""
+    container = data.get("container")
+    if data.get("type") != "block_actions" or not isinstance(container, dict):
+        return None
+    return container.get("channel_id"), container.get("message_ts")
 
 
 def _view_id(data: dict[str, Any]) -> Any:

@@ -1,8 +1,10 @@
 """The fuzzer's starting point: a world where every surface ftbot registers has something real behind it
-(a job with a READY endpoint, a job waiting for approval, a running job; the wizard, its review, the
-Test chat modal, App Home's Edit settings and its modal), and one or more REAL requests per surface,
-built from what the app itself sent to the Slack stand-in: its card and thread buttons, its views and
-their private_metadata."""
+(a job with a READY endpoint, a job waiting for approval that overfitted, a running job, a paused job, a
+job the service failed and paged the on-call about; the wizard, its review, the Test chat modal, the
+Deploy dialog, the Rerun… wizard, App Home's Edit settings and its modal), on a backend with every
+optional port (``optional.SceneBackend``), and one or more REAL requests per surface, built from what the
+app itself sent to the Slack stand-in: its card, thread and ephemeral buttons, its views and their
+private_metadata."""
 
 from __future__ import annotations
 
@@ -17,22 +19,16 @@ from pathlib import Path
 from typing import Any
 
 from bot.demo.payloads import block_action, block_suggestion, slash_body, view_submission, wizard_values
+from bot.demo.slack import Message
 from bot.listeners.app import build_registrar
 from bot.ui.ids import SLASH_COMMAND, Action, Callback
 from bot.ui.ids import Block as B
 from commands.models import EndpointState, JobState
+from tests.reliability.fuzz import optional
 from tests.reliability.fuzz.driver import InProcessBot, in_process
+from tests.reliability.fuzz.optional import ONCALL, SceneBackend, state, submit
+from tests.reliability.fuzz.shapes import Seed, buttons, click, encode, in_view, latest_view, modal_seeds
 from tests.support.world import APPROVER, CHANNEL, MEMBER, World, open_world
-
-
-@dataclass(frozen=True)
-class Seed:
-    """One real request: ``kind`` is ``form`` (a slash command's fields), ``payload`` (interactivity)
-    or ``event`` (an Events API envelope)."""
-
-    surface: str
-    kind: str
-    body: dict[str, Any]
 
 
 @dataclass
@@ -50,29 +46,12 @@ class Scene:
         self.seeds.setdefault(seed.surface, []).append(seed)
 
 
-def _job_done(world: World, job_id: str) -> bool:
-    return world.services.lifecycle.queries.card(job_id).job.state is JobState.SUCCEEDED
-
-
-def _submit(world: World) -> str:
-    """Submit a job and return its id (read from the newest "Started" reply)."""
-    seen = len(world.fake.responses)
-    data = world.files.url("train.jsonl")
-    world.slash(f"submit --model ftbot-tiny --data {data} --split 0.2")
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        started = [t for t in world.response_texts()[seen:] if "Started" in t]
-        if started:
-            return started[0].split("`")[1]
-        time.sleep(0.02)
-    raise AssertionError(f"no job started: {world.response_texts()[seen:]}")
-
-
 def _prepare_jobs(world: World) -> dict[str, str]:
-    """A: deployed by an approver, READY; B: a member's deploy waits for approval; C: running (held)."""
+    """A: deployed by an approver, READY; B: overfitted (4 epochs), a member's deploy waits for approval;
+    C: running (held)."""
     world.services.delivery._posts_per_channel_minute = 6000  # no need to pace the stand-in's posts
-    a = _submit(world)
-    world.until(lambda: _job_done(world, a))
+    a = submit(world)
+    world.until(lambda: state(world, a) is JobState.SUCCEEDED)
     world.click(Action.DEPLOY, a, user=APPROVER)
     world.until(
         lambda: (
@@ -80,14 +59,17 @@ def _prepare_jobs(world: World) -> dict[str, str]:
             and e.state is EndpointState.READY
         )
     )
-    b = _submit(world)
-    world.until(lambda: _job_done(world, b))
+    backend = world.backend
+    assert isinstance(backend, SceneBackend)
+    backend.epochs, backend.overfit_next = 4, True
+    b = submit(world)
+    world.until(lambda: state(world, b) is JobState.SUCCEEDED)
     world.click(Action.DEPLOY, b, user=MEMBER)
     world.until(lambda: world.services.lifecycle.queries.card(b).pending_approval is not None)
     world.settle()
     world.backend.epochs = 50
-    c = _submit(world)
-    world.until(lambda: world.services.lifecycle.queries.card(c).job.state is JobState.RUNNING)
+    c = submit(world)
+    world.until(lambda: state(world, c) is JobState.RUNNING)
     world.backend.hold.add(c)
     world.settle()
     endpoint = world.services.lifecycle.queries.card(a).endpoint
@@ -96,87 +78,32 @@ def _prepare_jobs(world: World) -> dict[str, str]:
 
 
 def _button_seeds(world: World) -> Iterator[Seed]:
-    """Every button ftbot put on a message in the channel (cards and threads), clicked by a member and
-    by an approver, as Slack sends the click (the message and its blocks included)."""
+    """Every button ftbot put on a message in the channel (cards, threads, an on-call page) or on an
+    answer only its user sees (an ephemeral, a response_url post), clicked by a member and by an approver,
+    as Slack sends the click (a message's blocks included)."""
     seen: set[tuple[str, str, str]] = set()
     with world.fake._lock:
-        messages = list(world.fake.messages.values())
-    for msg in messages:
-        for blk in msg.blocks:
-            for el in blk.get("elements", []) if blk.get("type") == "actions" else []:
-                if el.get("type") != "button" or "action_id" not in el:
-                    continue
-                for user in (MEMBER, APPROVER):
-                    key = (el["action_id"], str(el.get("value")), user)
-                    if key in seen:
-                        continue
+        shown = [(m, False) for m in world.fake.messages.values()]
+        shown += [(m, True) for m in world.fake.ephemeral]
+        shown += [
+            (Message(CHANNEL, f"{time.time():.6f}", str(r.get("text", "")), r["blocks"], None), True)
+            for r in world.fake.responses
+            if isinstance(r.get("blocks"), list)
+        ]
+    for msg, ephemeral in shown:
+        for blk, el in buttons(msg.blocks):
+            for user in (MEMBER, APPROVER):
+                key = (el["action_id"], str(el.get("value")), user)
+                if key not in seen:
                     seen.add(key)
-                    body = block_action(
-                        el["action_id"],
-                        str(el.get("value", "")),
-                        user=user,
-                        channel=msg.channel,
-                        message_ts=msg.ts,
-                        block_id=blk["block_id"],
-                        response_url=world.fake.response_url(),
-                    )
-                    body["actions"][0]["text"] = el.get("text")
-                    body["message"] = {
-                        "type": "message",
-                        "ts": msg.ts,
-                        "text": msg.text,
-                        "blocks": msg.blocks,
-                    }
-                    if msg.thread_ts:
-                        body["container"]["thread_ts"] = msg.thread_ts
+                    body = click(world, blk, el, user, msg, ephemeral)
                     yield Seed(f"block_actions:{el['action_id']}", "payload", body)
-
-
-def _latest_view(world: World, callback_id: str) -> tuple[str, dict[str, Any]]:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        with world.fake._lock:
-            found = [(vid, v) for vid, v in world.fake.views.items() if v.get("callback_id") == callback_id]
-        if found:
-            return found[-1]
-        time.sleep(0.02)
-    raise AssertionError(f"ftbot never showed a {callback_id} view")
-
-
-def _in_view(submission: dict[str, Any], view_id: str, view: dict[str, Any]) -> dict[str, Any]:
-    """A view_submission carries the whole view as Slack holds it: its id, blocks and metadata."""
-    submission["view"].update(
-        id=view_id,
-        blocks=view.get("blocks", []),
-        title=view.get("title"),
-        private_metadata=view.get("private_metadata", ""),
-        hash=f"h{view_id}",
-    )
-    return submission
-
-
-def _element_action(blk: dict[str, Any]) -> dict[str, Any] | None:
-    el = blk.get("element") or {}
-    if "action_id" not in el:
-        return None
-    action: dict[str, Any] = {
-        "type": el["type"],
-        "action_id": el["action_id"],
-        "block_id": blk["block_id"],
-        "action_ts": f"{time.time():.6f}",
-    }
-    options = el.get("options") or []
-    if el.get("initial_option") or options:
-        action["selected_option"] = el.get("initial_option") or options[0]
-    elif el["type"] in ("plain_text_input", "number_input", "url_text_input"):
-        action["value"] = str(el.get("initial_value") or "1")
-    return action
 
 
 def _view_seeds(world: World, ids: dict[str, str]) -> Iterator[Seed]:
     fake = world.fake
     world.slash("")  # the wizard: "Loading…" at once, then the form
-    wiz_id, wiz = _latest_view(world, Callback.WIZARD)
+    wiz_id, wiz = latest_view(world, Callback.WIZARD)
     file = fake.add_file((world.files.root / "train.jsonl").read_bytes(), "train.jsonl")
     url_values = wizard_values("ftbot-tiny", file, epochs=2, suffix="fuzz")
     url_values.pop(B.TRAINING_FILE)
@@ -185,15 +112,15 @@ def _view_seeds(world: World, ids: dict[str, str]) -> Iterator[Seed]:
     }
     for values in (wizard_values("ftbot-tiny", file, split_percent=20), url_values):
         body = view_submission(Callback.WIZARD, values, user=MEMBER, private_metadata=CHANNEL)
-        yield Seed("view_submission:wizard", "payload", _in_view(body, wiz_id, wiz))
+        yield Seed("view_submission:wizard", "payload", in_view(body, wiz_id, wiz))
     first = view_submission(Callback.WIZARD, wizard_values("ftbot-tiny", file), user=MEMBER)
-    world.bot.post(_encode(_in_view(first, wiz_id, wiz)))
-    rev_id, review = _latest_view(world, Callback.REVIEW)
+    world.bot.post(encode(in_view(first, wiz_id, wiz)))
+    rev_id, review = latest_view(world, Callback.REVIEW)
     body = view_submission(Callback.REVIEW, {}, user=MEMBER)
-    yield Seed("view_submission:review", "payload", _in_view(body, rev_id, review))
+    yield Seed("view_submission:review", "payload", in_view(body, rev_id, review))
 
     world.click(Action.TEST_CHAT, ids["endpoint"], user=MEMBER)
-    chat_id, chat = _latest_view(world, Callback.TEST_CHAT)
+    chat_id, chat = latest_view(world, Callback.TEST_CHAT)
     values = {
         B.CHAT_PROMPT: {Action.CHAT_PROMPT: {"type": "plain_text_input", "value": "Where is order 7?"}},
         B.CHAT_SYSTEM: {Action.CHAT_SYSTEM: {"type": "plain_text_input", "value": "Be brief."}},
@@ -201,24 +128,13 @@ def _view_seeds(world: World, ids: dict[str, str]) -> Iterator[Seed]:
         B.CHAT_MAX_TOKENS: {Action.CHAT_MAX_TOKENS: {"type": "number_input", "value": "32"}},
     }
     body = view_submission(Callback.TEST_CHAT, values, user=MEMBER)
-    yield Seed("view_submission:test_chat", "payload", _in_view(body, chat_id, chat))
+    yield Seed("view_submission:test_chat", "payload", in_view(body, chat_id, chat))
 
     for vid, view in ((wiz_id, wiz), (rev_id, review), (chat_id, chat)):
-        closed = _in_view(view_submission(str(view["callback_id"]), {}, user=MEMBER), vid, view)
-        closed["type"], closed["is_cleared"] = "view_closed", False
-        yield Seed("view_closed", "payload", closed)
-        for blk in view.get("blocks", []):  # inputs inside the modal (Slack sends these as block_actions)
-            action = _element_action(blk)
-            if action is not None:
-                body = block_action(action["action_id"], "", user=MEMBER, channel=CHANNEL)
-                del body["channel"], body["response_url"], body["message"]
-                body["actions"] = [action]
-                body["container"] = {"type": "view", "view_id": vid}
-                body["view"] = _in_view(view_submission(str(view["callback_id"]), {}), vid, view)["view"]
-                yield Seed(f"block_actions:{action['action_id']}", "payload", body)
+        yield from modal_seeds(vid, view)
 
     suggest = block_suggestion(Action.BASE_MODEL, "tiny", block_id=B.BASE_MODEL, user=MEMBER)
-    suggest["view"] = _in_view(view_submission(Callback.WIZARD, {}), wiz_id, wiz)["view"]
+    suggest["view"] = in_view(view_submission(Callback.WIZARD, {}), wiz_id, wiz)["view"]
     suggest["container"]["view_id"] = wiz_id
     yield Seed("block_suggestion", "payload", suggest)
 
@@ -251,8 +167,8 @@ def _settings_seeds(world: World) -> Iterator[Seed]:
         body["view"] = home
         yield Seed(f"block_actions:{button['action_id']}", "payload", body)
         if user == APPROVER:
-            world.bot.post(_encode(body))
-    vid, view = _latest_view(world, Callback.SETTINGS)
+            world.bot.post(encode(body))
+    vid, view = latest_view(world, Callback.SETTINGS)
     inputs = {b["block_id"]: b["element"] for b in view["blocks"] if b.get("type") == "input"}
     users = inputs[B.SETTINGS_APPROVERS].get("initial_users") or []
     channels = inputs[B.SETTINGS_CHANNELS].get("initial_conversations") or []
@@ -265,7 +181,7 @@ def _settings_seeds(world: World) -> Iterator[Seed]:
             B.SETTINGS_CHANNELS: {Action.SETTINGS_CHANNELS: picked_channels},
         }
         body = view_submission(Callback.SETTINGS, values, user=user)
-        yield Seed("view_submission:settings", "payload", _in_view(body, vid, view))
+        yield Seed("view_submission:settings", "payload", in_view(body, vid, view))
 
 
 def _slash_seeds(world: World, ids: dict[str, str]) -> Iterator[Seed]:
@@ -313,10 +229,6 @@ def _event_seeds() -> Iterator[Seed]:
         yield Seed("event:app_home_opened", "event", _home_event(MEMBER, tab))
 
 
-def _encode(payload: dict[str, Any]) -> str:
-    return urllib.parse.urlencode({"payload": json.dumps(payload)})
-
-
 def _handled(world: World) -> dict[str, set[str]]:
     reg = build_registrar(world.services)
     return {
@@ -330,9 +242,11 @@ def _handled(world: World) -> dict[str, set[str]]:
 
 def build_scene(world: World) -> Scene:
     ids = _prepare_jobs(world)
+    ids |= optional.prepare(world, ids)
     scene = Scene(world)
-    seeds = [*_button_seeds(world), *_view_seeds(world, ids), *_settings_seeds(world)]
-    for seed in [*seeds, *_slash_seeds(world, ids), *_event_seeds()]:
+    clicks = list(_button_seeds(world))
+    seeds = [*clicks, *_view_seeds(world, ids), *optional.dialog_seeds(world, ids, clicks)]
+    for seed in [*seeds, *_settings_seeds(world), *_slash_seeds(world, ids), *_event_seeds()]:
         scene.add(seed)
     world.bot.quiesce()  # type: ignore[attr-defined]
     world.settle()
@@ -342,6 +256,7 @@ def build_scene(world: World) -> Scene:
         approval = tx.pending_approval(ids["pending"])
     if approval is not None:
         known.add(str(approval.id))
+    known |= {ONCALL, *optional.oncall_refs(world)}
     scene.known = sorted(known)
     scene.handled = _handled(world)
     return scene
@@ -350,7 +265,7 @@ def build_scene(world: World) -> Scene:
 @contextmanager
 def fuzz_scene(tmp_path: Path) -> Iterator[Scene]:
     """A fresh world, driven in process, with its seeds (a few seconds to set up)."""
-    with open_world(tmp_path, serve=in_process) as world:
+    with open_world(tmp_path, SceneBackend(), serve=in_process, FTBOT_ONCALL=ONCALL) as world:
         yield build_scene(world)
 
 
