@@ -24,6 +24,7 @@ from commands.models import EndpointState, JobState
 from tests.bot.listeners.test_costs import PRICES
 from tests.fakes.foundry import GPT41, FakeFoundry, make_foundry
 from tests.support.data import chat_lines
+from tests.support.wait import until
 from tests.support.world import APPROVER, CHANNEL, MEMBER, World, block, buttons, open_world
 
 DATA = "submit --model ftbot-tiny --data {url} --split 0.2"
@@ -224,6 +225,7 @@ def test_data_too_large_to_read_here_is_held_because_its_cost_cannot_be_estimate
 
         w.click(Action.APPROVE, buttons(request, B.APPROVAL_ACTIONS)["Approve"]["value"], user=APPROVER)
         w.wait_response("approved: submitting")
+        until(lambda: bool(foundry.jobs), 30, "the approved job to be created")
         (job,) = foundry.jobs.values()
         assert job["training_file"] == file_id  # referenced as it is, never uploaded
         w.settle()

@@ -18,6 +18,7 @@ from bot.ui.ids import Block as B
 from tests.bot.backends.fake_azure import PHI, AzureWorld, make_world
 from tests.fakes.foundry import GPT41, FakeFoundry, make_foundry
 from tests.support.data import chat_lines
+from tests.support.wait import until
 from tests.support.world import CHANNEL, MEMBER, World, block, open_world, selected, view_update
 
 CHATS = chat_lines(30).encode()
@@ -36,6 +37,8 @@ def world(tmp_path: Path, azure: AzureWorld) -> Iterator[World]:
 
 
 def _training_uri(azure: AzureWorld) -> str:
+    """The training data of the job ftbot created (the create runs after the card is posted: waited for)."""
+    until(lambda: bool(azure.fake.calls("PUT", r"/jobs/[^/]+$")), 30, "the job to be created")
     (put,) = azure.fake.calls("PUT", r"/jobs/[^/]+$")
     return str(put.body["properties"]["fineTuningDetails"]["trainingData"]["uri"])
 
@@ -132,6 +135,7 @@ def test_a_foundry_file_uploaded_before_is_referenced_without_an_upload(tmp_path
     with open_world(tmp_path, backend=backend) as world:
         world.slash(f"submit --model {GPT41} --data {file_id}")
         assert "30 examples" in world.wait_response("Started")
+        until(lambda: bool(foundry.jobs), 30, "the job to be created")
         (job,) = foundry.jobs.values()
         assert job["training_file"] == file_id
         assert foundry.requests_to("POST", r"^/files$") == []
