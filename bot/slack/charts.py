@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
+from typing import Any
 
 from commands.models import MetricPoint
 from commands.records import PostKind, ThreadPost
@@ -22,19 +23,8 @@ TRAIN_WINDOW = 5
 
 def loss_chart_png(metrics: Sequence[MetricPoint], title: str) -> bytes:
     """Training and validation loss by step, as a small PNG (about 900×480 px)."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)  # never a GUI backend in the serve process
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    points = sorted(metrics, key=lambda p: p.step)
-    train = [(p.step, p.train_loss) for p in points if p.train_loss is not None]
-    valid = [(p.step, p.valid_loss) for p in points if p.valid_loss is not None]
-
-    fig = Figure(figsize=(6, 3.2), dpi=150)
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
+    fig, ax = _axes()
+    train, valid = _losses(metrics)
     if train:
         ax.plot(*zip(*train, strict=True), label="training loss", color="#1f77b4", linewidth=1.4)
     if valid:
@@ -46,10 +36,36 @@ def loss_chart_png(metrics: Sequence[MetricPoint], title: str) -> bytes:
             marker="o" if len(valid) <= 30 else None,
             markersize=3,
         )
-    if not train and not valid:
+    return _png(fig, ax, title, legend_size=8 if train or valid else None)
+
+
+def _axes() -> tuple[Any, Any]:
+    """A 6×3.2 in figure at 150 dpi on the Agg canvas, and its one axes."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)  # never a GUI backend in the serve process
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6, 3.2), dpi=150)
+    FigureCanvasAgg(fig)
+    return fig, fig.add_subplot()
+
+
+def _losses(metrics: Sequence[MetricPoint]) -> tuple[list[tuple[int, float]], list[tuple[int, float]]]:
+    """The (step, loss) points of training and of validation, by step."""
+    points = sorted(metrics, key=lambda p: p.step)
+    train = [(p.step, p.train_loss) for p in points if p.train_loss is not None]
+    valid = [(p.step, p.valid_loss) for p in points if p.valid_loss is not None]
+    return train, valid
+
+
+def _png(fig: Any, ax: Any, title: str, *, legend_size: int | None) -> bytes:
+    """The chart's title, axes and legend (``legend_size`` None: nothing was drawn, say so), as PNG."""
+    if legend_size is None:
         ax.text(0.5, 0.5, "No loss metrics reported", ha="center", va="center", transform=ax.transAxes)
     else:
-        ax.legend(loc="upper right", fontsize=8, frameon=False)
+        ax.legend(loc="upper right", fontsize=legend_size, frameon=False)
     ax.set_title(title[:80], fontsize=10)
     ax.set_xlabel("step", fontsize=8)
     ax.set_ylabel("loss", fontsize=8)
@@ -68,20 +84,10 @@ RUN_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd")
 def overlaid_loss_chart_png(runs: Sequence[tuple[str, Sequence[MetricPoint]]], title: str) -> bytes:
     """Several runs' training and validation loss by step on one chart (``/finetune compare``): a colour
     per run, training loss solid, validation loss dashed."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(6, 3.2), dpi=150)
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
+    fig, ax = _axes()
     drawn = False
     for (name, metrics), colour in zip(runs, RUN_COLOURS, strict=False):
-        points = sorted(metrics, key=lambda p: p.step)
-        train = [(p.step, p.train_loss) for p in points if p.train_loss is not None]
-        valid = [(p.step, p.valid_loss) for p in points if p.valid_loss is not None]
+        train, valid = _losses(metrics)
         label = name[:40]
         if train:
             ax.plot(*zip(*train, strict=True), label=f"{label} training", color=colour, linewidth=1.3)
@@ -96,19 +102,7 @@ def overlaid_loss_chart_png(runs: Sequence[tuple[str, Sequence[MetricPoint]]], t
                 markersize=3,
             )
         drawn = drawn or bool(train or valid)
-    if drawn:
-        ax.legend(loc="upper right", fontsize=7, frameon=False)
-    else:
-        ax.text(0.5, 0.5, "No loss metrics reported", ha="center", va="center", transform=ax.transAxes)
-    ax.set_title(title[:80], fontsize=10)
-    ax.set_xlabel("step", fontsize=8)
-    ax.set_ylabel("loss", fontsize=8)
-    ax.tick_params(labelsize=7)
-    ax.grid(True, alpha=0.3)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    return buf.getvalue()
+    return _png(fig, ax, title, legend_size=7 if drawn else None)
 
 
 def _train_loss_near(points: Sequence[MetricPoint], step: int) -> float | None:
