@@ -17,7 +17,7 @@ type through ``bot.backends.azure.errors``.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +26,7 @@ from azure.ai.ml import MLClient
 
 from bot.backends.azure.catalogue import DEFAULT_MODELS, MICROSOFT_REGISTRY, Catalogue
 from bot.backends.azure.data import DataAssets
-from bot.backends.azure.endpoints import Endpoints
+from bot.backends.azure.endpoints import Endpoints, ServesEndpoints
 from bot.backends.azure.jobs import Jobs
 from bot.backends.azure.metrics import MetricsReader
 from bot.backends.azure.project import FoundryProject, cheap_experimental_check, client_options
@@ -35,12 +35,8 @@ from bot.backends.common import no_skus
 from commands.errors import InvalidInput
 from commands.models import (
     BaseModelInfo,
-    ChatDelta,
-    ChatReply,
-    ChatRequest,
     DatasetRef,
     DeployTarget,
-    Endpoint,
     Job,
     JobSpec,
     ServiceDataset,
@@ -53,10 +49,9 @@ if TYPE_CHECKING:
     from bot.runtime.settings import Settings
 
 
-class AzureBackend:
-    """``FineTuningBackend`` on Azure AI Foundry. Thread-safe for the bot's worker threads."""
-
-    kind = "azure"
+class AzureBackend(ServesEndpoints):
+    """``FineTuningBackend`` on Azure AI Foundry. Thread-safe for the bot's worker threads. Endpoint
+    operations come from ``ServesEndpoints`` (endpoints.py)."""
 
     def __init__(
         self,
@@ -185,26 +180,7 @@ class AzureBackend:
     def download_dataset(self, ref: str, dest: Path) -> None:
         self.data.download_dataset(ref, dest)
 
-    # ---- endpoints and models: endpoints.py ------------------------------------------------------------
-    def deploy_model(self, model: str, endpoint_name: str, *, sku: str | None = None) -> Endpoint:
-        no_skus(self.kind, sku)
-        return self.endpoints.deploy_model(model, endpoint_name)
-
-    def get_endpoint(self, name: str) -> Endpoint:
-        return self.endpoints.get_endpoint(name)
-
-    def list_endpoints(self) -> list[Endpoint]:
-        return self.endpoints.list_endpoints()
-
-    def chat(self, endpoint_name: str, request: ChatRequest) -> ChatReply:
-        return self.endpoints.chat(endpoint_name, request)
-
-    def chat_stream(self, endpoint_name: str, request: ChatRequest) -> Iterator[ChatDelta]:
-        return self.endpoints.chat_stream(endpoint_name, request)
-
-    def delete_endpoint(self, name: str) -> None:
-        self.endpoints.delete_endpoint(name)
-
+    # ---- endpoints and models: endpoints.py (ServesEndpoints) -----------------------------------------
     def delete_model(self, model: str) -> None:
         self.endpoints.delete_model(model)
 

@@ -24,6 +24,7 @@ from bot.backends.azure.catalogue import REGISTRY_MODEL, Catalogue
 from bot.backends.azure.chat import chat_deltas, chat_reply
 from bot.backends.azure.errors import azure_errors
 from bot.backends.azure.project import FoundryProject, parse_time
+from bot.backends.common import no_skus
 from commands.errors import BackendAuthError, Conflict, InvalidInput, NotFound, Unavailable
 from commands.models import BaseModelInfo, ChatDelta, ChatReply, ChatRequest, Endpoint, EndpointState
 
@@ -244,3 +245,30 @@ def _payload(request: ChatRequest) -> dict[str, Any]:
         "temperature": request.temperature,
         "max_tokens": request.max_tokens,
     }
+
+
+class ServesEndpoints:
+    """The endpoint operations of ``EndpointOps`` handed to an ``Endpoints``: the backend's (the training
+    project) and a deploy target's. Serverless endpoints take no SKU."""
+
+    kind = "azure"
+    endpoints: Endpoints
+
+    def deploy_model(self, model: str, endpoint_name: str, *, sku: str | None = None) -> Endpoint:
+        no_skus(self.kind, sku)
+        return self.endpoints.deploy_model(model, endpoint_name)
+
+    def get_endpoint(self, name: str) -> Endpoint:
+        return self.endpoints.get_endpoint(name)
+
+    def list_endpoints(self) -> list[Endpoint]:
+        return self.endpoints.list_endpoints()
+
+    def chat(self, endpoint_name: str, request: ChatRequest) -> ChatReply:
+        return self.endpoints.chat(endpoint_name, request)
+
+    def chat_stream(self, endpoint_name: str, request: ChatRequest) -> Iterator[ChatDelta]:
+        return self.endpoints.chat_stream(endpoint_name, request)
+
+    def delete_endpoint(self, name: str) -> None:
+        self.endpoints.delete_endpoint(name)

@@ -10,16 +10,16 @@ base model's ``maas-finetuning-deploy-regions``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 
 from azure.ai.ml import MLClient
 
-from bot.backends.azure.endpoints import Endpoints
+from bot.backends.azure.endpoints import Endpoints, ServesEndpoints
 from bot.backends.azure.errors import azure_errors
 from bot.backends.azure.project import FoundryProject
-from bot.backends.common import TargetRegistry, missing_target, no_skus, unreachable
+from bot.backends.common import TargetRegistry, missing_target, unreachable
 from commands.errors import BackendAuthError, NotFound
-from commands.models import HOME_TARGET, ChatDelta, ChatReply, ChatRequest, DeployTarget, Endpoint
+from commands.models import HOME_TARGET, DeployTarget
 
 
 def home_target(workspace: MLClient) -> DeployTarget:
@@ -32,35 +32,14 @@ def home_target(workspace: MLClient) -> DeployTarget:
     )
 
 
-class TargetEndpoints:
+class TargetEndpoints(ServesEndpoints):
     """``EndpointOps`` in one deploy target: the training project's ``Endpoints`` pointed at the target's
     workspace for everything but the model itself."""
-
-    kind = "azure"
 
     def __init__(self, target: DeployTarget, project: FoundryProject, endpoints: Endpoints) -> None:
         self.target = target
         self.project = project  # the target's workspace
         self.endpoints = endpoints
-
-    def deploy_model(self, model: str, endpoint_name: str, *, sku: str | None = None) -> Endpoint:
-        no_skus(self.kind, sku)
-        return self.endpoints.deploy_model(model, endpoint_name)
-
-    def get_endpoint(self, name: str) -> Endpoint:
-        return self.endpoints.get_endpoint(name)
-
-    def list_endpoints(self) -> list[Endpoint]:
-        return self.endpoints.list_endpoints()
-
-    def chat(self, endpoint_name: str, request: ChatRequest) -> ChatReply:
-        return self.endpoints.chat(endpoint_name, request)
-
-    def chat_stream(self, endpoint_name: str, request: ChatRequest) -> Iterator[ChatDelta]:
-        return self.endpoints.chat_stream(endpoint_name, request)
-
-    def delete_endpoint(self, name: str) -> None:
-        self.endpoints.delete_endpoint(name)
 
 
 class Targets:
