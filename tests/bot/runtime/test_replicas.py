@@ -116,7 +116,7 @@ def test_two_replicas_one_killed_every_job_finishes_each_change_sent_once(
             command = f"submit --model ftbot-tiny --data {files.url('train.jsonl')}"
             body = slash_body(command, user=MEMBER, channel=next(channels), response_url=fake.response_url())
             assert via.post(body) == 200
-        until(lambda: len(started_jobs() - before) == PER_WAVE, 30, f"{via.name}'s jobs to start")
+        until(lambda: len(started_jobs() - before) == PER_WAVE, 60, f"{via.name}'s jobs to start")
         wave = started_jobs() - before
         until(lambda: all(via.owns(leases()[j][1]) for j in wave), 20, f"{via.name} to lease its jobs")
         return wave
