@@ -3,6 +3,7 @@
     .venv/bin/python bench/bench_train.py                 # 3 rounds, 120 examples x 3 epochs, batch 4
     .venv/bin/python bench/bench_train.py --rounds 5 --examples 240
     .venv/bin/python bench/bench_train.py --model smollm2-135m-instruct --rounds 1 --jobs 1
+    .venv/bin/python bench/bench_train.py --precision fp32  # ftbot in float32 (default: what auto picks)
 
 With ``--model smollm2-135m-instruct`` (the real chat model; the smollm2 extra) both loops train on the
 bundled customer-support set rendered with the model's own chat template, with the threads the
@@ -15,6 +16,10 @@ once with the conversion already done and once on a fresh data dir (conversion i
    length-grouped batches and logits only where a loss is taken, against ``Trainer`` with a padding
    collator (pad to the batch's longest, random order). Tokens/s counts the real (non-pad) tokens seen,
    the same number for both. The data: 1- to 4-turn conversations, so lengths vary as in real chat sets.
+   ftbot trains in the precision the backend would pick (``--precision auto``, FTBOT_LOCAL_PRECISION):
+   bfloat16 mixed precision where the CPU has native bfloat16. Then ``Trainer`` runs twice, in its
+   default float32 and with its own ``bf16=True``. Each run also reports its mean step loss and the
+   trained model's float32 loss on the training set, so that speed is compared at the same quality.
 2. Wall time of a whole local job through ``LocalBackend`` on a fresh data dir, worker start included:
    the 30-example set, 3 epochs (Default for 30 examples), from ``submit_job`` until ``succeeded``,
    with the training loss of the first and the last epoch.
@@ -28,8 +33,9 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -57,13 +63,14 @@ def varied_examples(n: int) -> list[dict[str, list[dict[str, str]]]]:
     return out
 
 
-def _config(epochs: int, batch: int, model: str = tiny.NAME) -> trainer.TrainConfig:
+def _config(epochs: int, batch: int, model: str = tiny.NAME, precision: str = "fp32") -> trainer.TrainConfig:
     if model != tiny.NAME:  # the backend's settings for real models: LoRA r 8, alpha 16, all linear layers
         return trainer.TrainConfig(
             n_epochs=epochs,
             batch_size=batch,
             learning_rate=catalog.BUILTIN_LEARNING_RATE.get(model, 2e-4),
             seed=42,
+            precision=precision,
         )
     return trainer.TrainConfig(
         n_epochs=epochs,
@@ -73,17 +80,32 @@ def _config(epochs: int, batch: int, model: str = tiny.NAME) -> trainer.TrainCon
         lora_r=tiny.LORA_R,
         lora_alpha=tiny.LORA_ALPHA,
         lora_targets=tiny.LORA_TARGETS,
+        precision=precision,
     )
 
 
-def run_ftbot(base: Path, data: list[Encoded], cfg: trainer.TrainConfig) -> tuple[float, int]:
+class Run(NamedTuple):
+    seconds: float
+    steps: int
+    loss: float  # the mean of the steps' training losses (what Trainer reports as train_loss)
+    final: float  # the trained model's loss on the training set, in float32: the same for the same quality
+
+
+def run_ftbot(base: Path, data: list[Encoded], cfg: trainer.TrainConfig) -> Run:
     model, tok = trainer.load_base(base, device="cpu", dtype=None)
     model = trainer.add_lora(model, cfg)
-    result = trainer.train(model, data, cfg, pad_id=int(tok.pad_token_id), device="cpu")
-    return result.seconds, result.steps
+    losses: list[float] = []
+    pad = int(tok.pad_token_id)
+    result = trainer.train(
+        model, data, cfg, pad_id=pad, device="cpu", on_step=lambda s: losses.append(s.train_loss)
+    )
+    final, _ = trainer.evaluate(model, data, pad, "cpu", cfg.batch_size)
+    return Run(result.seconds, result.steps, statistics.fmean(losses), final)
 
 
-def run_hf_trainer(base: Path, data: list[Encoded], cfg: trainer.TrainConfig, out: Path) -> tuple[float, int]:
+def run_hf_trainer(
+    base: Path, data: list[Encoded], cfg: trainer.TrainConfig, out: Path, *, bf16: bool = False
+) -> Run:
     import torch
     from transformers import Trainer, TrainingArguments
 
@@ -113,6 +135,7 @@ def run_hf_trainer(base: Path, data: list[Encoded], cfg: trainer.TrainConfig, ou
         weight_decay=0.0,
         max_grad_norm=cfg.max_grad_norm or 0.0,
         use_cpu=True,
+        bf16=bf16,  # Trainer's own mixed precision: bfloat16 autocast on CPU
         report_to="none",
         save_strategy="no",
         logging_strategy="no",
@@ -124,8 +147,10 @@ def run_hf_trainer(base: Path, data: list[Encoded], cfg: trainer.TrainConfig, ou
     dataset = [{"input_ids": e.input_ids, "labels": e.labels} for e in data]
     hf = Trainer(model=model, args=args, train_dataset=dataset, data_collator=collate)
     started = time.perf_counter()
-    hf.train()  # prints its own summary line
-    return time.perf_counter() - started, hf.state.global_step
+    out_ = hf.train()
+    seconds = time.perf_counter() - started
+    final, _ = trainer.evaluate(hf.model, data, pad, "cpu", cfg.batch_size)
+    return Run(seconds, hf.state.global_step, float(out_.training_loss), final)
 
 
 def throughput(
@@ -135,6 +160,7 @@ def throughput(
     batch: int,
     model: str = tiny.NAME,
     models_dir: Path | None = None,
+    precision: str = "fp32",
 ) -> None:
     threads = 1 if model == tiny.NAME else catalog.available_cores()
     trainer.setup_torch(threads)
@@ -147,36 +173,56 @@ def throughput(
             path = sample_dataset_path()
         data = [encode(tok, ex, max_length=1024) for ex in read_examples(path)]
         tokens = sum(len(e.input_ids) for e in data) * epochs
-        cfg = _config(epochs, batch, model)
-        print(f"model {model}, {threads} torch thread(s)")
+        cfg = _config(epochs, batch, model, precision)
+        print(f"model {model}, {threads} torch thread(s), ftbot in {precision}")
         lengths = sorted(len(e.input_ids) for e in data)
         print(
             f"{len(data)} examples ({lengths[0]}-{lengths[-1]} tokens) x {epochs} epochs, batch {batch}: "
             f"{tokens:,} real tokens per run"
         )
-        ours: list[float] = []
-        theirs: list[float] = []
+        hf = Path(tmp) / "hf"
+        runs: dict[str, Callable[[], Run]] = {
+            f"ftbot {precision}": lambda: run_ftbot(base, data, cfg),
+            "Trainer fp32": lambda: run_hf_trainer(base, data, cfg, hf),
+        }
+        if precision == "bf16":  # the same mixed precision on both sides too
+            runs["Trainer bf16"] = lambda: run_hf_trainer(base, data, cfg, hf, bf16=True)
+        names = list(runs)
+        rates: dict[str, list[float]] = {n: [] for n in names}
         for r in range(rounds):
-            if r % 2:  # alternate who goes first: a noisy neighbour then hurts both alike
-                s_ft, steps_ft = run_ftbot(base, data, cfg)
-                s_hf, steps_hf = run_hf_trainer(base, data, cfg, Path(tmp) / "hf")
-            else:
-                s_hf, steps_hf = run_hf_trainer(base, data, cfg, Path(tmp) / "hf")
-                s_ft, steps_ft = run_ftbot(base, data, cfg)
-            assert steps_ft == steps_hf, (steps_ft, steps_hf)
-            ours.append(tokens / s_ft)
-            theirs.append(tokens / s_hf)
+            # rotate who goes first: a noisy neighbour then hurts all alike
+            order = names[r % len(names) :] + names[: r % len(names)]
+            done = {name: runs[name]() for name in order}
+            seconds = {n: d.seconds for n, d in done.items()}
+            steps = {n: d.steps for n, d in done.items()}
+            assert len(set(steps.values())) == 1, steps
+            for name in names:
+                rates[name].append(tokens / seconds[name])
+            ours = names[0]
             print(
-                f"  round {r + 1}: ftbot {tokens / s_ft:,.0f} tok/s ({s_ft:.2f} s, {steps_ft} steps)"
-                f" | Trainer {tokens / s_hf:,.0f} tok/s ({s_hf:.2f} s) | {s_hf / s_ft:.2f}x"
+                f"  round {r + 1}: "
+                + " | ".join(
+                    f"{n} {tokens / seconds[n]:,.0f} tok/s ({seconds[n]:.2f} s, "
+                    f"mean step loss {done[n].loss:.3f}, after {done[n].final:.3f})"
+                    for n in names
+                )
+                + f" | {steps[ours]} steps | "
+                + ", ".join(f"{seconds[n] / seconds[ours]:.2f}x {n}" for n in names[1:])
             )
-        ratios = [a / b for a, b in zip(ours, theirs, strict=True)]
+        ours = names[0]
         print(
-            f"throughput: ftbot {min(ours):,.0f}-{max(ours):,.0f} tok/s "
-            f"(median {statistics.median(ours):,.0f}), "
-            f"Trainer {min(theirs):,.0f}-{max(theirs):,.0f} (median {statistics.median(theirs):,.0f}); "
-            f"speed-up {min(ratios):.2f}-{max(ratios):.2f}x (median {statistics.median(ratios):.2f}x)"
+            "throughput: "
+            + "; ".join(
+                f"{n} {min(v):,.0f}-{max(v):,.0f} tok/s (median {statistics.median(v):,.0f})"
+                for n, v in rates.items()
+            )
         )
+        for n in names[1:]:
+            ratios = [a / b for a, b in zip(rates[ours], rates[n], strict=True)]
+            print(
+                f"speed-up of {ours} over {n}: {min(ratios):.2f}-{max(ratios):.2f}x "
+                f"(median {statistics.median(ratios):.2f}x)"
+            )
 
 
 def wall_time(rounds: int, model: str = tiny.NAME, converted: Path | None = None) -> None:
@@ -232,12 +278,20 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=3, help="whole-job wall-time runs")
     parser.add_argument("--model", default=tiny.NAME, choices=[tiny.NAME, smollm2.NAME])
     parser.add_argument(
+        "--precision",
+        choices=["auto", "bf16", "fp32"],
+        default="auto",
+        help="ftbot's precision (auto: what the backend picks for the model on this CPU); with bf16, "
+        "Trainer runs in both fp32 and its own bf16",
+    )
+    parser.add_argument(
         "--models-dir", type=Path, help="where the real model is converted (kept between runs)"
     )
     args = parser.parse_args()
     print(f"cpu count {os.cpu_count()}, load average {os.getloadavg()[0]:.2f}")
     models_dir = args.models_dir or Path(tempfile.gettempdir()) / "ftbot-bench-models"
-    throughput(args.rounds, args.examples, args.epochs, args.batch_size, args.model, models_dir)
+    precision = catalog.resolve_precision(args.precision)
+    throughput(args.rounds, args.examples, args.epochs, args.batch_size, args.model, models_dir, precision)
     if args.model == tiny.NAME:
         wall_time(args.jobs)
         return

@@ -61,11 +61,16 @@ def check_local_models(probe: Probe) -> Check:
     if probe.backend != "local":
         return skipped("local_models", f"the {probe.backend or 'configured'} backend trains no local model")
     assert probe.settings is not None
-    from bot.backends.local.catalog import missing_hint, offered_models
+    from bot.backends.local.catalog import cpu_bf16, missing_hint, offered_models, resolve_precision
 
     offered = offered_models(probe.settings.local_models)
     broken = [m.name for m in offered if not m.builtin and "not found" in m.description]
-    names = ", ".join(m.name for m in offered)
+    setting = probe.settings.local_precision
+    native = "native bfloat16" if cpu_bf16() else "no native bfloat16"
+    names = (
+        ", ".join(m.name for m in offered)
+        + f"; training on CPU in {resolve_precision(setting)} (FTBOT_LOCAL_PRECISION={setting}, {native})"
+    )
     if broken:
         return failed(
             "local_models",

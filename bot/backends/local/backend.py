@@ -89,6 +89,7 @@ class LocalBackend:
         requests_per_minute: int = 1_000,
         threads: int | None = None,
         keep_checkpoints: int = checkpoints.DEFAULT_KEEP,
+        precision: str = "auto",
     ) -> None:
         self.data = DataDir(Path(data_dir).resolve())
         for folder in (
@@ -104,6 +105,7 @@ class LocalBackend:
         }
         self.threads = threads
         self.keep_checkpoints = keep_checkpoints
+        self.precision = catalog.resolve_precision(precision)
         self.jobs = LocalJobs(self.data)
         self.endpoints = LocalEndpoints(
             self.data, tokens_per_minute=tokens_per_minute, requests_per_minute=requests_per_minute
@@ -118,6 +120,7 @@ class LocalBackend:
             tokens_per_minute=settings.local_tokens_per_minute,
             requests_per_minute=settings.local_requests_per_minute,
             keep_checkpoints=settings.local_checkpoints,
+            precision=settings.local_precision,
         )
 
     # --- base models -------------------------------------------------------------------------------
@@ -270,6 +273,7 @@ class LocalBackend:
             "learning_rate": base_lr * multiplier,
             "learning_rate_multiplier": multiplier,
             "threads": threads,
+            "precision": self.precision,
             "seed": SEED,
             "lora": lora,
             "max_length": min(MAX_SEQUENCE_TOKENS, base.context_length),

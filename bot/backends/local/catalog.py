@@ -8,6 +8,7 @@ endpoint server to get a built-in model's folder (building or converting it on f
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -71,6 +72,34 @@ def ensure_builtin(name: str, models_dir: Path, *, on_convert: Callable[[], None
     if name == smollm2.NAME:
         return smollm2.ensure(models_dir, on_start=on_convert)
     return tiny.ensure(models_dir)
+
+
+PRECISIONS = ("auto", "bf16", "fp32")
+
+
+@functools.cache
+def cpu_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
+    """Whether this CPU multiplies bfloat16 matrices natively (AVX-512 BF16 or AMX, the flags oneDNN
+    looks for): there bfloat16 matrix products run about 4x faster than float32 (BENCHMARKS.md); elsewhere
+    they are emulated and slower. Read from /proc/cpuinfo, so the bot process need not import torch."""
+    try:
+        text = cpuinfo.read_text(errors="replace")
+    except OSError:  # not Linux
+        return False
+    flags = next(
+        (line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), []
+    )
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def resolve_precision(setting: str) -> str:
+    """FTBOT_LOCAL_PRECISION for a job on CPU: ``bf16`` or ``fp32`` as set; ``auto`` is bf16 where the CPU
+    has native bfloat16, else fp32."""
+    if setting not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {setting!r}")
+    if setting != "auto":
+        return setting
+    return "bf16" if cpu_bf16() else "fp32"
 
 
 def available_cores() -> int:

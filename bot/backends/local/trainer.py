@@ -146,6 +146,9 @@ class TrainConfig:
     #: padded tokens (rows x longest) per forward pass; a bigger batch is split and its gradients
     #: accumulated, so the optimizer step is the same as for the whole batch (0: never split)
     max_batch_tokens: int = 0
+    #: "bf16": on CPU, forward passes under bfloat16 autocast (matrix products in bfloat16, weights, LoRA
+    #: parameters, gradients, optimizer state and the loss in float32); "fp32": all in float32
+    precision: str = "fp32"
 
 
 @dataclass
@@ -235,6 +238,16 @@ def micro_batches(batch: Sequence[Encoded], max_tokens: int) -> list[list[Encode
     return out
 
 
+def autocast(device: str, precision: str) -> contextlib.AbstractContextManager[Any]:
+    """The forward pass's precision: bfloat16 autocast on CPU for ``precision == "bf16"``. On CUDA the
+    model is already loaded in bfloat16 or float16 (``pick_device``)."""
+    import torch
+
+    if device == "cpu" and precision == "bf16":
+        return torch.autocast("cpu", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
 def _accepts_logits_to_keep(model: Any) -> bool:
     import inspect
 
@@ -280,14 +293,16 @@ def _accumulate(
     parts = micro_batches(batch, cfg.max_batch_tokens)
     if len(parts) == 1:
         ids, mask, labels = collate(parts[0], pad_id, device)
-        loss, correct, n = batch_loss(model, ids, mask, labels, sparse_logits=sparse)
+        with autocast(device, cfg.precision):
+            loss, correct, n = batch_loss(model, ids, mask, labels, sparse_logits=sparse)
         loss.backward()
         return loss.detach().item(), correct, n
     total = sum(sum(1 for x in e.labels[1:] if x != IGNORE) for e in batch)
     loss_sum, correct_sum, n_sum = 0.0, 0, 0
     for part in parts:
         ids, mask, labels = collate(part, pad_id, device)
-        loss, correct, n = batch_loss(model, ids, mask, labels, sparse_logits=sparse)
+        with autocast(device, cfg.precision):
+            loss, correct, n = batch_loss(model, ids, mask, labels, sparse_logits=sparse)
         if n:
             (loss * (n / max(total, 1))).backward()
             loss_sum += loss.detach().item() * n
@@ -297,7 +312,7 @@ def _accumulate(
 
 
 def evaluate(
-    model: Any, data: Sequence[Encoded], pad_id: int, device: str, batch_size: int
+    model: Any, data: Sequence[Encoded], pad_id: int, device: str, batch_size: int, precision: str = "fp32"
 ) -> tuple[float, float]:
     """Token-weighted mean loss and accuracy on ``data``."""
     import torch
@@ -306,7 +321,7 @@ def evaluate(
     order = sorted(range(len(data)), key=lambda k: len(data[k].input_ids))
     total_loss, total_correct, total_n = 0.0, 0, 0
     model.eval()
-    with torch.no_grad():
+    with torch.no_grad(), autocast(device, precision):
         for i in range(0, len(order), batch_size):
             batch = [data[k] for k in order[i : i + batch_size]]
             ids, mask, labels = collate(batch, pad_id, device)
@@ -359,7 +374,7 @@ def train(
                 on_step(StepLog(result.steps, epoch, value, correct / max(n, 1), tokens))
         valid_loss = valid_acc = None
         if valid_data:
-            valid_loss, valid_acc = evaluate(model, valid_data, pad_id, device, cfg.batch_size)
+            valid_loss, valid_acc = evaluate(model, valid_data, pad_id, device, cfg.batch_size, cfg.precision)
         log = EpochLog(epoch, result.steps, epoch_loss / max(epoch_n, 1), valid_loss, valid_acc)
         result.epochs.append(log)
         if on_epoch:
@@ -432,6 +447,7 @@ def _train_config(spec: dict[str, Any]) -> TrainConfig:
         lora_alpha=int(lora.get("alpha", 16)),
         lora_targets=targets if isinstance(targets, str) else tuple(targets),
         max_batch_tokens=int(spec.get("max_batch_tokens") or 0),
+        precision=str(spec.get("precision") or "fp32"),
     )
 
 
@@ -531,12 +547,13 @@ def run_job(job: JobDir) -> None:
     steps_per_epoch = math.ceil(len(train_data) / cfg.batch_size)
     total_steps = steps_per_epoch * cfg.n_epochs
     report.status(service_status="Running", steps_per_epoch=steps_per_epoch, total_steps=total_steps, step=0)
+    mixed = " in bfloat16 mixed precision" if device == "cpu" and cfg.precision == "bf16" else ""
     report.event(
         "started",
         f"Training {spec['base_model']} on {len(train_data)} examples"
         + (f" ({len(valid_data)} validation)" if valid_data else "")
-        + f" on {device}: {cfg.n_epochs} epochs × {steps_per_epoch} steps, batch size {cfg.batch_size}, "
-        f"learning rate {cfg.learning_rate:g}",
+        + f" on {device}{mixed}: {cfg.n_epochs} epochs × {steps_per_epoch} steps, "
+        f"batch size {cfg.batch_size}, learning rate {cfg.learning_rate:g}",
     )
 
     def save_checkpoint(e: EpochLog) -> None:
