@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot.backends.common import no_skus
-from bot.backends.local import catalog, checkpoints, files, tiny
+from bot.backends.local import catalog, checkpoints, files, smollm2, tiny
 from bot.backends.local.data import count_examples
 from bot.backends.local.endpoints import LocalEndpoints
 from bot.backends.local.jobs import LocalJobs
@@ -143,13 +143,16 @@ class LocalBackend:
         return catalog.missing_hint()
 
     def tokenizer_for(self, model: str) -> ModelTokenizer | None:
-        """The base model's own tokenizer and chat template for the dataset statistics, once its folder is
-        on disk (``None`` before the first conversion, and for ftbot-tiny: o200k counts stay)."""
+        """The base model's own tokenizer and chat template for the dataset statistics (``None`` for
+        ftbot-tiny: o200k counts stay). Before smollm2's first conversion they are read out of its GGUF
+        file."""
         if model == tiny.NAME:
             return None
         builtin = model in catalog.builtin_names()
         if builtin:
             path = self.data.models / model
+            if model == smollm2.NAME and not (path / "tokenizer.json").is_file():
+                path = smollm2.ensure_tokenizer(self.data.models) or path
         elif model in self.local_models:
             path = self.local_models[model]
         else:

@@ -11,8 +11,11 @@ a full disk never leaves half a folder; a file lock makes two processes that con
 again). The package is found through its installed files, without importing it (its ``__init__`` pulls
 in ``llm`` and llama.cpp).
 
-Heavy imports (torch, transformers, gguf) happen inside ``convert``; the bot process only calls
-``available`` and ``gguf_path``.
+Heavy imports (torch, transformers) happen inside ``write_folder``; the bot process calls ``available``,
+``gguf_path`` and ``ensure_tokenizer``: before the first conversion, the review step's token counts come
+from the tokenizer and chat template read out of the GGUF file's metadata (the ``gguf`` reader and the
+``tokenizers`` library, about 2 s once) into a small folder of their own, so a fresh install's first
+review already counts with this model's tokenizer.
 """
 
 from __future__ import annotations
@@ -139,6 +142,97 @@ def ensure(
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)
     return target
+
+
+def tokenizer_folder(models_dir: Path) -> Path:
+    return models_dir / f"{NAME}.tokenizer"
+
+
+def ensure_tokenizer(models_dir: Path, *, source: Path | None = None) -> Path | None:
+    """A folder with the model's ``tokenizer.json``, ``tokenizer_config.json`` and chat template, read out
+    of the GGUF file (once, atomically, under a lock of its own: never behind a conversion), or ``None``
+    when the package is missing or the file cannot be read (the counts then stay approximate)."""
+    src = source or gguf_path()
+    if src is None:
+        return None
+    target = tokenizer_folder(models_dir)
+    sha = sha256_of(src)
+    if _tokenizer_ready(target, sha):
+        return target
+    with _locked(models_dir / f".{NAME}-tokenizer.lock"):
+        if _tokenizer_ready(target, sha):
+            return target
+        tmp = Path(tempfile.mkdtemp(prefix=f".{NAME}-tokenizer.", suffix=".tmp", dir=models_dir))
+        try:
+            write_tokenizer(src, tmp)
+            files.atomic_write_json(tmp / SOURCE_RECORD, {"file": src.name, "sha256": sha})
+            if target.exists():
+                shutil.rmtree(target)
+            os.rename(tmp, target)
+        except (ConversionError, OSError):
+            return None
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def _tokenizer_ready(target: Path, sha: str) -> bool:
+    record = files.read_json(target / SOURCE_RECORD)
+    return record is not None and record.get("sha256") == sha and (target / "tokenizer.json").is_file()
+
+
+#: GGUF token types (llama.cpp's ``LLAMA_TOKEN_TYPE_*``) that are added, never split: control, user-defined
+_ADDED_TOKEN_TYPES = {3, 4}
+
+
+def write_tokenizer(source: Path, out: Path) -> None:
+    """The byte-level BPE tokenizer (GGUF ``tokenizer.ggml.model`` ``gpt2``) and the chat template stored in
+    the GGUF metadata, written as a Hugging Face tokenizer folder: the same vocabulary, merges, byte-level
+    pre-tokenizer and special tokens transformers' GGUF loader builds for the conversion."""
+    try:
+        from gguf import GGUFReader
+        from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers
+
+        fields = GGUFReader(str(source)).fields
+
+        def value(key: str) -> Any:
+            field = fields.get(key)
+            if field is None:
+                raise KeyError(key)
+            return field.contents()
+
+        if value("tokenizer.ggml.model") != "gpt2":
+            raise ConversionError(f"{source.name}: not a byte-level BPE tokenizer")
+        tokens: list[str] = list(value("tokenizer.ggml.tokens"))
+        types: list[int] = list(value("tokenizer.ggml.token_type"))
+        merges = [tuple(m.split(" ", 1)) for m in value("tokenizer.ggml.merges")]
+        template = str(value("tokenizer.chat_template"))
+        specials = {
+            name: tokens[int(value(f"tokenizer.ggml.{key}"))]
+            for name, key in (
+                ("bos_token", "bos_token_id"),
+                ("eos_token", "eos_token_id"),
+                ("pad_token", "padding_token_id"),
+                ("unk_token", "unknown_token_id"),
+            )
+            if f"tokenizer.ggml.{key}" in fields
+        }
+    except (ImportError, KeyError, IndexError, ValueError, EOFError, OverflowError) as e:
+        raise ConversionError(f"{source.name}: its tokenizer cannot be read ({type(e).__name__}: {e})") from e
+    tokenizer = Tokenizer(models.BPE({t: i for i, t in enumerate(tokens)}, merges, fuse_unk=False))
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    tokenizer.decoder = decoders.ByteLevel()
+    tokenizer.add_special_tokens(
+        [
+            AddedToken(t, special=True, normalized=False)
+            for t, kind in zip(tokens, types, strict=True)
+            if kind in _ADDED_TOKEN_TYPES
+        ]
+    )
+    tokenizer.save(str(out / "tokenizer.json"))
+    (out / "chat_template.jinja").write_text(template, encoding="utf-8")
+    files.atomic_write_json(out / "tokenizer_config.json", {**specials, "model_max_length": CONTEXT_LENGTH})
 
 
 def _sweep_leftovers(models_dir: Path) -> None:
