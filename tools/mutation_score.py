@@ -16,6 +16,7 @@ yet checked (an interrupted run) are listed apart and make the score provisional
     ./dev mutate --jobs 1                 # one mutant at a time (a shared machine)
     ./dev mutate --report                 # only print the scores of the last run
     ./dev mutate --fail-under 85          # exit 1 when a module scores lower (CI)
+    ./dev mutate --changed-since REF      # the modules of commands/ changed between REF and HEAD (CI)
 """
 
 from __future__ import annotations
@@ -90,6 +91,19 @@ def patterns_for(args: list[str]) -> list[str]:
         name, package = module_of(arg)
         out.append(f"{name}.*" if package else f"{name}.x*")
     return out
+
+
+def changed_modules(ref: str, root: Path = ROOT) -> list[str]:
+    """The modules of commands/ (``.py`` files that still exist) that differ between ``ref`` and the work
+    tree, for CI: what a change touched since the scores in TESTING.md were measured."""
+    out = subprocess.run(
+        ["git", "diff", "--name-only", ref, "--", f"{CORE}/"],
+        cwd=root,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return sorted(name for name in out.split() if name.endswith(".py") and (root / name).is_file())
 
 
 def read_scores(selected: list[str]) -> list[ModuleScore]:
@@ -173,7 +187,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--report", action="store_true", help="print the last run's scores, run nothing")
     parser.add_argument("--fail-under", type=float, default=None, help="exit 1 below this score (%%)")
     parser.add_argument("--quiet", "-q", action="store_true", help="no list of surviving mutants")
+    parser.add_argument(
+        "--changed-since", metavar="REF", help="only the modules of commands/ changed since this git commit"
+    )
     args = parser.parse_args(argv)
+    if args.changed_since:
+        args.modules = [*args.modules, *changed_modules(args.changed_since)]
+        if not args.modules:
+            print(f"mutate: no module of {CORE}/ changed since {args.changed_since}")
+            return 0
     patterns = patterns_for(args.modules)
     selected = [] if not args.modules else [module_of(m)[0] for m in args.modules]
     if not args.report:
