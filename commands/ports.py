@@ -242,9 +242,19 @@ class StoreTx(Protocol):
     def add_job(self, job: JobRecord) -> None: ...
     def get_job(self, job_id: str) -> JobRecord: ...  # NotFound
     def find_jobs(
-        self, *, channel_id: str | None = None, user_id: str | None = None, limit: int = 20
+        self,
+        *,
+        channel_id: str | None = None,
+        user_id: str | None = None,
+        limit: int = 20,  # pragma: no mutate (a Protocol's stub: no call reads its default)
     ) -> list[JobRecord]: ...
-    def update_job(self, job_id: str, *, bump: bool = True, **changes: object) -> JobRecord: ...
+    def update_job(
+        self,
+        job_id: str,
+        *,
+        bump: bool = True,  # pragma: no mutate (a Protocol's stub: no call reads its default)
+        **changes: object,
+    ) -> JobRecord: ...
     def held_jobs(self, *, before: datetime) -> list[JobRecord]:
         """Jobs HELD over budget (waiting for an approver) since before ``before``, oldest first."""
         ...
@@ -305,7 +315,7 @@ class StoreTx(Protocol):
 
     # audit log and thread outbox
     def audit(self, entry: AuditEntry) -> None: ...
-    def audit_entries(self, limit: int = 1000) -> list[AuditEntry]:
+    def audit_entries(self, limit: int = 1000) -> list[AuditEntry]:  # pragma: no mutate (a stub's default)
         """The audit log, oldest first."""
         ...
 

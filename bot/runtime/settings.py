@@ -75,7 +75,7 @@ class Settings(BaseSettings):
     local_requests_per_minute: int = Field(default=1_000, ge=1, alias="FTBOT_LOCAL_REQUESTS_PER_MINUTE")
     #: per-epoch checkpoints a local job keeps: the most recent N, plus the best by validation loss
     local_checkpoints: int = Field(default=5, ge=0, le=1000, alias="FTBOT_LOCAL_CHECKPOINTS")
-    #: training precision on CPU: auto (bfloat16 mixed precision where the CPU has native bfloat16), bf16, fp32
+    #: training precision on CPU: auto (bf16 mixed precision where the CPU has native bfloat16), bf16, fp32
     local_precision: Literal["auto", "bf16", "fp32"] = Field(default="auto", alias="FTBOT_LOCAL_PRECISION")
 
     # Azure backend

@@ -50,7 +50,7 @@ def parse_budgets(text: str | None) -> Budgets:
             amount = Decimal(-1)
         if not sep or not amount.is_finite() or amount < 0:
             raise ValueError(f"expected CHANNEL_ID=AMOUNT or default=AMOUNT, got {item!r}")
-        if name == "default":
+        if name.lower() == "default":  # in any case: "DEFAULT" would also pass for a DM's id (D…)
             default = amount
         elif _CHANNEL.match(name):
             channels[name] = amount

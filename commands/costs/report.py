@@ -104,7 +104,7 @@ def build_report(
         amount = fact_cost(fact, window, now)
         if amount is None:
             unpriced += 1
-            amount = Decimal(0)
+            amount = Decimal(0)  # pragma: no mutate (None is skipped as 0 is, just below)
         if is_live(fact, now) and window.holds(now):
             live.append(
                 LiveEndpoint(

@@ -258,6 +258,7 @@ def validate_dataset(
     workers: int | None = None,
     method: Method = Method.SUPERVISED,
     tokenizer: ModelTokenizer | None = None,
+    min_examples: int = MIN_EXAMPLES,
 ) -> ValidationReport:
     """Check a JSONL fine-tuning dataset line by line and return the full report (it never stops at the
     first problem). ``source`` is a path or a binary stream (read to its end, not closed).
@@ -270,6 +271,7 @@ def validate_dataset(
     ``non_preferred_output``) instead of chat examples; DPO is for chat models only.
     ``tokenizer`` (a backend's ``tokenizer_for(model)``) counts with the base model's own tokenizer and chat
     template: the figures are then exact for that model.
+    ``min_examples``: the fewest examples ``source`` may hold (1 for validation data checked on its own).
     ``progress`` is called with the number of bytes read so far. Raises ``UnreadableDataset`` when the
     file cannot be read at all; every problem inside it is in the report.
     """
@@ -307,7 +309,7 @@ def validate_dataset(
         _run_one(validation, vv)
         vreport = vv.finish(None)
         vhashes = (vv.report.hashes, vv.report.hash_lines)
-    v = make(progress)
+    v = make(progress, min_examples)
     _run_one(source, v)
     report = v.finish(vhashes)
     if vreport is not None:

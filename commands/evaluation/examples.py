@@ -45,11 +45,11 @@ def load_examples(path: Path, limit: int, *, sample: bool) -> list[Example]:
     """Up to ``limit`` examples of the JSONL at ``path``: the first ones in file order, or a seeded
     random ``sample`` (training data, whose order may be sorted by topic)."""
     try:
-        lines = path.read_text(encoding="utf-8-sig").splitlines()
+        lines = path.read_text(encoding="utf-8-sig").splitlines()  # pragma: no mutate (UTF-8-SIG: same codec)
     except OSError as e:
         raise InvalidInput(f"The job's data file is no longer on disk ({path.name}).") from e
     examples = [e for e in (example_from_line(line) for line in lines if line.strip()) if e is not None]
-    if sample and len(examples) > limit:
+    if sample and len(examples) > limit:  # pragma: no mutate (>=: a sample of all of them is all, in order)
         picked = sorted(random.Random(SAMPLE_SEED).sample(range(len(examples)), limit))
         return [examples[i] for i in picked]
     return examples[:limit]

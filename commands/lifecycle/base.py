@@ -115,7 +115,7 @@ class UseCase:
                     decided.job_id,
                     PostKind.APPROVAL_DECIDED,
                     f"approval:{approval_id}:decided",
-                    "",
+                    "",  # pragma: no mutate (_post's default text: left out, the post is the same)
                     approval_id=approval_id,
                     decided_by=actor.user_id,
                     approved=approve,

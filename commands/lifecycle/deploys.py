@@ -34,7 +34,7 @@ class Deploys(UseCase):
         self.endpoints = endpoints
 
     def endpoint_name(self, job_id: str, attempt: int) -> str:
-        return f"ftbot-{job_id.rsplit('-', 1)[-1]}-{attempt}"
+        return f"ftbot-{job_id.rsplit('-', 1)[-1]}-{attempt}"  # pragma: no mutate (any maxsplit: last part)
 
     def channel_of(self, job_id: str) -> str:
         """The channel of the job's card (where a Deploy dialog's outcome is told); ``NotFound``."""
@@ -109,7 +109,7 @@ class Deploys(UseCase):
                     approval_id=approval.id,
                     requested_by=actor.user_id,
                     approvers=self.approvers.approvers(),
-                    options=options.model_dump(mode="json"),
+                    options=options.model_dump(mode="json"),  # pragma: no mutate (same dump in any mode)
                     **(over.data() if over else {}),
                 )
                 tx.update_job(job_id)  # the card shows the pending request
@@ -204,7 +204,7 @@ class Deploys(UseCase):
                 f"deploy:{endpoint.name}:start",
                 endpoint=endpoint.name,
                 by=actor.user_id,
-                options=options.model_dump(mode="json"),
+                options=options.model_dump(mode="json"),  # pragma: no mutate (same dump in any mode)
             )
             tx.update_job(job_id)
         self._changed()

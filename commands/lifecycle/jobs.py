@@ -9,7 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from commands.costs.budgets import Overspend
-from commands.dataset import ValidationReport, split_dataset, validate_dataset
+from commands.dataset import MIN_EXAMPLES, ValidationReport, split_dataset, validate_dataset
 from commands.errors import Conflict, InvalidInput, NotFound, PermissionDenied, Unavailable, User
 from commands.lifecycle.base import Deps, UseCase
 from commands.lifecycle.holds import HELD_STATUS, open_hold, withdraw_hold
@@ -85,6 +85,7 @@ class Jobs(UseCase):
         task: Task = Task.CHAT_COMPLETION,
         validation: Path | None = None,
         method: Method = Method.SUPERVISED,
+        min_examples: int = MIN_EXAMPLES,
     ) -> ValidationReport:
         exact = model is None or (
             model.source != "local" and model.name.lower().startswith(("gpt", "o1", "o3", "o4"))
@@ -101,6 +102,7 @@ class Jobs(UseCase):
             tokenizer=tokenizer,
             backend_text_format="text_ground_truth" if self.backend.kind == "azure" else "prompt_completion",
             method=method,
+            min_examples=min_examples,
         )
 
     def check(self, request: SubmitRequest) -> Checked:
@@ -115,7 +117,7 @@ class Jobs(UseCase):
         if tier != request.training_type:
             request = replace(request, training_type=tier)
         report = self._report(request, model)
-        if not report.ok:
+        if report.error_counts:  # the training file's own errors (its ``ok`` covers the validation file too)
             raise DatasetRejected(report, request.training.name, field="training")
         if report.validation is not None and not report.validation.ok:
             raise DatasetRejected(
@@ -154,7 +156,9 @@ class Jobs(UseCase):
             )
         report = unchecked_report(model.context_length)
         if validation is not None:
-            alone = self.check_dataset(validation, model=model, task=request.task, method=request.method)
+            alone = self.check_dataset(  # as beside training data: the services set no minimum for it
+                validation, model=model, task=request.task, method=request.method, min_examples=1
+            )
             report = report.model_copy(update={"validation": alone})
         return report
 
@@ -329,7 +333,7 @@ class Jobs(UseCase):
                     Path(ref.value), name=f"{spec.name}-{field_name}", task=spec.task
                 )
                 changes[field_name] = asset.model_copy(update={"name": ref.name})
-        return spec.model_copy(update=changes) if changes else spec
+        return spec.model_copy(update=changes) if changes else spec  # pragma: no mutate (a copy: equal)
 
     def _finish_locally(self, record: JobRecord, state: JobState, reason: str) -> JobRecord:
         now = self.clock.now()

@@ -39,7 +39,7 @@ def remember_sources(job_dir: Path, request: SubmitRequest) -> None:
         "split": request.split,
     }
     tmp = job_dir / f".{FILE}.tmp"
-    tmp.write_text(json.dumps(body), encoding="utf-8")
+    tmp.write_text(json.dumps(body), encoding="utf-8")  # pragma: no mutate (json.dumps writes ASCII only)
     os.replace(tmp, job_dir / FILE)
 
 
@@ -52,7 +52,7 @@ def _data(raw: object) -> Data | None:
             ref=raw["ref"],
             name=str(raw.get("name") or raw["ref"]),
             path=here,
-            not_checked=str(reason) if reason else ("its local copy is gone" if copy else None),
+            not_checked=str(reason) if reason else ("its local copy is gone" if copy and not here else None),
         )
     if not isinstance(raw, dict) or not isinstance(raw.get("path"), str):
         return None
@@ -63,7 +63,7 @@ def _data(raw: object) -> Data | None:
 def read_sources(job_dir: Path) -> Sources:
     """The data ``job_dir``'s job was launched with, each file only while it is still here."""
     try:
-        raw = json.loads((job_dir / FILE).read_text(encoding="utf-8"))
+        raw = json.loads((job_dir / FILE).read_text(encoding="utf-8"))  # pragma: no mutate (written in ASCII)
     except (OSError, ValueError):
         return Sources(training=None)
     if not isinstance(raw, dict):

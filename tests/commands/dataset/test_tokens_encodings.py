@@ -309,3 +309,26 @@ def test_openai_models_get_exact_counts(model: str) -> None:
 )
 def test_other_models_get_approximate_counts(model: str) -> None:
     assert is_openai_model(model) is False
+
+
+@pytest.mark.usefixtures("fresh_caches")
+def test_a_cached_counter_is_returned_without_taking_the_lock(monkeypatch: pytest.MonkeyPatch) -> None:
+    lock = _SpyLock()
+    monkeypatch.setattr(tmod, "_lock", lock)
+    counter = tmod.get_counter("cl100k_base")
+    assert lock.entered == 1
+    assert tmod.get_counter("cl100k_base") is counter
+    assert lock.entered == 1
+    enc = get_encoding("o200k_base")
+    assert lock.entered == 2
+    assert tmod.get_counter("o200k_base") is enc._core_bpe
+    assert lock.entered == 2
+
+
+@pytest.mark.usefixtures("fresh_caches")
+def test_a_counter_built_by_another_thread_meanwhile_is_reused(monkeypatch: pytest.MonkeyPatch) -> None:
+    theirs = object()
+    monkeypatch.setattr(tmod, "_lock", _SpyLock(lambda: tmod._core_cache.setdefault("cl100k_base", theirs)))
+    assert tmod.get_counter("cl100k_base") is theirs
+    assert tmod._core_cache == {"cl100k_base": theirs}
+    assert tmod._cache == {}

@@ -528,3 +528,18 @@ def test_unique_system_prompts_beyond_the_cache(monkeypatch: pytest.MonkeyPatch)
     report = run(objs, workers=2)
     assert report.stats.tokens_per_example is not None
     assert report.stats.tokens_per_example.total == sum(cookbook_tokens(o, enc) for o in objs)
+
+
+@pytest.mark.parametrize(
+    ("n", "least", "ok"), [(9, None, False), (10, None, True), (2, 3, False), (3, 3, True)]
+)
+def test_the_fewest_examples_a_file_may_hold(n: int, least: int | None, ok: bool) -> None:
+    report = run(good(n), **({} if least is None else {"min_examples": least}))
+    assert report.ok is ok
+    too_few = f"The file has {n} example(s); fine-tuning needs at least {least or 10}."
+    assert [e.message for e in report.errors if e.code == "too_few_examples"] == ([] if ok else [too_few])
+
+
+def test_validation_data_beside_training_data_has_no_minimum_whatever_the_training_minimum() -> None:
+    report = run(good(4), min_examples=4, validation=io.BytesIO(jsonl(good(1, start=50))))
+    assert report.ok and report.validation is not None and report.validation.ok

@@ -176,3 +176,122 @@ def test_a_second_decision_is_a_conflict_naming_who_decided_first(tmp_path: Path
         ("reject", "duplicate", ""),
     ]
     assert len(store.outbox) == 1  # one decided post, from the first decision
+
+
+# --- added: what a decision passes on, who decided first, the ports a use case keeps ----------------
+
+
+def _with_approval(tmp_path: Path, calls: list[int] | None = None) -> tuple[UseCase, MemoryStore, int]:
+    """A use case on a fresh store holding job-1 and its pending deploy approval; ``calls`` hears of each
+    ``on_change``."""
+    store = MemoryStore()
+    heard = calls if calls is not None else []
+    use = UseCase(Deps(**{**deps(tmp_path, store=store).__dict__, "on_change": lambda: heard.append(1)}))
+    with store.transaction() as tx:
+        tx.add_job(job_record("job-1"))
+        approval, _ = tx.open_approval("job-1", "deploy", "UMEMBER01", use.clock.now())
+    return use, store, approval.id
+
+
+def test_an_approval_passes_the_decision_time_to_its_consequence_and_wakes_delivery(tmp_path: Path) -> None:
+    calls: list[int] = []
+    use, store, approval_id = _with_approval(tmp_path, calls)
+    seen: list[object] = []
+
+    decided = use._record_decision(
+        Actor(user_id=APPROVER), approval_id, True, lambda tx, d, now: seen.append(now), sku="small"
+    )
+
+    assert (decided.state, decided.decided_by) == (ApprovalState.APPROVED, APPROVER)
+    assert seen == [decided.decided_at] and decided.decided_at is not None
+    assert calls == [1]
+    [entry] = store.audit_log
+    assert (entry.actor, entry.action, entry.target, entry.result, entry.detail) == (
+        APPROVER,
+        "approve",
+        "job-1",
+        "ok",
+        "",
+    )
+    [queued] = store.outbox
+    assert queued.post == ThreadPost(
+        job_id="job-1",
+        kind=PostKind.APPROVAL_DECIDED,
+        text="",
+        data={
+            "approval_id": approval_id,
+            "decided_by": APPROVER,
+            "approved": True,
+            "requested_by": "UMEMBER01",
+            "sku": "small",
+        },
+    )
+
+
+def test_a_late_decision_is_audited_with_its_detail_and_still_wakes_delivery(tmp_path: Path) -> None:
+    calls: list[int] = []
+    use, store, approval_id = _with_approval(tmp_path, calls)
+    use._record_decision(Actor(user_id="UFIRST001"), approval_id, False, lambda *_: None)
+
+    with pytest.raises(Conflict) as e:
+        use._record_decision(Actor(user_id=APPROVER), approval_id, True, lambda *_: None, detail="late one")
+
+    assert str(e.value) == "This request was already rejected by UFIRST001."
+    assert e.value.names == {"by": "UFIRST001"}
+    assert calls == [1, 1]  # each decision, won or lost, hints delivery
+    late = store.audit_log[-1]
+    assert (late.actor, late.action, late.target, late.result, late.detail) == (
+        APPROVER,
+        "approve",
+        "job-1",
+        "duplicate",
+        "late one",
+    )
+
+
+def test_a_request_closed_by_nobody_in_particular_is_a_conflict_with_someone(tmp_path: Path) -> None:
+    use, store, approval_id = _with_approval(tmp_path)
+    closed = store.tables.approvals[approval_id].model_copy(update={"state": ApprovalState.REJECTED})
+    store.tables.approvals[approval_id] = closed  # e.g. the job was cancelled: no one decided it
+
+    with pytest.raises(Conflict) as e:
+        use._record_decision(Actor(user_id=APPROVER), approval_id, True, lambda *_: None)
+
+    assert str(e.value) == "This request was already rejected by someone."
+    assert e.value.names == {}
+    assert [(a.action, a.result) for a in store.audit_log] == [("approve", "duplicate")]
+    assert store.outbox == []
+
+
+def test_the_use_case_holds_its_cost_and_budget_ports_and_change_hook(tmp_path: Path) -> None:
+    costs, budgets = object(), object()
+    hook = lambda: None  # noqa: E731
+    d = Deps(**{**deps(tmp_path).__dict__, "costs": costs, "budgets": budgets, "on_change": hook})
+    use = UseCase(d)
+    assert (use.costs, use.budgets, use._on_change) == (costs, budgets, hook)
+    plain = UseCase(deps(tmp_path))
+    assert (plain.costs, plain.budgets, plain.owner) == (None, None, "")
+
+
+def test_an_audit_detail_of_exactly_the_limit_is_kept_whole(tmp_path: Path) -> None:
+    use = UseCase(deps(tmp_path))
+    with use.store.transaction() as tx:
+        use._audit(tx, MEMBER, "cancel", "ftjob-1", "ok", "y" * 499 + "z")
+        use._audit(tx, MEMBER, "cancel", "ftjob-1", "ok", "y" * 500 + "z")
+    whole, clipped = use.store.audit_log  # type: ignore[attr-defined]
+    assert whole.detail == "y" * 499 + "z"
+    assert clipped.detail == "y" * 500
+
+
+def test_a_failing_change_hook_is_logged_with_its_traceback(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken() -> None:
+        raise OSError("socket closed")
+
+    with caplog.at_level(logging.DEBUG, logger="ftbot.lifecycle"):
+        UseCase(Deps(**{**deps(tmp_path).__dict__, "on_change": broken}))._changed()
+    [record] = caplog.records
+    assert (record.levelno, record.getMessage()) == (logging.DEBUG, "on_change hook failed")
+    assert record.exc_info and record.exc_info[0] is OSError
+    assert "OSError: socket closed" in caplog.text

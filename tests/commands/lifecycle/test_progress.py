@@ -141,3 +141,33 @@ def test_final_metrics_leaves_out_what_was_not_measured() -> None:
     assert final_metrics(_job(JobState.SUCCEEDED, trained_tokens=0, metrics=(_m(1, 1),))) == {"steps": 1}
     only_valid = _job(JobState.SUCCEEDED, metrics=(_m(1, 1, valid_loss=0.5),))
     assert final_metrics(only_valid) == {"final_valid_loss": 0.5, "steps": 1}
+
+
+def test_final_metrics_take_the_very_last_of_several_values() -> None:
+    job = _job(
+        JobState.SUCCEEDED,
+        metrics=(
+            _m(1, 1, train_loss=3.0, valid_loss=2.5, train_mean_token_accuracy=0.1),
+            _m(2, 1, train_loss=2.0, valid_loss=1.5, train_mean_token_accuracy=0.2),
+            _m(3, 2, train_loss=1.0, valid_loss=0.5, train_mean_token_accuracy=0.3),
+        ),
+    )
+    assert final_metrics(job) == {
+        "first_train_loss": 3.0,
+        "final_train_loss": 1.0,
+        "final_valid_loss": 0.5,
+        "final_train_accuracy": 0.3,
+        "steps": 3,
+    }
+    one = _job(
+        JobState.SUCCEEDED,
+        trained_tokens=1,
+        metrics=(_m(1, 1, train_loss=0.7, train_mean_token_accuracy=0.9),),
+    )
+    assert final_metrics(one) == {
+        "first_train_loss": 0.7,
+        "final_train_loss": 0.7,
+        "final_train_accuracy": 0.9,
+        "trained_tokens": 1,
+        "steps": 1,
+    }
