@@ -1022,6 +1022,14 @@ def test_validation_data_checked_alone_has_no_minimum(tmp_path: Path) -> None:
     training = ServiceData(ref=ASSET, name="chats:2")
     alone = w.jobs.check(SubmitRequest(model="ftbot-tiny", training=training, validation=small))
     assert alone.report.validation is not None and alone.report.validation.examples == 3
+    one = w.jobs.check(
+        SubmitRequest(model="ftbot-tiny", training=training, validation=w.data(1, name="v1.jsonl"))
+    )
+    assert one.report.validation is not None and one.report.validation.ok  # a single example will do
+    empty = w.data(name="v0.jsonl", text="")
+    with pytest.raises(DatasetRejected) as e:  # but not none at all
+        w.jobs.check(SubmitRequest(model="ftbot-tiny", training=training, validation=empty))
+    assert (e.value.field, e.value.names) == ("validation", {"dataset": "v0.jsonl"})
 
 
 class _Aliases(FakeBackend):
