@@ -25,15 +25,18 @@ import hmac
 import logging
 import threading
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
 from slack_sdk.oauth.installation_store.models.bot import Bot
 from slack_sdk.oauth.installation_store.models.installation import Installation
 from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
+from slack_sdk.oauth.sqlalchemy_utils import normalize_datetime_for_db
 from slack_sdk.oauth.state_store.async_state_store import AsyncOAuthStateStore
 from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, and_, select
+from sqlalchemy.exc import SQLAlchemyError
 
 log = logging.getLogger("ftbot.installations")
 
@@ -161,9 +164,11 @@ class SqlInstallationStore(SQLAlchemyInstallationStore, AsyncInstallationStore):
 
 
 class SqlOAuthStateStore(SQLAlchemyOAuthStateStore, AsyncOAuthStateStore):
-    """slack_sdk's OAuth state store on ftbot's engine: each state usable once before it expires. With a
-    ``secret`` (SLACK_STATE_SECRET) the state handed out is ``<stored state>.<HMAC of it>``, and one whose
-    HMAC does not match is refused without a database read."""
+    """slack_sdk's OAuth state store on ftbot's engine: each state usable once before it expires, even by
+    two callbacks at the same moment (one ``DELETE``: slack_sdk's ``consume`` reads the row, then deletes
+    it, so two overlapping reads both succeed). With a ``secret`` (SLACK_STATE_SECRET) the state handed out
+    is ``<stored state>.<HMAC of it>``, and one whose HMAC does not match is refused without a database
+    read."""
 
     def __init__(self, engine: Engine, expiration_seconds: int = 600, secret: str | None = None) -> None:
         super().__init__(expiration_seconds=expiration_seconds, engine=engine, logger=log)
@@ -183,7 +188,17 @@ class SqlOAuthStateStore(SQLAlchemyOAuthStateStore, AsyncOAuthStateStore):
             if not stored or not hmac.compare_digest(self._mac(stored), mac):
                 return False
             state = stored
-        return bool(super().consume(state))
+        now = normalize_datetime_for_db(datetime.now(tz=UTC))
+        c = self.oauth_states.c
+        try:
+            with self.engine.begin() as conn:
+                done = conn.execute(
+                    self.oauth_states.delete().where(and_(c.state == state, c.expire_at > now))
+                )
+        except SQLAlchemyError as e:
+            log.warning("an OAuth state could not be consumed (%s)", type(e).__name__)
+            return False
+        return done.rowcount > 0
 
     async def async_issue(self, *args: Any, **kwargs: Any) -> str:
         return await asyncio.to_thread(self.issue)

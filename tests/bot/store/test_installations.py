@@ -4,6 +4,7 @@ them (no query once a workspace is known), and the signed OAuth state."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -235,3 +236,29 @@ def test_an_unsigned_state_and_an_expired_one(database: Database) -> None:
     assert "." not in state and plain.consume(state) and not plain.consume(state)
     expired = SqlOAuthStateStore(database.engine, expiration_seconds=-1, secret="s")
     assert not expired.consume(expired.issue())
+
+
+def test_two_callbacks_with_the_same_state_at_once_only_one_installs(database: Database) -> None:
+    """The second consume runs while the first is between its statements (its transaction open): with
+    slack_sdk's read-then-delete both returned True on PostgreSQL; one DELETE leaves one winner."""
+    states = SqlOAuthStateStore(database.engine, secret="s")
+    state = states.issue()
+    results: list[bool] = []
+    other = threading.Thread(target=lambda: results.append(states.consume(state)))
+    started = False
+
+    def meanwhile(*_: object) -> None:
+        nonlocal started
+        if not started and threading.current_thread() is not other:
+            started = True
+            other.start()
+            other.join(timeout=1.0)  # it may wait on our row lock: let it, then go on
+
+    event.listen(database.engine, "after_cursor_execute", meanwhile)
+    try:
+        first = states.consume(state)
+    finally:
+        event.remove(database.engine, "after_cursor_execute", meanwhile)
+    other.join(timeout=10)
+    assert started and not other.is_alive()
+    assert sorted([first, *results]) == [False, True]
