@@ -29,6 +29,7 @@ from pydantic import ValidationError
 
 from commands.errors import FtbotError, InvalidInput
 from commands.lifecycle import DatasetRejected
+from commands.lifecycle.holds import HOLD_HOURS
 from commands.models import DatasetRef, JobSpec, JobState, Task, normalized_model_name
 from commands.records import Actor, JobRecord
 
@@ -198,6 +199,13 @@ def _refused(e: FtbotError, as_json: bool, **extra: Any) -> typer.Exit:
     return typer.Exit(EXIT_REFUSED)
 
 
+_HELD = (
+    "Nothing has been submitted: it is over its channel's monthly budget (FTBOT_BUDGETS), or its cost "
+    "could not be estimated there, so it waits for an approver's Approve in the job's thread in Slack; "
+    f"Reject, or {HOLD_HOURS} hours without a decision, cancels it."
+)
+
+
 def _tracking(job: JobRecord) -> str:
     where = (
         f"its card goes to channel {job.channel_id}"
@@ -291,7 +299,7 @@ def register(
                 raise _refused(e, as_json) from None
             if job.state is JobState.FAILED:  # the service refused it: recorded, with its reason
                 raise _refused(JobFailed(job.error or "The service refused the job."), as_json, job=job.id)
-            verb = "Submitted" if job.state is not JobState.PENDING else "Recorded"
+            verb = {JobState.PENDING: "Recorded", JobState.HELD: "Held"}.get(job.state, "Submitted")
         else:
             verb = "Already submitted"
         if as_json:
@@ -300,6 +308,8 @@ def register(
         typer.echo(f"{verb} {job.id}: {job.state.value} ({job.service_status})")
         if job.state is JobState.PENDING:
             typer.echo("The service did not answer; the scheduler of `ftbot serve` submits it when it does.")
+        if job.state is JobState.HELD:
+            typer.echo(_HELD)
         if job.studio_url:
             typer.echo(f"Studio: {job.studio_url}")
         typer.echo(_tracking(job))

@@ -18,6 +18,7 @@ from bot.runtime.settings import Settings
 from bot.ui.ids import Block as B
 from commands.models import JobState
 from commands.records import JobRecord
+from tests.bot.listeners.test_costs import PRICES
 from tests.fakes.foundry import GPT41
 from tests.support.data import chat_lines
 from tests.support.world import CHANNEL, World, block, open_world
@@ -154,3 +155,21 @@ def test_foundry_json_through_the_backend_settings_name(
     row = _row(world, answer["job"])
     assert row.state is not JobState.PENDING and row.spec.training.kind != "file"  # uploaded, submitted
     assert row.spec.tags["ftbot.seed"] == "7" and row.channel_id == CHANNEL
+
+
+def test_a_submit_over_its_channels_budget_says_it_is_held(tmp_path: Path) -> None:
+    prices = tmp_path / "prices.yaml"
+    prices.write_text(PRICES)
+    with open_world(tmp_path, FTBOT_PRICES=str(prices), FTBOT_BUDGETS=f"{CHANNEL}=0.01") as world:
+        job_file = _job_file(tmp_path, chat_lines(30))
+        code, out, err = _cli(world, str(job_file), "--channel", CHANNEL, "--name", "cli-held-1")
+        assert code == 0, err
+        lines = out.splitlines()
+        assert lines[0] == "Held cli-held-1: held (awaiting budget approval)"
+        assert lines[1].startswith("Nothing has been submitted: it is over its channel's monthly budget")
+        assert lines[1].endswith("Reject, or 24 hours without a decision, cancels it.")
+        assert _row(world, "cli-held-1").state is JobState.HELD
+        assert world.backend.calls.get("submit_job", 0) == 0  # nothing reached the backend
+
+        code, out, _ = _cli(world, str(job_file), "--name", "cli-held-1", "--json")
+        assert code == 0 and json.loads(out)["state"] == "held"
