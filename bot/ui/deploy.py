@@ -163,6 +163,16 @@ def deploy_dialog(choices: DeployChoices, chosen: int | None = None) -> View:
     if not choices.approver:
         note += " You are not an approver: this sends an approval request to the job's thread."
     blocks.append(context(B.DEPLOY_NOTE, note))
+    if choices.over_budget is not None and choices.over_budget.request is not None:
+        over = choices.over_budget
+        blocks.append(
+            context(
+                B.DEPLOY_BUDGET,
+                f":warning: Over budget: a first day of hosting ({over.request}, default SKU) would take "
+                f"this channel past its monthly budget ({over.spent} spent of {over.budget}), so the deploy "
+                "waits for an approver's Approve in the job's thread, an approver's own included.",
+            )
+        )
     return View(
         type="modal",
         callback_id=Callback.DEPLOY,

@@ -167,6 +167,7 @@ class Block(StrEnum):
     DEPLOY_SKU = "deploy_sku"
     DEPLOY_TARGET = "deploy_target"
     DEPLOY_NOTE = "deploy_note"
+    DEPLOY_BUDGET = "deploy_budget"
     # reruns and comparisons
     CARD_RERUN = "card_rerun"
     RERUN_INTRO = "rerun_intro"

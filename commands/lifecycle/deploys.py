@@ -54,6 +54,7 @@ class Deploys(UseCase):
             skus=tuple(deployment_skus(self.backend)),
             approver=self.approvers.is_approver(actor.user_id),
             targets=tuple(targets) if len(targets := deploy_targets(self.backend)) > 1 else (),
+            over_budget=self._over_budget(record, DeployOptions()),  # the one-click Deploy's, said first
         )
 
     def _checked(self, actor: Actor, job_id: str, options: DeployOptions) -> DeployOptions:

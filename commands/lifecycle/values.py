@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from commands.costs.budgets import Overspend
 from commands.dataset import ValidationReport
 from commands.models import BaseModelInfo, Checkpoint, DeployTarget, Hyperparameters, Method, Task, Tier
 from commands.records import ApprovalRecord, DatasetSummary, EndpointRecord, JobRecord
@@ -93,3 +94,5 @@ class DeployChoices:
     skus: tuple[Tier, ...] = ()
     approver: bool = False
     targets: tuple[DeployTarget, ...] = ()  # ``home`` first; empty unless there are two or more
+    #: with the default SKU, a first day of hosting would take the channel past its monthly budget
+    over_budget: Overspend | None = None

@@ -17,7 +17,7 @@ import pytest
 
 from bot.demo.slack import Message
 from bot.scheduling.budgets import BudgetSweep
-from bot.ui.ids import Action
+from bot.ui.ids import Action, Callback
 from bot.ui.ids import Block as B
 from commands.costs.budgets import BudgetGuard, Budgets
 from commands.models import EndpointState, JobState
@@ -25,7 +25,7 @@ from tests.bot.listeners.test_costs import PRICES
 from tests.fakes.foundry import GPT41, FakeFoundry, make_foundry
 from tests.support.data import chat_lines
 from tests.support.wait import until
-from tests.support.world import APPROVER, CHANNEL, MEMBER, World, block, buttons, open_world
+from tests.support.world import APPROVER, CHANNEL, MEMBER, World, block, buttons, open_world, view_update
 
 DATA = "submit --model ftbot-tiny --data {url} --split 0.2"
 
@@ -151,6 +151,11 @@ def _deploy_over_budget(world: World) -> None:
     budget = spent + Decimal(5)
     assert spent * 100 >= budget * 80
     _guard(world).budgets = Budgets(channels={CHANNEL: budget})
+
+    world.click(Action.DEPLOY_OPTIONS, job_id, user=APPROVER)  # the dialog says so before anyone asks
+    warning = block(view_update(world, Callback.DEPLOY)["blocks"], B.DEPLOY_BUDGET)["elements"][0]["text"]
+    assert "hosting (USD 864,000.00, default SKU) would take this channel past its monthly budget" in warning
+    assert f"(USD {spent:,.2f} spent of USD {budget:,.2f})" in warning
 
     world.click(Action.DEPLOY, job_id, user=APPROVER)  # even an approver's own click asks first
     world.wait_response("approval request")

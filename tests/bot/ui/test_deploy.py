@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -12,6 +14,8 @@ from bot.ui.ids import Action
 from bot.ui.ids import Block as B
 from bot.ui.review import review_view
 from bot.ui.wizard import wizard_view
+from commands.costs.budgets import Overspend
+from commands.costs.prices import Money
 from commands.errors import InvalidInput
 from commands.lifecycle import DeployChoices
 from commands.models import Checkpoint, DeployOptions, JobState, Tier
@@ -126,3 +130,31 @@ def test_review_says_what_each_tier_means() -> None:
     )
     notes = block(view["blocks"], B.REVIEW_TIERS)["elements"][0]["text"]
     assert "*Standard*: Regional, hourly fee." in notes and "*Developer*: No hourly fee" in notes
+
+
+def _over(request: Decimal | None) -> Overspend:
+    def usd(amount: Decimal | int) -> Money:
+        return Money(amount=Decimal(amount), currency="USD")
+
+    return Overspend(
+        channel_id="C1",
+        spent=usd(80),
+        request=None if request is None else usd(request),
+        budget=usd(100),
+        unestimated=None if request is not None else "no price",
+    )
+
+
+def test_the_dialog_warns_before_a_deploy_over_the_channels_budget() -> None:
+    plain = assert_view_ok(deploy_dialog(choices(approver=True)))
+    assert not has_block(plain["blocks"], B.DEPLOY_BUDGET)
+    over = replace(choices(approver=True), over_budget=_over(Decimal(24)))
+    view = assert_view_ok(deploy_dialog(over))
+    assert view["blocks"][-1]["block_id"] == B.DEPLOY_BUDGET
+    assert block(view["blocks"], B.DEPLOY_BUDGET)["elements"][0]["text"] == (
+        ":warning: Over budget: a first day of hosting (USD 24.00, default SKU) would take this channel past "
+        "its monthly budget (USD 80.00 spent of USD 100.00), so the deploy waits for an approver's Approve "
+        "in the job's thread, an approver's own included."
+    )
+    unestimated = replace(choices(approver=True), over_budget=_over(None))  # never for a deploy: no line
+    assert not has_block(assert_view_ok(deploy_dialog(unestimated))["blocks"], B.DEPLOY_BUDGET)

@@ -554,3 +554,20 @@ def test_budgets_without_costs_check_nothing(tmp_path: Path) -> None:
     w = budgeted(tmp_path, f"{CHANNEL}=1", HOSTED, spent=Decimal(80))
     w.deploys.costs = None
     assert w.deploys.request_deploy(BOSS, JOB).endpoint is not None
+
+
+def test_the_dialogs_choices_say_when_the_one_click_deploy_is_over_budget(tmp_path: Path) -> None:
+    w = budgeted(tmp_path, f"{CHANNEL}=100", HOSTED, spent=Decimal(80))
+    over = w.deploys.choices(actor(), JOB).over_budget
+    assert over is not None and over.channel_id == CHANNEL
+    assert (str(over.spent), str(over.request), str(over.budget)) == ("USD 80.00", "USD 24.00", "USD 100.00")
+    assert w.deploys.choices(BOSS, JOB).over_budget == over  # an approver's own deploy asks too
+    assert w.backend.calls["deploy_model"] == 0
+
+
+def test_the_dialogs_choices_within_the_budget_say_nothing(tmp_path: Path) -> None:
+    assert (
+        budgeted(tmp_path, f"{CHANNEL}=100", HOSTED, spent=Decimal(76)).deploys.choices(BOSS, JOB).over_budget
+        is None
+    )
+    assert make(tmp_path).deploys.choices(BOSS, JOB).over_budget is None  # no budgets at all
