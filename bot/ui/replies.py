@@ -47,9 +47,9 @@ def launched(done: Launched, cost: str | None = None) -> str:
     )
     money = f"; {cost}" if cost else ""
     if job.state is JobState.HELD:  # over the channel's budget (FTBOT_BUDGETS): an approver decides
+        cause = "its data was not read here" if unread else "it is billed by the hour of training"
         why = (
-            "its cost could not be estimated (its data was not read here) and this channel has a monthly "
-            "budget"
+            f"its cost could not be estimated ({cause}) and this channel has a monthly budget"
             if unestimated(job)
             else "it would take this channel past its monthly budget"
         )

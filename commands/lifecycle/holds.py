@@ -30,6 +30,8 @@ class _Decides(Protocol):  # ``Deploys``: Approve / Reject on a deploy request
 HOLD_HOURS = 24
 SUBMIT = "submit"
 HELD_STATUS = "awaiting budget approval"
+#: held because its cost could not be estimated (data not read here, or training billed by the hour)
+HELD_UNESTIMATED_STATUS = "awaiting budget approval: cost not estimated"
 _SCHEDULER = Actor(user_id="scheduler", surface=Surface.SCHEDULER)
 
 
@@ -125,7 +127,10 @@ class Holds(UseCase):
 
 def unestimated(job: JobRecord) -> bool:
     """Whether ``job`` was held because its cost could not be estimated (its training data was not read
-    here, so it has no billed-token estimate) rather than because the estimate was over the budget."""
+    here, or its model is billed by the hour of training) rather than because the estimate was over the
+    budget. (A job held before its status said so: training data not read here, no billed tokens.)"""
+    if job.service_status == HELD_UNESTIMATED_STATUS:
+        return True
     summary = job.summary
     return summary is not None and summary.not_checked is not None and not summary.billed_tokens_estimate
 

@@ -12,7 +12,7 @@ from commands.costs.budgets import Overspend
 from commands.dataset import MIN_EXAMPLES, ValidationReport, split_dataset, validate_dataset
 from commands.errors import Conflict, InvalidInput, NotFound, PermissionDenied, Unavailable, User
 from commands.lifecycle.base import Deps, UseCase
-from commands.lifecycle.holds import HELD_STATUS, open_hold, withdraw_hold
+from commands.lifecycle.holds import HELD_STATUS, HELD_UNESTIMATED_STATUS, open_hold, withdraw_hold
 from commands.lifecycle.options import check_method, training_tier
 from commands.lifecycle.progress import nothing_new
 from commands.lifecycle.service_data import (
@@ -53,6 +53,13 @@ class DatasetRejected(InvalidInput):
             f"{{dataset}} has {total} error(s), so nothing was submitted. {first}", field=field, dataset=name
         )
         self.report = report
+
+
+def _held_status(over: Overspend | None) -> str:
+    """A new job's service status: submitting, or held for an approver (with why, when not over)."""
+    if over is None:
+        return "submitting"
+    return HELD_STATUS if over.request is not None else HELD_UNESTIMATED_STATUS
 
 
 class Jobs(UseCase):
@@ -255,7 +262,7 @@ class Jobs(UseCase):
             spec=spec,
             summary=checked.summary,
             state=JobState.PENDING if over is None else JobState.HELD,
-            service_status="submitting" if over is None else HELD_STATUS,
+            service_status=_held_status(over),
             created_at=now,
             updated_at=now,
             rerun_of=req.rerun_of,
@@ -281,11 +288,19 @@ class Jobs(UseCase):
 
     def _over_budget(self, actor: Actor, checked: Checked) -> Overspend | None:
         """The budget numbers when this submit's estimate would take its channel past its budget, or when
-        its cost could not be estimated (data too large to read here) in a channel that has a budget. A
-        model without a price by the token has no estimate either way: budgets do not hold it."""
+        its cost cannot be estimated in a channel that has a budget: data too large to read here, or
+        training billed by the hour (how long it trains is not known before it runs). A model without a
+        training price has no cost to hold."""
         if self.budgets is None or self.costs is None or not actor.channel_id:
             return None
         model, tier = checked.model.name, checked.request.training_type
+        hourly = self.costs.training_hourly(model, tier)
+        if hourly is not None:
+            why = (
+                f"The cost of this job could not be estimated: {model} is billed by the hour of training "
+                f"({hourly} an hour), and how long it trains is not known before it runs."
+            )
+            return self.budgets.unestimated(actor.team_id, actor.channel_id, why, self.clock.now())
         tokens = checked.summary.billed_tokens_estimate
         unread = cost_unknown(checked.request)
         if not tokens and unread is not None:

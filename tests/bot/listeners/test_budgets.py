@@ -235,3 +235,22 @@ def test_data_too_large_to_read_here_is_held_because_its_cost_cannot_be_estimate
         assert job["training_file"] == file_id  # referenced as it is, never uploaded
         w.settle()
         assert any("(its cost could not be estimated). Submitting the job." in m.text for m in w.thread())
+
+
+def test_training_billed_by_the_hour_is_held_because_its_cost_cannot_be_estimated(tmp_path: Path) -> None:
+    prices = tmp_path / "prices.yaml"
+    prices.write_text("currency: USD\nmodels:\n  ftbot-tiny:\n    training_per_hour: 100\n")
+    with open_world(tmp_path, FTBOT_PRICES=str(prices), FTBOT_BUDGETS="default=1000") as w:
+        w.slash(DATA.format(url=w.files.url("train.jsonl")))
+        said = w.wait_response("Held")
+        assert "its cost could not be estimated (it is billed by the hour of training)" in said
+        w.settle()
+        request = next(m for m in w.thread() if "Approve" in buttons(m, B.APPROVAL_ACTIONS))
+        text = block(request.blocks, B.APPROVAL_TEXT)["text"]["text"]
+        assert (
+            "The cost of this job could not be estimated: ftbot-tiny is billed by the hour of training "
+            "(USD 100.00 an hour), and how long it trains is not known before it runs." in text
+        )
+        card = block(w.card().blocks, B.CARD_APPROVAL)["text"]["text"]
+        assert "Held because its cost could not be estimated" in card
+        assert w.backend.calls.get("submit_job", 0) == 0

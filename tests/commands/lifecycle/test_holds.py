@@ -141,7 +141,7 @@ def test_a_rejected_unestimated_submit_ends_with_nothing_submitted(tmp_path: Pat
         ("COTHER1=5", None),  # this channel has no budget
         (f"{CHANNEL}=5", {}),  # the model has no price: budgets cannot apply, as for read data
         (f"{CHANNEL}=5", {PHI: {"hosting_per_hour": 1}}),  # priced, but not its training
-        (f"{CHANNEL}=5", {PHI: {"training_per_hour": 5}}),  # billed by time: never estimated, read or not
+        ("COTHER1=5", {PHI: {"training_per_hour": 5}}),  # billed by the hour, in a channel with no budget
     ],
 )
 def test_no_hold_without_a_budget_or_a_training_price_by_the_token(
@@ -151,6 +151,36 @@ def test_no_hold_without_a_budget_or_a_training_price_by_the_token(
     job = life.jobs.launch(MEMBER, _unread, what="submit").job
     assert job.state is not JobState.HELD
     assert _backend(life).calls["submit_job"] == 1
+
+
+@pytest.mark.parametrize("read", [True, False])
+def test_training_billed_by_the_hour_is_held_where_a_budget_applies(tmp_path: Path, read: bool) -> None:
+    data = tmp_path / "train.jsonl"
+    data.write_text(chat_lines(30))
+    request = (
+        SubmitRequest(model=PHI, training=LocalData(path=data, name="train.jsonl")) if read else _unread()
+    )
+    life = _life(tmp_path, f"{CHANNEL}=1000", {PHI: {"training_per_hour": "12.5"}})  # plenty left
+
+    job = life.jobs.launch(MEMBER, lambda: request, what="submit").job
+
+    assert (job.state, job.service_status) == (JobState.HELD, "awaiting budget approval: cost not estimated")
+    assert unestimated(job) and _backend(life).calls["submit_job"] == 0
+    data_ = _request_post(life, job.id)
+    assert data_["budget_unestimated"] == (
+        f"The cost of this job could not be estimated: {PHI} is billed by the hour of training "
+        "(USD 12.50 an hour), and how long it trains is not known before it runs."
+    )
+    assert "budget_request" not in data_
+
+
+def test_a_hold_over_the_budget_says_awaiting_budget_approval(tmp_path: Path) -> None:
+    data = tmp_path / "train.jsonl"
+    data.write_text(chat_lines(30))
+    request = SubmitRequest(model=PHI, training=LocalData(path=data, name="train.jsonl"))
+    life = _life(tmp_path, f"{CHANNEL}=1", {PHI: {"training_per_million_tokens": 1_000_000}})
+    job = life.jobs.launch(MEMBER, lambda: request, what="submit").job
+    assert (job.state, job.service_status) == (JobState.HELD, "awaiting budget approval")
 
 
 def test_read_data_is_held_only_over_the_budget(tmp_path: Path) -> None:
@@ -506,3 +536,16 @@ def test_end_hold_returns_the_cancelled_job(tmp_path: Path) -> None:
 )
 def test_unestimated_reads_the_summary(summary: DatasetSummary | None, expected: bool) -> None:
     assert unestimated(_held().model_copy(update={"summary": summary})) is expected
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        ("awaiting budget approval: cost not estimated", True),
+        ("awaiting budget approval", False),
+        ("submitting", False),
+    ],
+)
+def test_unestimated_reads_the_status_first(status: str, expected: bool) -> None:
+    summary = DatasetSummary(training_name="t", examples=30, billed_tokens_estimate=5000)
+    assert unestimated(_held().model_copy(update={"summary": summary, "service_status": status})) is expected

@@ -1097,18 +1097,24 @@ def test_a_submit_is_held_only_with_prices_budgets_and_a_channel(
     assert job.service_status == ("submitting" if state is JobState.PENDING else "awaiting budget approval")
 
 
-def test_a_tier_billed_by_the_hour_has_no_estimate_to_hold(tmp_path: Path) -> None:
+HOURLY_HOLD = ("held", "awaiting budget approval: cost not estimated")
+
+
+def test_a_tier_billed_by_the_hour_has_no_estimate_so_an_approver_decides(tmp_path: Path) -> None:
     w = _priced(tmp_path, backend=RichFakeBackend())
     request = SubmitRequest(model="ftbot-tiny", training=w.data(), training_type="Developer")
-    assert w.submitted(request).state is JobState.PENDING
-    assert w.submitted(replace(request, training_type="Standard")).state is JobState.HELD
+    held = w.submitted(request)
+    assert (held.state.value, held.service_status) == HOURLY_HOLD
+    over = w.submitted(replace(request, training_type="Standard"))  # by the token: over the budget
+    assert (over.state.value, over.service_status) == ("held", "awaiting budget approval")
 
 
-def test_unread_data_on_a_tier_billed_by_the_hour_is_not_held(tmp_path: Path) -> None:
+def test_unread_data_on_a_tier_billed_by_the_hour_is_held_for_its_hours(tmp_path: Path) -> None:
     w = _priced(tmp_path, backend=RichFakeBackend())  # foundry: reads file- ids
     unread = ServiceData(ref="file-abc", name="f")
     request = SubmitRequest(model="ftbot-tiny", training=unread, training_type="Developer")
-    assert w.submitted(request).state is JobState.PENDING
+    held = w.submitted(request)
+    assert (held.state.value, held.service_status) == HOURLY_HOLD
     assert w.submitted(replace(request, training_type="Standard")).state is JobState.HELD
 
 
