@@ -1172,3 +1172,39 @@ def test_a_held_job_cancelled_is_withdrawn_without_reaching_the_backend(tmp_path
         assert tx.pending_approval(job.id) is None
     assert w.audit()[-1][:4] == (USER, "cancel", job.id, "ok")
     assert w.backend.calls["submit_job"] == 0 and w.backend.calls["cancel_job"] == 0
+
+
+def test_a_hold_for_training_by_the_hour_says_what_its_workspace_spent(tmp_path: Path) -> None:
+    w = _priced(tmp_path, backend=RichFakeBackend())
+    _spent_by_another_team(w)
+    job = w.submitted(SubmitRequest(model="ftbot-tiny", training=w.data(), training_type="Developer"))
+    assert (job.state.value, job.service_status) == HOURLY_HOLD
+    [detail] = [d for _, action, _, _, d in w.audit() if action == "submit.hold"]
+    assert detail.endswith("(USD 5.00 an hour), and how long it trains is not known before it runs.): "
+                           "spent=USD 0.00 budget=USD 1.00")  # fmt: skip
+
+
+def _tiered(tmp_path: Path, price: dict[str, object]) -> _World:
+    w = _World(tmp_path, RichFakeBackend())
+    prices = PriceTable.model_validate({"currency": "USD", "models": {"ftbot-tiny": price}})
+    w.jobs.costs = book = Costs(MemoryCostBook(), w.clock, prices)
+    w.jobs.budgets = BudgetGuard(parse_budgets("default=1"), book)
+    return w
+
+
+def test_the_tier_chosen_prices_the_estimate_held_against_the_budget(tmp_path: Path) -> None:
+    # USD 1 a token by default (over the budget of USD 1), nothing on the Global tier (within it)
+    free = {"GlobalStandard": {"training_per_million_tokens": 0}}
+    w = _tiered(tmp_path, {"training_per_million_tokens": 1_000_000, "tiers": free})
+    request = SubmitRequest(model="ftbot-tiny", training=w.data(), training_type="GlobalStandard")
+    assert w.submitted(request).state is JobState.PENDING
+    assert w.submitted(replace(request, training_type=None)).state is JobState.HELD
+
+
+def test_unread_data_is_held_when_the_tier_chosen_is_priced_by_the_token(tmp_path: Path) -> None:
+    by_token = {"GlobalStandard": {"training_per_million_tokens": 1}}
+    w = _tiered(tmp_path, {"hosting_per_hour": 1, "tiers": by_token})
+    unread = ServiceData(ref="file-abc", name="f")
+    request = SubmitRequest(model="ftbot-tiny", training=unread, training_type="GlobalStandard")
+    assert w.submitted(request).state is JobState.HELD  # no token count, priced by the token: unestimated
+    assert w.submitted(replace(request, training_type=None)).state is JobState.PENDING  # no training price
