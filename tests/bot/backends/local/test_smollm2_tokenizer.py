@@ -69,3 +69,23 @@ def test_the_backend_counts_with_it_before_the_first_conversion(tmp_path: Path) 
     assert tokenizer is not None and tokenizer.name == smollm2.NAME
     assert tokenizer.encode("Hello world! How long does shipping take?") == HELLO_IDS
     assert not (backend.data.models / smollm2.NAME).exists()
+
+
+def test_any_failure_reading_it_leaves_the_counts_approximate_and_says_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    src = tmp_path / "src" / smollm2.GGUF_FILE
+    src.parent.mkdir()
+    src.write_bytes(b"GGUF")
+
+    def broken(source: Path, out: Path) -> None:
+        (out / "tokenizer.json").write_text("{")  # half written
+        raise RuntimeError("a reader bug")
+
+    monkeypatch.setattr(smollm2, "write_tokenizer", broken)
+    models = tmp_path / "models"
+    models.mkdir()
+    assert smollm2.ensure_tokenizer(models, source=src) is None
+    assert sorted(p.name for p in models.iterdir()) == [".smollm2-135m-instruct-tokenizer.lock"]
+    said = f"{smollm2.NAME}: no tokenizer from {smollm2.GGUF_FILE} (RuntimeError: a reader bug)"
+    assert said in caplog.text
