@@ -9,6 +9,7 @@ Microsoft's own registry need a marketplace subscription before training
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import re
@@ -138,8 +139,11 @@ class Catalogue:
                 errors.append(err)
                 return None
 
+        # each registry call runs in the caller's context (a copy per call: one context is entered by one
+        # thread at a time), so its log lines carry the Slack request's ref and fields
+        context = contextvars.copy_context()
         with ThreadPoolExecutor(max_workers=min(8, max(1, len(refs)))) as pool:
-            found = [m for m in pool.map(resolve, refs) if m is not None]
+            found = [m for m in pool.map(lambda ref: context.copy().run(resolve, ref), refs) if m is not None]
         if not found and errors:
             raise errors[0]
         return found

@@ -97,6 +97,31 @@ def test_models_missing_from_a_registry_are_left_out(monkeypatch: pytest.MonkeyP
         world.backend.get_base_model("Phi-9-does-not-exist")
 
 
+def test_the_registry_calls_log_with_the_requests_ref(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The catalogue resolves models on a thread pool: its lines still carry the Slack request's ref."""
+    from bot.runtime.logs import ContextFilter, log_context
+
+    seen: list[tuple[str, str | None]] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append((record.getMessage(), getattr(record, "ref", None)))
+
+    handler = Keep()
+    handler.addFilter(ContextFilter())
+    logger = logging.getLogger("bot.backends.azure.catalogue")
+    logger.addHandler(handler)
+    monkeypatch.setattr(logger, "level", logging.INFO)
+    try:
+        world = make_world(monkeypatch, models=[f"azureml/{PHI}", "azureml/Phi-9-a", "azureml/Phi-9-b"])
+        with log_context(ref="abc123"):
+            assert [m.name for m in world.backend.list_base_models()] == [PHI]
+    finally:
+        logger.removeHandler(handler)
+    left_out = [(m, ref) for m, ref in seen if "left out" in m]
+    assert len(left_out) == 2 and {ref for _, ref in left_out} == {"abc123"}
+
+
 def test_regions_tag_parsing_tolerates_json_and_spacing() -> None:
     from bot.backends.azure.catalogue import parse_regions
 
