@@ -21,7 +21,7 @@ def build_backend(settings: Settings) -> FineTuningBackend:
     """The backend FTBOT_BACKEND names, seen through ``observed.Observed`` (calls counted and timed,
     credentials watched) when metrics or on-call paging are on."""
     backend = _build(settings)
-    if settings.metrics_port is None and settings.oncall is None:
+    if settings.metrics_port is None and not settings.oncall:
         return backend
     from bot.backends.observed import observe
 

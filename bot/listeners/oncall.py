@@ -26,7 +26,7 @@ def register(app: Registrar, services: Services) -> None:
         await ack()
         async with reported(respond):
             incident, at = await off_loop(incidents.acknowledge, click.actor, click.target)
-            text, blocks = incidents.taken(incident, click.user_id, at)
+            text, blocks = incidents.taken(incident, click.user_id, at, click.actor.team_id)
             for channel, ts in incident.posts:
                 try:
                     await client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)

@@ -10,6 +10,7 @@ from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_va
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.runtime.deploy_targets import parse_targets
+from bot.scheduling.oncall_ids import OncallIds, parse_oncall
 from commands.costs.budgets import Budgets, parse_budgets
 from commands.models import DeployTarget
 
@@ -63,7 +64,7 @@ class Settings(BaseSettings):
     # operations (issue #19): metrics port, log format, on-call paging, which processes a serve runs
     metrics_port: int | None = Field(default=None, ge=1, le=65535, alias="FTBOT_METRICS_PORT")
     log_format: Literal["text", "json"] = Field(default="text", alias="FTBOT_LOG_FORMAT")
-    oncall: str | None = Field(default=None, alias="FTBOT_ONCALL")
+    oncall: Annotated[OncallIds, NoDecode] = Field(default_factory=OncallIds, alias="FTBOT_ONCALL")
     role: Literal["all", "web", "scheduler"] = Field(default="all", alias="FTBOT_ROLE")
     slack_updates_per_minute: float = Field(default=45, gt=0, le=600, alias="FTBOT_SLACK_UPDATES_PER_MINUTE")
 
@@ -137,15 +138,10 @@ class Settings(BaseSettings):
     def _deploy_targets(cls, value: object) -> object:
         return parse_targets(value) if isinstance(value, str) else value
 
-    @field_validator("oncall")
+    @field_validator("oncall", mode="before")
     @classmethod
-    def _oncall_id(cls, value: str | None) -> str | None:
-        if value is None or not value.strip():
-            return None
-        value = value.strip()
-        if not (value[:1] in ("U", "W", "S") and value[1:].isalnum() and value.isupper()):
-            raise ValueError("expected one Slack user-group id (S…) or user id (U…)")
-        return value
+    def _oncall(cls, value: object) -> object:
+        return parse_oncall(value) if isinstance(value, str) or value is None else value
 
     @field_validator("local_models", mode="before")
     @classmethod

@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.scheduling.oncall_ids import OncallIds
 from bot.slack.workspaces import OneWorkspace, Workspaces
 from bot.store.incidents import FailedEndpoint, FailedJob, Incident
 from bot.store.repo import SqlStore
@@ -87,7 +88,7 @@ class SchedulerHealth:
 class Incidents:
     """Acknowledge: record who took an incident (audited) and say so in its messages."""
 
-    def __init__(self, store: SqlStore, clock: Clock, oncall: str | None) -> None:
+    def __init__(self, store: SqlStore, clock: Clock, oncall: OncallIds) -> None:
         self.store, self.clock, self.oncall = store, clock, oncall
 
     def acknowledge(self, actor: Actor, ref: str) -> tuple[Incident, datetime]:
@@ -113,11 +114,15 @@ class Incidents:
             raise Conflict("Incident {ref} was already acknowledged by {by}.", ref=ref, by=User(earlier))
         return incident, now
 
-    def page(self, incident: Incident) -> Page:
-        return Page(self.oncall or "", incident.ref, incident.what, incident.reason, incident.next_step)
+    def page(self, incident: Incident, team_id: str) -> Page:
+        """``incident`` as paged in ``team_id``'s workspace (a process-level one has no team of its own)."""
+        who = self.oncall.for_team(incident.team_id or team_id) or ""
+        return Page(who, incident.ref, incident.what, incident.reason, incident.next_step)
 
-    def taken(self, incident: Incident, user_id: str, at: datetime) -> tuple[str, list[dict[str, object]]]:
-        page = self.page(incident)
+    def taken(
+        self, incident: Incident, user_id: str, at: datetime, team_id: str = ""
+    ) -> tuple[str, list[dict[str, object]]]:
+        page = self.page(incident, team_id)
         return taken_text(page, user_id), [b.to_dict() for b in taken_blocks(page, user_id, at)]
 
 
@@ -127,7 +132,7 @@ class Oncall:
     def __init__(
         self,
         *,
-        oncall: str,
+        oncall: OncallIds,
         store: SqlStore,
         web: WebClient,
         clock: Clock,
@@ -182,6 +187,8 @@ class Oncall:
     def _open(
         self, key: str, kind: str, what: str, reason: str, step: str, *, job_id: str, team_id: str
     ) -> int:
+        if self.oncall.for_team(team_id) is None:
+            return 0  # this workspace has no on-call (FTBOT_ONCALL names others only)
         with self.store.transaction() as tx:
             thread = tx.incidents.thread_of(job_id)
         if thread is None:
@@ -221,7 +228,6 @@ class Oncall:
     # --- posting -----------------------------------------------------------------------------------
 
     def _post(self, incident: Incident, places: list[tuple[str, str]]) -> None:
-        page = Page(self.oncall, incident.ref, incident.what, incident.reason, incident.next_step)
         log.error(
             "paging the on-call: %s (ref %s): %s",
             incident.what,
@@ -229,12 +235,20 @@ class Oncall:
             incident.reason,
             extra={"ref": incident.ref, **({"job_id": incident.job_id} if incident.job_id else {})},
         )
-        blocks = [b.to_dict() for b in page_blocks(page)]
         for channel, thread_ts in places:
-            web = self._client(channel)
+            team, enterprise = self._workspace(channel)
+            who = self.oncall.for_team(incident.team_id or team)
+            if who is None:
+                log.info(
+                    "no on-call for the workspace of %s (ref %s): not paged there", channel, incident.ref
+                )
+                continue
+            web = self.workspaces.client(team, enterprise)
             if web is None:
                 log.warning("could not page in %s (ref %s): not installed there", channel, incident.ref)
                 continue
+            page = Page(who, incident.ref, incident.what, incident.reason, incident.next_step)
+            blocks = [b.to_dict() for b in page_blocks(page)]
             try:
                 answer = web.chat_postMessage(
                     channel=channel, thread_ts=thread_ts or None, text=page_text(page), blocks=blocks
@@ -247,11 +261,10 @@ class Oncall:
             with self.store.transaction() as tx:
                 tx.incidents.add_incident_post(incident.ref, channel, str(answer.get("ts") or thread_ts))
 
-    def _client(self, channel: str) -> WebClient | None:
-        """The client of the workspace the channel belongs to (its jobs'), None where not installed."""
+    def _workspace(self, channel: str) -> tuple[str, str | None]:
+        """The workspace the channel belongs to (its jobs')."""
         with self.store.transaction() as tx:
-            team, enterprise = tx.incidents.channel_workspace(channel)
-        return self.workspaces.client(team, enterprise)
+            return tx.incidents.channel_workspace(channel)
 
     def _resolve_endpoints(self) -> None:
         with self.store.transaction() as tx:
@@ -271,7 +284,7 @@ class Oncall:
         log.info("recovered: %s (ref %s)", incident.what, incident.ref, extra={"ref": incident.ref})
         places = [thread] if thread else [(c, "") for c, _ in incident.posts]
         for channel, thread_ts in places:
-            web = self._client(channel)
+            web = self.workspaces.client(*self._workspace(channel))
             if web is None:
                 continue  # ftbot was uninstalled there
             try:

@@ -141,6 +141,7 @@ def test_interrupted_launch_notices_use_the_workspace_token(world: World) -> Non
 
 def test_on_call_pages_use_the_workspace_token(tmp_path: Path) -> None:
     from bot.scheduling.oncall import Oncall, SchedulerHealth
+    from bot.scheduling.oncall_ids import OncallIds
 
     with open_world(tmp_path, FTBOT_APPROVERS="", FTBOT_ONCALL="UONCALL1", **OAUTH) as world:  # type: ignore[arg-type]
         token_a = install(world, "TA")
@@ -148,8 +149,9 @@ def test_on_call_pages_use_the_workspace_token(tmp_path: Path) -> None:
         with scope.within(scope.Workspace("TA")), s.store.transaction() as tx:  # a live job in CA1
             tx.add_job(job_record("job-a", channel="CA1").model_copy(update={"state": JobState.RUNNING}))
         oncall = Oncall(
-            oncall="UONCALL1", store=s.store, web=s.web, clock=s.clock, health=SchedulerHealth(),
-            credential_problem=lambda: "401 from the backend", workspaces=s.workspaces,
+            oncall=OncallIds(default="UONCALL1"), store=s.store, web=s.web, clock=s.clock,
+            health=SchedulerHealth(), credential_problem=lambda: "401 from the backend",
+            workspaces=s.workspaces,
         )  # fmt: skip
         assert oncall.sweep() == 1
         pages = [c for c in world.fake.calls_to("chat.postMessage") if "UONCALL1" in c.body.get("text", "")]
@@ -176,3 +178,30 @@ def test_leaving_an_org_workspace_and_uninstalls_are_audited(world: World) -> No
     assert org.find_bot(enterprise_id="E1", team_id=None, is_enterprise_install=True) is not None  # kept
     assert event(world, "app_uninstalled", "TA") == 200
     wait_until(lambda: ("slack", "uninstall", "TA", "ok") in audit(world, "TA"))
+
+
+def test_each_workspace_pages_its_own_on_call(tmp_path: Path) -> None:
+    """FTBOT_ONCALL=TEAM=ID,…: a failure in TA mentions TA's on-call with TA's token, TB's in TB; a
+    workspace with no entry and no default is not paged (a user id means nothing in another workspace)."""
+    from bot.scheduling.oncall import Oncall, SchedulerHealth
+
+    ids = "TA=SONCALLA,TB=UONCALLB"
+    with open_world(tmp_path, FTBOT_APPROVERS="", FTBOT_ONCALL=ids, **OAUTH) as world:  # type: ignore[arg-type]
+        tokens = {team: install(world, team) for team in ("TA", "TB", "TC")}
+        s = world.services
+        assert s.settings.oncall.teams == {"TA": "SONCALLA", "TB": "UONCALLB"}
+        for team in ("TA", "TB", "TC"):  # a live job in each workspace's channel
+            with scope.within(scope.Workspace(team)), s.store.transaction() as tx:
+                job = job_record(f"job-{team.lower()}", channel=f"C{team}1")
+                tx.add_job(job.model_copy(update={"state": JobState.RUNNING, "team_id": team}))
+        oncall = Oncall(
+            oncall=s.settings.oncall, store=s.store, web=s.web, clock=s.clock, health=SchedulerHealth(),
+            credential_problem=lambda: "401 from the backend", workspaces=s.workspaces,
+        )  # fmt: skip
+        assert oncall.sweep() == 1  # one process-level incident, posted where an on-call is named
+        posts = {c.body["channel"]: c for c in world.fake.calls_to("chat.postMessage")}
+        assert "<!subteam^SONCALLA>" in posts["CTA1"].body["text"]
+        assert posts["CTA1"].headers.get("authorization") == f"Bearer {tokens['TA']}"
+        assert "<@UONCALLB>" in posts["CTB1"].body["text"]
+        assert posts["CTB1"].headers.get("authorization") == f"Bearer {tokens['TB']}"
+        assert "CTC1" not in posts  # TC has no on-call

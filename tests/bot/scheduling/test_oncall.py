@@ -13,6 +13,7 @@ from slack_sdk import WebClient
 
 from bot.demo.slack import FakeSlack
 from bot.scheduling.oncall import Incidents, Oncall, SchedulerHealth, service_failure
+from bot.scheduling.oncall_ids import OncallIds
 from bot.store.db import Database
 from bot.store.repo import SqlStore
 from bot.ui.errors import message_text
@@ -64,8 +65,8 @@ class World:
         self.health = SchedulerHealth()
         self.credential: str | None = None
         self.oncall = Oncall(
-            oncall=ONCALL, store=self.store, web=self.web, clock=self.clock, health=self.health,
-            credential_problem=lambda: self.credential,
+            oncall=OncallIds(default=ONCALL), store=self.store, web=self.web, clock=self.clock,
+            health=self.health, credential_problem=lambda: self.credential,
         )  # fmt: skip
 
     def job(self, job_id: str, state: JobState, error: str | None = None, channel: str = "CJOBS1") -> str:
@@ -105,12 +106,23 @@ def test_a_service_failure_pages_once_in_the_jobs_thread_and_a_dataset_error_nev
     assert "ref " in page
 
 
+def test_a_workspace_without_an_on_call_is_not_paged(world: World) -> None:
+    world.oncall.oncall = OncallIds(teams={"TOTHER": "SOTHER01"})  # names another workspace only
+    world.job("ft-a-aaaaaa", JobState.FAILED, "The training worker stopped unexpectedly (signal 9).")
+    assert world.oncall.sweep() == 0
+    with world.store.transaction() as tx:
+        assert tx.incidents.open_incidents() == []  # nothing opened either: nobody would take it
+    world.oncall.oncall = OncallIds(teams={"T1": "SHOME01"}, default="SOTHER01")  # its own entry wins
+    assert world.oncall.sweep() == 1
+    assert any("<!subteam^SHOME01>" in m.text for m in world.fake.messages.values())
+
+
 def test_acknowledge_records_who_took_it_once(world: World) -> None:
     world.job("ft-a-aaaaaa", JobState.FAILED, "Quota exceeded")
     world.oncall.sweep()
     with world.store.transaction() as tx:
         (incident,) = tx.incidents.open_incidents()
-    incidents = Incidents(world.store, world.clock, ONCALL)
+    incidents = Incidents(world.store, world.clock, OncallIds(default=ONCALL))
     taken, _ = incidents.acknowledge(Actor(user_id="UONCALL01", channel_id="CJOBS1"), incident.ref)
     text, blocks = incidents.taken(taken, "UONCALL01", world.clock.now())
     assert "<@UONCALL01>" in text and any(b.get("block_id") == "oncall_taken" for b in blocks)

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from bot.scheduling.oncall import Oncall, SchedulerHealth
+from bot.scheduling.oncall_ids import OncallIds
 from bot.ui.ids import Action, Callback
 from commands.errors import NotFound
 from commands.models import HOME_TARGET, DeployTarget, Job, JobSpec, JobState, MetricPoint
@@ -98,7 +99,7 @@ def prepare(world: World, ids: dict[str, str]) -> dict[str, str]:
     world.settle()  # its card and thread are posted: the page goes into the thread
     s = world.services
     oncall = Oncall(
-        oncall=ONCALL, store=s.store, web=s.web, clock=s.clock, health=SchedulerHealth(),
+        oncall=OncallIds(default=ONCALL), store=s.store, web=s.web, clock=s.clock, health=SchedulerHealth(),
         credential_problem=lambda: None, workspaces=s.workspaces,
     )  # fmt: skip
     assert oncall.sweep() == 1, "the service failure paged nobody"
