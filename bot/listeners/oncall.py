@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import logging
-
 from slack_bolt.async_app import AsyncAck, AsyncRespond
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.listeners.common import off_loop
@@ -16,21 +13,15 @@ from bot.runtime.services import Services
 from bot.scheduling.oncall import Incidents
 from bot.ui.ids import Action
 
-log = logging.getLogger("ftbot.oncall")
-
 
 def register(app: Registrar, services: Services) -> None:
     incidents = Incidents(services.store, services.clock, services.settings.oncall)
 
     async def acknowledge(click: Click, ack: AsyncAck, respond: AsyncRespond, client: AsyncWebClient) -> None:
+        # ``client`` speaks for the clicking workspace; the page's messages are edited with their own
         await ack()
         async with reported(respond):
             incident, at = await off_loop(incidents.acknowledge, click.actor, click.target)
-            text, blocks = incidents.taken(incident, click.user_id, at, click.actor.team_id)
-            for channel, ts in incident.posts:
-                try:
-                    await client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
-                except SlackApiError as e:  # the record stands; the message keeps its button
-                    log.warning("could not edit the page of %s: %s", incident.ref, e.response.get("error"))
+            await off_loop(incidents.mark_taken, services.workspaces, incident, click.user_id, at)
 
     app.action(Action.ONCALL_ACKNOWLEDGE, Click)(acknowledge)

@@ -125,6 +125,28 @@ class Incidents:
         page = self.page(incident, team_id)
         return taken_text(page, user_id), [b.to_dict() for b in taken_blocks(page, user_id, at)]
 
+    def mark_taken(self, workspaces: Workspaces, incident: Incident, user_id: str, at: datetime) -> None:
+        """Edit each of the incident's messages to say who took it, with the token and the on-call of the
+        workspace it was posted in (a process-level page reaches every workspace with live jobs). A
+        message that cannot be edited keeps its button; the acknowledgement stands."""
+        for channel, ts in incident.posts:
+            team, enterprise = channel_workspace(self.store, channel)
+            web = workspaces.client(team, enterprise)
+            if web is None:
+                log.warning("could not edit the page of %s in %s: not installed there", incident.ref, channel)
+                continue
+            text, blocks = self.taken(incident, user_id, at, team)
+            try:
+                web.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
+            except SlackApiError as e:
+                log.warning("could not edit the page of %s: %s", incident.ref, e.response.get("error"))
+
+
+def channel_workspace(store: SqlStore, channel: str) -> tuple[str, str | None]:
+    """The workspace the channel belongs to (its jobs')."""
+    with store.transaction() as tx:
+        return tx.incidents.channel_workspace(channel)
+
 
 class Oncall:
     """The scheduled sweep that opens, posts and resolves incidents."""
@@ -236,7 +258,7 @@ class Oncall:
             extra={"ref": incident.ref, **({"job_id": incident.job_id} if incident.job_id else {})},
         )
         for channel, thread_ts in places:
-            team, enterprise = self._workspace(channel)
+            team, enterprise = channel_workspace(self.store, channel)
             who = self.oncall.for_team(incident.team_id or team)
             if who is None:
                 log.info(
@@ -261,11 +283,6 @@ class Oncall:
             with self.store.transaction() as tx:
                 tx.incidents.add_incident_post(incident.ref, channel, str(answer.get("ts") or thread_ts))
 
-    def _workspace(self, channel: str) -> tuple[str, str | None]:
-        """The workspace the channel belongs to (its jobs')."""
-        with self.store.transaction() as tx:
-            return tx.incidents.channel_workspace(channel)
-
     def _resolve_endpoints(self) -> None:
         with self.store.transaction() as tx:
             recovered = [
@@ -284,7 +301,7 @@ class Oncall:
         log.info("recovered: %s (ref %s)", incident.what, incident.ref, extra={"ref": incident.ref})
         places = [thread] if thread else [(c, "") for c, _ in incident.posts]
         for channel, thread_ts in places:
-            web = self.workspaces.client(*self._workspace(channel))
+            web = self.workspaces.client(*channel_workspace(self.store, channel))
             if web is None:
                 continue  # ftbot was uninstalled there
             try:

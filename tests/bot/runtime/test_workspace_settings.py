@@ -15,7 +15,7 @@ import pytest
 from bot.demo.payloads import slash_body
 from bot.store import scope
 from commands.models import JobState
-from commands.records import LaunchRecord, Surface
+from commands.records import Actor, LaunchRecord, Surface
 from tests.bot.runtime.test_oauth import OAUTH, event, install, tokens_used, wait_until
 from tests.commands.lifecycle.records import job_record
 from tests.support.world import World, open_world
@@ -183,7 +183,7 @@ def test_leaving_an_org_workspace_and_uninstalls_are_audited(world: World) -> No
 def test_each_workspace_pages_its_own_on_call(tmp_path: Path) -> None:
     """FTBOT_ONCALL=TEAM=ID,…: a failure in TA mentions TA's on-call with TA's token, TB's in TB; a
     workspace with no entry and no default is not paged (a user id means nothing in another workspace)."""
-    from bot.scheduling.oncall import Oncall, SchedulerHealth
+    from bot.scheduling.oncall import Incidents, Oncall, SchedulerHealth
 
     ids = "TA=SONCALLA,TB=UONCALLB"
     with open_world(tmp_path, FTBOT_APPROVERS="", FTBOT_ONCALL=ids, **OAUTH) as world:  # type: ignore[arg-type]
@@ -205,3 +205,15 @@ def test_each_workspace_pages_its_own_on_call(tmp_path: Path) -> None:
         assert "<@UONCALLB>" in posts["CTB1"].body["text"]
         assert posts["CTB1"].headers.get("authorization") == f"Bearer {tokens['TB']}"
         assert "CTC1" not in posts  # TC has no on-call
+
+        # Acknowledge from TB: each workspace's message is edited with its own token
+        incidents = Incidents(s.store, s.clock, s.settings.oncall)
+        with s.store.transaction() as tx:
+            (incident,) = tx.incidents.open_incidents()
+        taken, at = incidents.acknowledge(Actor(user_id="UONCALLB", team_id="TB"), incident.ref)
+        incidents.mark_taken(s.workspaces, taken, "UONCALLB", at)
+        edits = {c.body["channel"]: c for c in world.fake.calls_to("chat.update")}
+        assert set(edits) == {"CTA1", "CTB1"}
+        for channel, team in (("CTA1", "TA"), ("CTB1", "TB")):
+            assert edits[channel].headers.get("authorization") == f"Bearer {tokens[team]}"
+            assert "acknowledged by <@UONCALLB>" in edits[channel].body["text"]
