@@ -86,8 +86,13 @@ def sha256_of(path: Path) -> str:
 
 def converted(target: Path, source_sha: str | None = None) -> bool:
     """A complete conversion is there (of ``source_sha``, when given)."""
+    return _complete(target, "config.json", source_sha)
+
+
+def _complete(target: Path, marker: str, source_sha: str | None) -> bool:
+    """``target`` was published whole (its source record and ``marker`` are there), from ``source_sha``."""
     record = files.read_json(target / SOURCE_RECORD)
-    if record is None or not (target / "config.json").is_file():
+    if record is None or not (target / marker).is_file():
         return False
     return source_sha is None or record.get("sha256") == source_sha
 
@@ -128,23 +133,31 @@ def ensure(
         if on_start:
             on_start()
         _sweep_leftovers(models_dir)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{NAME}.", suffix=".tmp", dir=models_dir))
         try:
-            (write or write_folder)(src, tmp)
-            files.atomic_write_json(tmp / SOURCE_RECORD, {"file": src.name, "sha256": sha})
-            if target.exists():  # an older or broken conversion: replace it whole
-                shutil.rmtree(target)
-            os.rename(tmp, target)
+            _publish(src, sha, target, f".{NAME}.", write or write_folder)
         except OSError as e:
             raise ConversionError(
                 f"converting {src.name} into {target} failed: {e.strerror or e}"
                 + (" (the disk is full)" if getattr(e, "errno", None) == 28 else "")
                 + "; nothing was kept, the next attempt starts again"
             ) from e
-        finally:
-            if tmp.exists():
-                shutil.rmtree(tmp, ignore_errors=True)
     return target
+
+
+def _publish(src: Path, sha: str, target: Path, prefix: str, write: Callable[[Path, Path], None]) -> None:
+    """``write(src, tmp)`` into a temporary folder next to ``target`` (named ``prefix…tmp``), with the
+    source record, then put it in ``target``'s place whole (an older or broken one is replaced). Call it
+    under the target's lock. A failure leaves neither half a folder nor the temporary one."""
+    tmp = Path(tempfile.mkdtemp(prefix=prefix, suffix=".tmp", dir=target.parent))
+    try:
+        write(src, tmp)
+        files.atomic_write_json(tmp / SOURCE_RECORD, {"file": src.name, "sha256": sha})
+        if target.exists():
+            shutil.rmtree(target)
+        os.rename(tmp, target)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def tokenizer_folder(models_dir: Path) -> Path:
@@ -160,32 +173,19 @@ def ensure_tokenizer(models_dir: Path, *, source: Path | None = None) -> Path | 
         return None
     target = tokenizer_folder(models_dir)
     sha = sha256_of(src)
-    if _tokenizer_ready(target, sha):
+    if _complete(target, "tokenizer.json", sha):
         return target
     with _locked(models_dir / f".{NAME}-tokenizer.lock"):
-        if _tokenizer_ready(target, sha):
+        if _complete(target, "tokenizer.json", sha):
             return target
-        tmp = Path(tempfile.mkdtemp(prefix=f".{NAME}-tokenizer.", suffix=".tmp", dir=models_dir))
         try:
-            write_tokenizer(src, tmp)
-            files.atomic_write_json(tmp / SOURCE_RECORD, {"file": src.name, "sha256": sha})
-            if target.exists():
-                shutil.rmtree(target)
-            os.rename(tmp, target)
+            _publish(src, sha, target, f".{NAME}-tokenizer.", write_tokenizer)
         except Exception as e:  # a counting aid never fails a review: the o200k counts stay
             logger.warning(
                 "%s: no tokenizer from %s (%s: %s)", NAME, src.name, type(e).__name__, str(e)[:200]
             )
             return None
-        finally:
-            if tmp.exists():
-                shutil.rmtree(tmp, ignore_errors=True)
     return target
-
-
-def _tokenizer_ready(target: Path, sha: str) -> bool:
-    record = files.read_json(target / SOURCE_RECORD)
-    return record is not None and record.get("sha256") == sha and (target / "tokenizer.json").is_file()
 
 
 #: GGUF token types (llama.cpp's ``LLAMA_TOKEN_TYPE_*``) that are added, never split: control, user-defined
