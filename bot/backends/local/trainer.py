@@ -259,21 +259,29 @@ def _accepts_logits_to_keep(model: Any) -> bool:
 
 
 def batch_loss(
-    model: Any, ids: torch.Tensor, mask: torch.Tensor, labels: torch.Tensor, *, sparse_logits: bool
+    model: Any,
+    ids: torch.Tensor,
+    mask: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    sparse_logits: bool,
+    precision: str = "fp32",
 ) -> tuple[torch.Tensor, int, int]:
     """Mean token loss over trained tokens, number of correct argmax predictions, number of trained tokens.
 
-    With ``sparse_logits`` the LM head runs only at positions whose next token is trained."""
+    With ``sparse_logits`` the LM head runs only at positions whose next token is trained; the forward
+    pass runs in ``precision`` (``autocast``), the loss in float32."""
     import torch
     import torch.nn.functional as F
 
     target = labels[:, 1:]
-    if sparse_logits:
-        keep = (target != IGNORE).any(dim=0).nonzero(as_tuple=True)[0]
-        logits = model(input_ids=ids, attention_mask=mask, logits_to_keep=keep).logits
-        target = target[:, keep]
-    else:
-        logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1]
+    with autocast(str(ids.device.type), precision):
+        if sparse_logits:
+            keep = (target != IGNORE).any(dim=0).nonzero(as_tuple=True)[0]
+            logits = model(input_ids=ids, attention_mask=mask, logits_to_keep=keep).logits
+            target = target[:, keep]
+        else:
+            logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1]
     flat_logits = logits.reshape(-1, logits.shape[-1]).float()
     flat_target = target.reshape(-1)
     loss = F.cross_entropy(flat_logits, flat_target, ignore_index=IGNORE)
@@ -293,16 +301,14 @@ def _accumulate(
     parts = micro_batches(batch, cfg.max_batch_tokens)
     if len(parts) == 1:
         ids, mask, labels = collate(parts[0], pad_id, device)
-        with autocast(device, cfg.precision):
-            loss, correct, n = batch_loss(model, ids, mask, labels, sparse_logits=sparse)
+        loss, correct, n = batch_loss(model, ids, mask, labels, sparse_logits=sparse, precision=cfg.precision)
         loss.backward()
         return loss.detach().item(), correct, n
     total = sum(sum(1 for x in e.labels[1:] if x != IGNORE) for e in batch)
     loss_sum, correct_sum, n_sum = 0.0, 0, 0
     for part in parts:
         ids, mask, labels = collate(part, pad_id, device)
-        with autocast(device, cfg.precision):
-            loss, correct, n = batch_loss(model, ids, mask, labels, sparse_logits=sparse)
+        loss, correct, n = batch_loss(model, ids, mask, labels, sparse_logits=sparse, precision=cfg.precision)
         if n:
             (loss * (n / max(total, 1))).backward()
             loss_sum += loss.detach().item() * n
@@ -321,11 +327,11 @@ def evaluate(
     order = sorted(range(len(data)), key=lambda k: len(data[k].input_ids))
     total_loss, total_correct, total_n = 0.0, 0, 0
     model.eval()
-    with torch.no_grad(), autocast(device, precision):
+    with torch.no_grad():
         for i in range(0, len(order), batch_size):
             batch = [data[k] for k in order[i : i + batch_size]]
             ids, mask, labels = collate(batch, pad_id, device)
-            loss, correct, n = batch_loss(model, ids, mask, labels, sparse_logits=sparse)
+            loss, correct, n = batch_loss(model, ids, mask, labels, sparse_logits=sparse, precision=precision)
             total_loss += loss.item() * n
             total_correct += correct
             total_n += n
