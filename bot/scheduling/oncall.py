@@ -130,8 +130,7 @@ class Incidents:
         workspace it was posted in (a process-level page reaches every workspace with live jobs). A
         message that cannot be edited keeps its button; the acknowledgement stands."""
         for channel, ts in incident.posts:
-            team, enterprise = channel_workspace(self.store, channel)
-            web = workspaces.client(team, enterprise)
+            team, web = speaker(self.store, workspaces, channel)
             if web is None:
                 log.warning("could not edit the page of %s in %s: not installed there", incident.ref, channel)
                 continue
@@ -142,10 +141,12 @@ class Incidents:
                 log.warning("could not edit the page of %s: %s", incident.ref, e.response.get("error"))
 
 
-def channel_workspace(store: SqlStore, channel: str) -> tuple[str, str | None]:
-    """The workspace the channel belongs to (its jobs')."""
+def speaker(store: SqlStore, workspaces: Workspaces, channel: str) -> tuple[str, WebClient | None]:
+    """The workspace the channel belongs to (its jobs'), and the client that speaks there (None where
+    ftbot is not installed)."""
     with store.transaction() as tx:
-        return tx.incidents.channel_workspace(channel)
+        team, enterprise = tx.incidents.channel_workspace(channel)
+    return team, workspaces.client(team, enterprise)
 
 
 class Oncall:
@@ -258,14 +259,13 @@ class Oncall:
             extra={"ref": incident.ref, **({"job_id": incident.job_id} if incident.job_id else {})},
         )
         for channel, thread_ts in places:
-            team, enterprise = channel_workspace(self.store, channel)
+            team, web = speaker(self.store, self.workspaces, channel)
             who = self.oncall.for_team(incident.team_id or team)
             if who is None:
                 log.info(
                     "no on-call for the workspace of %s (ref %s): not paged there", channel, incident.ref
                 )
                 continue
-            web = self.workspaces.client(team, enterprise)
             if web is None:
                 log.warning("could not page in %s (ref %s): not installed there", channel, incident.ref)
                 continue
@@ -301,7 +301,7 @@ class Oncall:
         log.info("recovered: %s (ref %s)", incident.what, incident.ref, extra={"ref": incident.ref})
         places = [thread] if thread else [(c, "") for c, _ in incident.posts]
         for channel, thread_ts in places:
-            web = self.workspaces.client(*channel_workspace(self.store, channel))
+            _, web = speaker(self.store, self.workspaces, channel)
             if web is None:
                 continue  # ftbot was uninstalled there
             try:
