@@ -35,6 +35,7 @@ __all__ = [
     "MAX_FILE_BYTES",
     "MAX_LINE_BYTES",
     "MIN_EXAMPLES",
+    "MIN_VALIDATION_EXAMPLES",
     "UnreadableDataset",
     "billed_tokens",
     "default_epochs",
@@ -42,6 +43,7 @@ __all__ = [
 ]
 
 MIN_EXAMPLES = 10  # Azure OpenAI and OpenAI refuse fewer
+MIN_VALIDATION_EXAMPLES = 1  # the services set no minimum for validation data
 MAX_FILE_BYTES = 512 * 1024 * 1024  # Azure: files must be under 512 MB
 DEFAULT_CONTEXT_LENGTH = 4096
 
@@ -305,7 +307,7 @@ def validate_dataset(
     vreport: ValidationReport | None = None
     vhashes: tuple[array[int], array[int]] | None = None
     if validation is not None:
-        vv = make(None, min_examples=1)  # the services set no minimum for validation data
+        vv = make(None, min_examples=MIN_VALIDATION_EXAMPLES)
         _run_one(validation, vv)
         vreport = vv.finish(None)
         vhashes = (vv.report.hashes, vv.report.hash_lines)

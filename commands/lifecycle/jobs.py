@@ -9,7 +9,13 @@ from dataclasses import replace
 from pathlib import Path
 
 from commands.costs.budgets import Overspend
-from commands.dataset import MIN_EXAMPLES, ValidationReport, split_dataset, validate_dataset
+from commands.dataset import (
+    MIN_EXAMPLES,
+    MIN_VALIDATION_EXAMPLES,
+    ValidationReport,
+    split_dataset,
+    validate_dataset,
+)
 from commands.errors import Conflict, InvalidInput, NotFound, PermissionDenied, Unavailable, User
 from commands.lifecycle.base import Deps, UseCase
 from commands.lifecycle.holds import HELD_STATUS, HELD_UNESTIMATED_STATUS, open_hold, withdraw_hold
@@ -163,8 +169,12 @@ class Jobs(UseCase):
             )
         report = unchecked_report(model.context_length)
         if validation is not None:
-            alone = self.check_dataset(  # as beside training data: the services set no minimum for it
-                validation, model=model, task=request.task, method=request.method, min_examples=1
+            alone = self.check_dataset(  # with validation data's minimum, as beside training data
+                validation,
+                model=model,
+                task=request.task,
+                method=request.method,
+                min_examples=MIN_VALIDATION_EXAMPLES,
             )
             report = report.model_copy(update={"validation": alone})
         return report
